@@ -1,0 +1,1 @@
+"""The rule language: YAML loading with positions, the condition grammar, the rule AST and its meaning."""

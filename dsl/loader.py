@@ -1,0 +1,430 @@
+"""Build rules from YAML files, checking every field; all diagnostics are collected, none raised."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ast
+from .ast import Detection, FieldItem, LogSource, Rule, RuleTest, Selection
+from .condition import ConditionError, condition_diagnostic, parse_condition
+from .diagnostics import Diagnostic, Loc, did_you_mean, error, warning
+from .lower import matching_names
+from .modifiers import ModifierError, lower_item
+from .yaml_source import YNode, load_documents
+
+LEVELS = ("informational", "low", "medium", "high", "critical")
+STATUSES = ("stable", "test", "experimental", "deprecated", "unsupported")
+RELATION_TYPES = ("derived", "obsolete", "merged", "renamed", "similar")
+TAG_RE = re.compile(r"^[a-z0-9_-]+\.[a-z0-9._-]+$")
+DATE_RE = re.compile(r"^\d{4}[-/]\d{2}[-/]\d{2}$")
+OUTPUT_RE = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9_.\-/]+$")
+RULE_EXTENSIONS = ("outputs", "severity", "enabled", "tests", "context", "dedup")
+LOGSOURCE_KEYS = ("category", "product", "service", "definition")
+
+
+@dataclass
+class LoadResult:
+    rules: list[Rule] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: int = 0
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+    def extend(self, other: LoadResult) -> None:
+        self.rules.extend(other.rules)
+        self.diagnostics.extend(other.diagnostics)
+        self.files += other.files
+
+
+def rule_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Rule files under the given files and directories, in a stable order."""
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            yield from sorted(q for q in p.rglob("*") if q.suffix in (".yml", ".yaml") and q.is_file())
+        else:
+            yield p
+
+
+def load_paths(paths: Iterable[str | Path]) -> LoadResult:
+    result = LoadResult()
+    for path in rule_files(paths):
+        result.extend(load_file(path))
+    return result
+
+
+def load_file(path: str | Path) -> LoadResult:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return LoadResult([], [error("E000", f"cannot read rule file: {exc}", Loc(str(path)))], 1)
+    result = load_text(text, str(path))
+    result.files = 1
+    return result
+
+
+def load_text(text: str, path: str = "<memory>") -> LoadResult:
+    docs, diags = load_documents(text, path)
+    result = LoadResult([], list(diags))
+    if not docs and not diags:
+        result.diagnostics.append(warning("W001", "the file holds no rule", Loc(path)))
+    for doc in docs:
+        builder = _RuleBuilder(doc, result.diagnostics)
+        rule = builder.build()
+        if rule is not None:
+            result.rules.append(rule)
+    return result
+
+
+class _RuleBuilder:
+    """Reads one YAML document into a Rule, appending diagnostics as it goes."""
+
+    def __init__(self, doc: YNode, diags: list[Diagnostic]):
+        self.doc, self.diags = doc, diags
+
+    def err(self, code: str, message: str, loc: Loc, hint: str | None = None) -> None:
+        self.diags.append(error(code, message, loc, hint))
+
+    def warn(self, code: str, message: str, loc: Loc, hint: str | None = None) -> None:
+        self.diags.append(warning(code, message, loc, hint))
+
+    # -- typed field access --------------------------------------------------------------
+
+    def text(self, node: YNode | None, key: str, required: bool = False) -> str | None:
+        if node is None:
+            if required:
+                self.err("E020", f"the rule has no '{key}'", self.doc.loc, f"add '{key}:' at the top level")
+            return None
+        if node.kind != "scalar" or not isinstance(node.value, str | int | float) or isinstance(node.value, bool):
+            self.err("E011", f"'{key}' must be text, not {node.type_name()}", node.loc)
+            return None
+        return str(node.value)
+
+    def text_list(self, node: YNode | None, key: str) -> tuple[str, ...]:
+        if node is None or (node.kind == "scalar" and node.value is None):
+            return ()
+        if node.kind == "scalar":
+            value = self.text(node, key)
+            return (value,) if value is not None else ()
+        if node.kind != "seq":
+            self.err("E011", f"'{key}' must be a list of text, not a mapping", node.loc)
+            return ()
+        out = []
+        for item in node.value:
+            value = self.text(item, key)
+            if value is not None:
+                out.append(value)
+        return tuple(out)
+
+    def choice(self, node: YNode | None, key: str, allowed: tuple[str, ...]) -> str | None:
+        value = self.text(node, key)
+        if value is not None and value not in allowed:
+            hint = did_you_mean(value, allowed) or "one of: " + ", ".join(allowed)
+            self.err("E012", f"unknown {key} '{value}'", node.loc, hint)
+        return value
+
+    # -- the rule ------------------------------------------------------------------------
+
+    def build(self) -> Rule | None:
+        doc = self.doc
+        if doc.kind != "map":
+            self.err("E010", f"a rule document must be a mapping, not {doc.type_name()}", doc.loc)
+            return None
+        if doc.get("correlation") is not None or doc.get("filter") is not None or doc.get("action") is not None:
+            from .documents import read_special_document
+
+            read_special_document(self)
+            return None
+        title = self.text(doc.get("title"), "title", required=True)
+        if title is not None and len(title) > 256:
+            self.warn("W010", "the title is longer than 256 characters", doc.get("title").loc)
+        rule_id = self.text(doc.get("id"), "id")
+        if rule_id is not None and not _is_uuid(rule_id):
+            self.err("E013", f"id '{rule_id}' is not a UUID", doc.get("id").loc, f"use a random UUID such as {uuid.uuid4()}")
+        tags = self.text_list(doc.get("tags"), "tags")
+        self.check_tags(doc.get("tags"), tags)
+        for key in ("date", "modified"):
+            value = self.text(doc.get(key), key)
+            if value is not None and not DATE_RE.match(value):
+                self.err("E014", f"{key} '{value}' is not a date", doc.get(key).loc, "write it as YYYY-MM-DD")
+        self.check_related(doc.get("related"))
+        logsource = self.logsource(doc.get("logsource"))
+        detection = self.detection(doc.get("detection"))
+        enabled = self.boolean(doc.get("enabled"), "enabled", True)
+        if title is None or logsource is None or detection is None:
+            return None
+        return Rule(
+            title=title,
+            logsource=logsource,
+            detection=detection,
+            id=rule_id,
+            name=self.text(doc.get("name"), "name"),
+            status=self.choice(doc.get("status"), "status", STATUSES),
+            level=self.choice(doc.get("level"), "level", LEVELS),
+            description=self.text(doc.get("description"), "description"),
+            author=self.text(doc.get("author"), "author"),
+            references=self.text_list(doc.get("references"), "references"),
+            tags=tags,
+            falsepositives=self.text_list(doc.get("falsepositives"), "falsepositives"),
+            date=self.text(doc.get("date"), "date"),
+            modified=self.text(doc.get("modified"), "modified"),
+            fields=self.text_list(doc.get("fields"), "fields"),
+            outputs=self.outputs(doc.get("outputs")),
+            severity=self.choice(doc.get("severity"), "severity", LEVELS),
+            enabled=enabled,
+            tests=self.tests(doc.get("tests")),
+            loc=doc.loc,
+        )
+
+    def boolean(self, node: YNode | None, key: str, default: bool) -> bool:
+        if node is None:
+            return default
+        if node.kind != "scalar" or not isinstance(node.value, bool):
+            self.err("E011", f"'{key}' must be true or false", node.loc)
+            return default
+        return node.value
+
+    def check_tags(self, node: YNode | None, tags: tuple[str, ...]) -> None:
+        if node is None:
+            return
+        locs = [n.loc for n in node.value] if node.kind == "seq" else [node.loc]
+        for tag, loc in zip(tags, locs, strict=False):
+            if not TAG_RE.match(tag):
+                self.err("E015", f"tag '{tag}' is not of the form namespace.value", loc, "lowercase, e.g. attack.t1059.001")
+
+    def check_related(self, node: YNode | None) -> None:
+        if node is None:
+            return
+        if node.kind != "seq":
+            self.err("E011", "'related' must be a list of {id, type}", node.loc)
+            return
+        for item in node.value:
+            if item.kind != "map":
+                self.err("E011", "each 'related' entry must be a mapping with id and type", item.loc)
+                continue
+            rid = self.text(item.get("id"), "related id")
+            if rid is not None and not _is_uuid(rid):
+                self.err("E013", f"related id '{rid}' is not a UUID", item.get("id").loc)
+            self.choice(item.get("type"), "relation type", RELATION_TYPES)
+
+    def logsource(self, node: YNode | None) -> LogSource | None:
+        if node is None:
+            self.err("E020", "the rule has no 'logsource'", self.doc.loc, "add a logsource with product, category or service")
+            return None
+        if node.kind != "map":
+            self.err("E011", "'logsource' must be a mapping", node.loc)
+            return None
+        values = {}
+        for key, key_loc, value in node.value:
+            if key in LOGSOURCE_KEYS:
+                values[key] = self.text(value, f"logsource {key}")
+        return LogSource(**values)
+
+    def outputs(self, node: YNode | None) -> tuple[str, ...]:
+        outputs = self.text_list(node, "outputs")
+        locs = [n.loc for n in node.value] if node is not None and node.kind == "seq" else []
+        for output, loc in zip(outputs, locs or [node.loc if node else self.doc.loc] * len(outputs), strict=False):
+            if not OUTPUT_RE.match(output):
+                self.err("E016", f"output '{output}' is not of the form service:name", loc, "e.g. slack:secops or aws-sns:alerts")
+        return outputs
+
+    def tests(self, node: YNode | None) -> tuple[RuleTest, ...]:
+        if node is None:
+            return ()
+        if node.kind != "seq":
+            self.err("E011", "'tests' must be a list of {name, event, expect}", node.loc)
+            return ()
+        out = []
+        for i, item in enumerate(node.value):
+            if item.kind != "map":
+                self.err("E011", "each test must be a mapping with name, event and expect", item.loc)
+                continue
+            name = self.text(item.get("name"), "test name") or f"test {i + 1}"
+            event = item.get("event")
+            if event is None or event.kind != "map":
+                self.err("E017", f"test '{name}' needs an 'event' mapping", (event or item).loc)
+                continue
+            expect = item.get("expect")
+            if expect is None or expect.kind != "scalar" or not isinstance(expect.value, bool):
+                self.err("E017", f"test '{name}' needs 'expect: true' or 'expect: false'", (expect or item).loc)
+                continue
+            out.append(RuleTest(name, event.plain(), expect.value, item.loc))
+        return tuple(out)
+
+    # -- detection -----------------------------------------------------------------------
+
+    def detection(self, node: YNode | None) -> Detection | None:
+        if node is None:
+            self.err("E020", "the rule has no 'detection'", self.doc.loc)
+            return None
+        if node.kind != "map":
+            self.err("E011", "'detection' must be a mapping of search identifiers and a condition", node.loc)
+            return None
+        before = len(self.diags)
+        selections = []
+        for key, key_loc, value in node.value:
+            if key in ("condition", "timeframe"):
+                continue
+            selection = self.selection(key, key_loc, value)
+            if selection is not None:
+                selections.append(selection)
+        cond_node = node.get("condition")
+        if cond_node is None:
+            self.err("E030", "the detection has no 'condition'", node.loc, "add e.g. 'condition: selection'")
+            return None
+        detection = Detection(tuple(selections), (), (), node.loc)
+        conditions, texts = self.conditions(cond_node, detection)
+        detection = Detection(tuple(selections), tuple(conditions), tuple(texts), node.loc)
+        if len(self.diags) == before:
+            self.check_usage(detection, node)
+        if any(d.is_error for d in self.diags[before:]):
+            return None
+        return detection
+
+    def selection(self, name: str, loc: Loc, node: YNode) -> Selection | None:
+        if node.kind == "map":
+            alt = self.items(node)
+            return Selection(name, (alt,), loc) if alt is not None else None
+        if node.kind == "seq":
+            if not node.value:
+                self.err("E031", f"search identifier '{name}' is an empty list", node.loc)
+                return None
+            kinds = {item.kind for item in node.value}
+            if kinds == {"map"}:
+                alts = [self.items(item) for item in node.value]
+                return Selection(name, tuple(a for a in alts if a is not None), loc) if None not in alts else None
+            if kinds == {"scalar"}:
+                return Selection(name, ((self.keyword(node.value, (), loc),),), loc)
+            self.err("E032", f"search identifier '{name}' mixes mappings and plain values", node.loc, "split it into two identifiers")
+            return None
+        if node.value is None:
+            self.err("E033", f"search identifier '{name}' is empty", node.loc)
+            return None
+        return Selection(name, ((self.keyword([node], (), loc),),), loc)
+
+    def keyword(self, nodes: list[YNode], mods: tuple[str, ...], loc: Loc) -> FieldItem:
+        item = FieldItem(None, mods, tuple(n.value for n in nodes), loc, tuple(n.loc for n in nodes))
+        self.check_item(item)
+        return item
+
+    def items(self, node: YNode) -> tuple[FieldItem, ...] | None:
+        items = []
+        for key, key_loc, value in node.value:
+            field_name, *mods = key.split("|")
+            if value.kind == "map":
+                self.err("E034", f"'{key}' holds a mapping; a field takes a value or a list of values", value.loc)
+                continue
+            nodes = value.value if value.kind == "seq" else [value]
+            bad = [n for n in nodes if n.kind != "scalar"]
+            if bad:
+                self.err("E034", f"'{key}' holds a nested {bad[0].type_name()}; list only plain values", bad[0].loc)
+                continue
+            item = FieldItem(field_name or None, tuple(mods), tuple(n.value for n in nodes), key_loc, tuple(n.loc for n in nodes))
+            if value.kind == "scalar" and value.value is None:
+                item = FieldItem(item.field, item.modifiers, (None,), key_loc, (value.loc,))
+            self.check_item(item)
+            items.append(item)
+        if not items and not node.value:
+            self.err("E033", "empty mapping in detection", node.loc)
+            return None
+        return tuple(items)
+
+    def check_item(self, item: FieldItem) -> None:
+        try:
+            lower_item(item)
+        except ModifierError as exc:
+            loc = item.loc
+            if exc.value_index is not None and exc.value_index < len(item.value_locs):
+                loc = item.value_locs[exc.value_index]
+            elif exc.code in ("E101", "E102", "E103", "E104", "E105", "E106", "E107", "E108", "E109"):
+                loc = _modifier_loc(item, exc)
+            self.err(exc.code, exc.message, loc, exc.hint)
+            return
+        if "all" in item.modifiers and len(item.values) == 1:
+            self.warn("W030", "'all' with a single value changes nothing", item.loc, "drop '|all' or list several values")
+        if "base64offset" in item.modifiers and "contains" not in item.modifiers:
+            self.warn("W031", "'base64offset' values sit inside a longer encoding", item.loc, "add '|contains' after it")
+
+    def conditions(self, node: YNode, detection: Detection) -> tuple[list, list[str]]:
+        nodes = node.value if node.kind == "seq" else [node]
+        conditions, texts = [], []
+        for cnode in nodes:
+            if cnode.kind != "scalar" or not isinstance(cnode.value, str):
+                self.err("E035", "a condition must be text", cnode.loc)
+                continue
+            start = cnode.loc.shifted(1) if cnode.style in ("'", '"') else cnode.loc
+            try:
+                cond = parse_condition(cnode.value, start)
+            except ConditionError as exc:
+                self.diags.append(condition_diagnostic(exc, start))
+                continue
+            self.check_refs(cond, detection)
+            conditions.append(cond)
+            texts.append(cnode.value)
+        return conditions, texts
+
+    def check_refs(self, cond, detection: Detection) -> None:
+        names = [s.name for s in detection.selections]
+        match cond:
+            case ast.Ref(name, loc):
+                if name not in names:
+                    self.err("E040", f"unknown search identifier '{name}'", loc, did_you_mean(name, names))
+            case ast.Of(_, pattern, loc):
+                if not matching_names(detection, pattern):
+                    what = f"pattern '{pattern}'" if pattern else "'them'"
+                    self.err("E041", f"{what} selects no search identifier", loc, "identifiers starting with '_' are left out of 'them' and patterns")
+            case ast.NotCond(item):
+                self.check_refs(item, detection)
+            case ast.AndCond(items) | ast.OrCond(items):
+                for item in items:
+                    self.check_refs(item, detection)
+
+    def check_usage(self, detection: Detection, node: YNode) -> None:
+        used: set[str] = set()
+
+        def walk(cond) -> None:
+            match cond:
+                case ast.Ref(name):
+                    used.add(name)
+                case ast.Of(_, pattern):
+                    used.update(matching_names(detection, pattern))
+                case ast.NotCond(item):
+                    walk(item)
+                case ast.AndCond(items) | ast.OrCond(items):
+                    for i in items:
+                        walk(i)
+
+        for cond in detection.conditions:
+            walk(cond)
+        for selection in detection.selections:
+            if selection.name not in used:
+                self.warn("W040", f"search identifier '{selection.name}' is never used", selection.loc, "use it in the condition or delete it")
+
+
+def _modifier_loc(item: FieldItem, exc: ModifierError) -> Loc:
+    """Point at the offending modifier inside `field|mod|mod` when the message names one."""
+    key = "|".join([item.field or "", *item.modifiers])
+    match = re.search(r"'([a-z0-9]+)'", exc.message)
+    if match:
+        idx = key.find("|" + match.group(1))
+        if idx >= 0:
+            return item.loc.shifted(idx + 1)
+    return item.loc
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
