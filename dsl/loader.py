@@ -225,7 +225,7 @@ class _RuleBuilder:
             self.err("E011", "'logsource' must be a mapping", node.loc)
             return None
         values = {}
-        for key, key_loc, value in node.value:
+        for key, _key_loc, value in node.value:
             if key in LOGSOURCE_KEYS:
                 values[key] = self.text(value, f"logsource {key}")
         return LogSource(**values)

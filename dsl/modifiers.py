@@ -40,8 +40,7 @@ TIME_PARTS = ("minute", "hour", "day", "week", "month", "year")
 REGEX_FLAGS = ("i", "m", "s")
 FLAGS = ("all", "cased", "neq")
 KNOWN = frozenset(
-    (*POSITION, *ENCODINGS, *COMPARE, *TIME_PARTS, *REGEX_FLAGS, *FLAGS)
-    + ("base64", "base64offset", "windash", "re", "cidr", "exists", "fieldref", "expand")
+    (*POSITION, *ENCODINGS, *COMPARE, *TIME_PARTS, *REGEX_FLAGS, *FLAGS, "base64", "base64offset", "windash", "re", "cidr", "exists", "fieldref", "expand")
 )
 WINDASH_CHARS = ("-", "/", "–", "—", "―")
 WINDASH_AT = re.compile(r"\B[-/]\b")
@@ -254,14 +253,14 @@ def _expand(pattern: ss.Pattern, placeholders: dict[str, list[str]]) -> list[ss.
     results: list[list[str]] = [[]]
     for part in pattern:
         if part in ss.WILDCARDS:
-            results = [r + [part] for r in results]
+            results = [[*r, part] for r in results]
             continue
         for chunk in re.split(r"(%[A-Za-z0-9_.\-]+%)", part):
             if re.fullmatch(r"%[A-Za-z0-9_.\-]+%", chunk):
                 values = placeholders.get(chunk[1:-1], [])
                 results = [r + list(ss.parse(v)) for r in results for v in values]
             elif chunk:
-                results = [r + [chunk] for r in results]
+                results = [[*r, chunk] for r in results]
     return [ss.parse_parts(r) for r in results]
 
 

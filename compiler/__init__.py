@@ -1,0 +1,1 @@
+"""Schema checks, lowering, optimization passes and Python code generation for rule sets."""

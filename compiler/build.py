@@ -1,0 +1,140 @@
+"""`sigil compile`: rules + schemas → diagnostics and the generated `sigil_rules` package."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dsl.ast import Rule
+from dsl.diagnostics import Diagnostic
+from dsl.expr import Expr, all_of
+from dsl.loader import load_paths
+from dsl.lower import rule_expr
+
+from .checks import CHECKS, check_duplicate_ids
+from .codegen import generate_module, generate_package_init, module_name
+from .schemas import SchemaSet, load_schemas
+
+GENERATOR = "sigil 0.1.0"
+PACKAGE = "sigil_rules"
+
+
+@dataclass
+class CompiledRule:
+    rule: Rule
+    log_type: str
+    expr: Expr
+
+
+@dataclass
+class BuildResult:
+    rules: list[Rule] = field(default_factory=list)
+    compiled: list[CompiledRule] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    modules: dict[str, str] = field(default_factory=dict)  # log type -> source
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+    @property
+    def compiled_rule_count(self) -> int:
+        return len({id(c.rule) for c in self.compiled})
+
+
+def display_path(path: str) -> str:
+    """A path relative to the working directory when inside it, so builds match across machines."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def plan(rule_paths: list[str], schemas_dir: str, keep_going: bool = False) -> tuple[BuildResult, SchemaSet]:
+    """Load and check everything; lower the rules that pass into per-log-type expressions."""
+    loaded = load_paths(rule_paths)
+    schemas = load_schemas(schemas_dir)
+    result = BuildResult(rules=loaded.rules, diagnostics=[*loaded.diagnostics, *schemas.diagnostics])
+    result.diagnostics.extend(check_duplicate_ids(loaded.rules))
+    for rule in loaded.rules:
+        if not rule.enabled:
+            continue
+        rule_diags = [d for check in CHECKS for d in check(rule, schemas)]
+        result.diagnostics.extend(rule_diags)
+        if any(d.is_error for d in rule_diags):
+            continue
+        expr = rule_expr(rule)
+        for schema, mapping in schemas.for_logsource(rule.logsource):
+            result.compiled.append(CompiledRule(rule, schema.name, all_of([mapping.when, expr])))
+    return result, schemas
+
+
+def rule_metadata(rule: Rule) -> dict:
+    return {
+        "title": rule.title,
+        "level": rule.effective_level,
+        "description": rule.description or "",
+        "path": display_path(rule.path),
+        "line": rule.loc.line,
+        "outputs": list(rule.outputs),
+        "tags": list(rule.tags),
+    }
+
+
+def generate(result: BuildResult, schemas: SchemaSet) -> None:
+    by_type: dict[str, list[tuple[str, str, Expr, dict]]] = {}
+    for c in sorted(result.compiled, key=lambda c: (c.log_type, display_path(c.rule.path), c.rule.loc.line)):
+        meta = rule_metadata(c.rule)
+        origin = f"{meta['path']}:{meta['line']} {c.rule.title}"
+        by_type.setdefault(c.log_type, []).append((c.rule.key, origin, c.expr, meta))
+    result.modules = {lt: generate_module(lt, rules, GENERATOR) for lt, rules in sorted(by_type.items())}
+
+
+def write_package(result: BuildResult, schemas: SchemaSet, out_dir: Path) -> Path:
+    """Write build/sigil_rules/ afresh: modules, __init__, schemas.json, manifest.json."""
+    package = out_dir / PACKAGE
+    if package.exists():
+        shutil.rmtree(package)
+    package.mkdir(parents=True)
+    modules = {lt: module_name(lt) for lt in result.modules}
+    for log_type, source in result.modules.items():
+        (package / f"{modules[log_type]}.py").write_text(source, encoding="utf-8")
+    (package / "__init__.py").write_text(generate_package_init(modules, GENERATOR), encoding="utf-8")
+    view = {"log_types": {name: s.runtime_view() for name, s in sorted(schemas.schemas.items())}}
+    _write_json(package / "schemas.json", view)
+    _write_json(package / "manifest.json", manifest(result))
+    return package
+
+
+def manifest(result: BuildResult) -> dict:
+    files = sorted({display_path(r.path) for r in result.rules})
+    return {
+        "generator": GENERATOR,
+        "rules": [
+            {"id": c.rule.key, "log_type": c.log_type, **rule_metadata(c.rule)}
+            for c in sorted(result.compiled, key=lambda c: (c.log_type, c.rule.key))
+        ],
+        "sources": {f: hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files if Path(f).exists()},
+    }
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def compile_rules(rule_paths: list[str], schemas_dir: str, out_dir: str | Path, keep_going: bool = False) -> BuildResult:
+    result, schemas = plan(rule_paths, schemas_dir, keep_going)
+    if result.errors and not keep_going:
+        return result
+    generate(result, schemas)
+    write_package(result, schemas, Path(out_dir))
+    return result

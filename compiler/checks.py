@@ -1,0 +1,54 @@
+"""Checks of rules against schemas; each returns diagnostics and never raises."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dsl.ast import FieldItem, Rule
+from dsl.diagnostics import Diagnostic, error
+
+from .schemas import SchemaSet, unknown_field
+
+
+def field_items(rule: Rule) -> Iterator[FieldItem]:
+    for selection in rule.detection.selections:
+        for alternative in selection.alternatives:
+            yield from alternative
+
+
+def check_logsource(rule: Rule, schemas: SchemaSet) -> list[Diagnostic]:
+    if schemas.for_logsource(rule.logsource):
+        return []
+    ls = rule.logsource
+    wanted = " ".join(f"{k}={v}" for k in ("product", "category", "service") if (v := getattr(ls, k)))
+    known = schemas.logsource_names()
+    hint = "add a logsources entry to a schema in schemas/; known: " + "; ".join(known[:8]) + ("; ..." if len(known) > 8 else "")
+    return [error("E061", f"logsource {wanted or '(empty)'} maps to no log type", rule.loc, hint)]
+
+
+def check_fields(rule: Rule, schemas: SchemaSet) -> list[Diagnostic]:
+    diags = []
+    for schema, _ in schemas.for_logsource(rule.logsource)[:1] or []:
+        for item in field_items(rule):
+            names = [item.field] if item.field else []
+            if "fieldref" in item.modifiers:
+                names += [v for v in item.values if isinstance(v, str)]
+            for name in names:
+                if not schema.knows(name):
+                    diags.append(unknown_field(schema, name, item.loc))
+    return diags
+
+
+def check_duplicate_ids(rules: list[Rule]) -> list[Diagnostic]:
+    seen: dict[str, Rule] = {}
+    diags = []
+    for rule in rules:
+        if rule.key in seen:
+            first = seen[rule.key]
+            diags.append(error("E070", f"rule id '{rule.key}' is also used by {first.loc}", rule.loc, "give each rule its own id"))
+        else:
+            seen[rule.key] = rule
+    return diags
+
+
+CHECKS = (check_logsource, check_fields)

@@ -1,0 +1,132 @@
+"""The `sigil` command line: compile, lint, replay, bundle."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from dsl.loader import load_paths
+
+from .report import FORMATS, plural, text_report
+
+DEFAULT_RULES = ["rules"]
+# ./schemas when run inside a project, else the schemas shipped beside this package
+DEFAULT_SCHEMAS = "schemas" if Path("schemas").is_dir() else str(Path(__file__).resolve().parents[1] / "schemas")
+DEFAULT_OUT = "build"
+
+
+def summary(rules: int, errors: int, warnings: int, compiled: int | None = None) -> str:
+    parts = [plural(rules, "rule")]
+    if compiled is not None:
+        parts.append(f"{compiled} compiled")
+    parts += [plural(errors, "error"), plural(warnings, "warning")]
+    return ", ".join(parts)
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    result = load_paths(args.paths)
+    diags = result.diagnostics
+    if args.schemas:
+        from .build import plan
+
+        built, _ = plan(args.paths, args.schemas)
+        diags = built.diagnostics
+    report = FORMATS[args.format](diags)
+    if report:
+        print(report)
+    line = summary(len(result.rules), len([d for d in diags if d.is_error]), len([d for d in diags if not d.is_error]))
+    print(line, file=sys.stderr if args.format != "text" else sys.stdout)
+    return 1 if any(d.is_error for d in diags) else 0
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from .build import compile_rules
+
+    start = time.perf_counter()
+    result = compile_rules(args.paths or DEFAULT_RULES, args.schemas, args.out, keep_going=args.keep_going)
+    if result.diagnostics:
+        print(text_report(result.diagnostics), file=sys.stderr)
+    wrote = bool(result.modules) or not result.errors
+    compiled = result.compiled_rule_count if wrote else 0
+    print(summary(len(result.rules), len(result.errors), len(result.warnings), compiled), file=sys.stderr)
+    if wrote:
+        print(f"wrote {Path(args.out) / 'sigil_rules'} ({len(result.modules)} log types) in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return 1 if result.errors else 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .events_io import EventsError
+    from .replay import replay
+
+    def emit(alert) -> None:
+        sys.stdout.write(json.dumps(alert.as_dict(), sort_keys=True) + "\n")
+
+    try:
+        counts = replay(args.rules, args.events, args.schemas, args.log_type, args.engine, emit)
+    except EventsError as exc:
+        print(f"sigil replay: {exc}", file=sys.stderr)
+        return 1
+    errors = [d for d in counts["diagnostics"] if d.is_error]
+    if errors:
+        print(text_report(errors), file=sys.stderr)
+    print(
+        f"{plural(counts['events'], 'event')}, {plural(counts['alerts'], 'alert')}, "
+        f"{counts['unclassified']} unclassified, {plural(counts['rules'], 'rule')} ({args.engine})",
+        file=sys.stderr,
+    )
+    return 1 if errors else 0
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from .bundle import build_bundle
+
+    out = build_bundle(Path(args.build), Path(args.out))
+    print(f"wrote {out} ({out.stat().st_size} bytes)", file=sys.stderr)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="sigil", description="Detection rules as code, compiled for AWS Lambda.")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compile", help="check rules against schemas and generate matcher modules")
+    p.add_argument("paths", nargs="*", help="rule files or directories (default: rules/)")
+    p.add_argument("--schemas", default=DEFAULT_SCHEMAS, help="schema directory (default: schemas/)")
+    p.add_argument("--out", default=DEFAULT_OUT, help="output directory (default: build/)")
+    p.add_argument("--keep-going", action="store_true", help="compile every rule that can be, report the rest")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("lint", help="check rule files and print every diagnostic")
+    p.add_argument("paths", nargs="+", help="rule files or directories")
+    p.add_argument("--format", choices=sorted(FORMATS), default="text")
+    p.add_argument("--schemas", help="also check fields and logsources against this schema directory")
+    p.set_defaults(func=cmd_lint)
+
+    p = sub.add_parser("replay", help="run rules over recorded events and print one JSON line per alert")
+    p.add_argument("--rules", action="append", required=True, metavar="PATH", help="a rule file or directory (repeat for more)")
+    p.add_argument("--log-type", help="treat every event as this log type ('json' = schema-less, all rules)")
+    p.add_argument("--engine", choices=("interpreter", "compiled"), default="interpreter")
+    p.add_argument("--schemas", default=DEFAULT_SCHEMAS)
+    p.add_argument("events", nargs="+", help="event files (JSON lines, array, concatenated, gzip) or - for stdin")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("bundle", help="pack runtime/ and the generated modules into the Lambda zip")
+    p.add_argument("--build", default=DEFAULT_OUT)
+    p.add_argument("--out", default=str(Path(DEFAULT_OUT) / "sigil-lambda.zip"))
+    p.set_defaults(func=cmd_bundle)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Read events for replay: JSON lines, a JSON array, concatenated JSON objects, gzip of any, or stdin."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+class EventsError(Exception):
+    """An events file that cannot be read; the message says where."""
+
+
+def read_bytes(path: str) -> bytes:
+    data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise EventsError(f"{path}: broken gzip data: {exc}") from None
+    return data
+
+
+def iter_events(path: str) -> Iterator[Any]:
+    """Every event in the file, in order; a top-level JSON array yields its elements."""
+    try:
+        text = read_bytes(path).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise EventsError(f"{path}: not UTF-8 text ({exc})") from None
+    decoder = json.JSONDecoder()
+    index, length = 0, len(text)
+    while True:
+        while index < length and text[index].isspace():
+            index += 1
+        if index >= length:
+            return
+        try:
+            value, index = decoder.raw_decode(text, index)
+        except json.JSONDecodeError as exc:
+            raise EventsError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        if isinstance(value, list):
+            yield from value
+        else:
+            yield value

@@ -1,0 +1,190 @@
+"""Log type schemas: fields and types, parser options, classification hints, Sigma logsource mappings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dsl.ast import FieldItem, LogSource
+from dsl.diagnostics import Diagnostic, Loc, did_you_mean, error, warning
+from dsl.expr import Const, Expr, all_of, any_of
+from dsl.modifiers import ModifierError, lower_item
+from dsl.yaml_source import YNode, load_documents
+
+FIELD_TYPES = ("string", "integer", "float", "boolean", "ip", "timestamp", "list", "any", "object")
+OPEN_TYPES = ("any", "list")  # any sub-path below these is accepted
+PARSER_TYPES = ("json",)
+LOGSOURCE_KEYS = ("product", "category", "service")
+
+
+@dataclass(frozen=True)
+class LogSourceMapping:
+    """A Sigma logsource this log type serves, and the condition a record must meet to belong to it."""
+
+    product: str | None
+    category: str | None
+    service: str | None
+    when: Expr = Const(True)
+
+    def keys(self) -> dict[str, str]:
+        return {k: v for k in LOGSOURCE_KEYS if (v := getattr(self, k)) is not None}
+
+
+@dataclass(frozen=True)
+class Schema:
+    name: str
+    description: str
+    parser: dict[str, Any]
+    required: tuple[str, ...]
+    priority: int
+    fields: dict[str, str]  # dotted path -> type
+    logsources: tuple[LogSourceMapping, ...]
+    strict_fields: bool = True
+    path: str = ""
+
+    def knows(self, path: str) -> bool:
+        if path in self.fields:
+            return True
+        parts = path.split(".")
+        return any(self.fields.get(".".join(parts[:i])) in OPEN_TYPES for i in range(1, len(parts)))
+
+    def runtime_view(self) -> dict[str, Any]:
+        """What the Lambda's classifier needs, as plain JSON data."""
+        return {"parser": dict(sorted(self.parser.items())), "required": list(self.required), "priority": self.priority}
+
+
+@dataclass
+class SchemaSet:
+    schemas: dict[str, Schema] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def for_logsource(self, logsource: LogSource) -> list[tuple[Schema, LogSourceMapping]]:
+        """The log types (and their record conditions) that a rule's logsource selects."""
+        wanted = {k: v for k in LOGSOURCE_KEYS if (v := getattr(logsource, k)) is not None}
+        if not wanted:
+            return []
+        return [
+            (schema, mapping)
+            for schema in self.schemas.values()
+            for mapping in schema.logsources
+            if mapping.keys() == wanted
+        ]
+
+    def logsource_names(self) -> list[str]:
+        return sorted(
+            {" ".join(f"{k}={v}" for k, v in m.keys().items()) for s in self.schemas.values() for m in s.logsources}
+        )
+
+
+def load_schemas(directory: str | Path) -> SchemaSet:
+    result = SchemaSet()
+    for path in sorted(Path(directory).glob("*.yml")):
+        docs, diags = load_documents(path.read_text(encoding="utf-8"), str(path))
+        result.diagnostics.extend(diags)
+        for doc in docs:
+            schema = _SchemaReader(doc, result.diagnostics).read()
+            if schema is None:
+                continue
+            if schema.name in result.schemas:
+                result.diagnostics.append(error("S010", f"log type '{schema.name}' is defined twice", doc.loc))
+                continue
+            result.schemas[schema.name] = schema
+    return result
+
+
+class _SchemaReader:
+    def __init__(self, doc: YNode, diags: list[Diagnostic]):
+        self.doc, self.diags = doc, diags
+
+    def err(self, code: str, message: str, loc: Loc, hint: str | None = None) -> None:
+        self.diags.append(error(code, message, loc, hint))
+
+    def read(self) -> Schema | None:
+        doc = self.doc
+        if doc.kind != "map":
+            self.err("S001", "a schema must be a mapping", doc.loc)
+            return None
+        name = doc.get("name")
+        if name is None or not isinstance(name.value, str):
+            self.err("S002", "the schema has no 'name'", doc.loc)
+            return None
+        parser = (doc.get("parser") or YNode([], doc.loc, "map")).plain()
+        if not isinstance(parser, dict) or parser.get("type") not in PARSER_TYPES:
+            self.err("S003", f"unknown parser {parser!r}", (doc.get("parser") or doc).loc, "parsers: " + ", ".join(PARSER_TYPES))
+            return None
+        classify = (doc.get("classify") or YNode([], doc.loc, "map")).plain() or {}
+        fields: dict[str, str] = {}
+        self.fields(doc.get("fields"), "", fields)
+        strict = doc.get("strict_fields")
+        return Schema(
+            name=name.value,
+            description=str((doc.get("description") or YNode("", doc.loc, "scalar")).value),
+            parser=parser,
+            required=tuple(classify.get("required", ())),
+            priority=int(classify.get("priority", 100)),
+            fields=fields,
+            logsources=tuple(self.logsources(doc.get("logsources"))),
+            strict_fields=True if strict is None else bool(strict.value),
+            path=doc.loc.path,
+        )
+
+    def fields(self, node: YNode | None, prefix: str, out: dict[str, str]) -> None:
+        if node is None:
+            return
+        if node.kind != "map":
+            self.err("S004", "'fields' must map field names to types", node.loc)
+            return
+        for key, key_loc, value in node.value:
+            path = prefix + key
+            if value.kind == "scalar":
+                kind = value.value
+                if kind not in FIELD_TYPES:
+                    self.err("S005", f"unknown field type '{kind}'", value.loc, did_you_mean(str(kind), FIELD_TYPES))
+                    continue
+                out[path] = kind
+            elif value.kind == "map":
+                out[path] = str((value.get("type") or YNode("object", key_loc, "scalar")).value)
+                self.fields(value.get("fields"), path + ".", out)
+            else:
+                self.err("S004", f"field '{path}' needs a type", value.loc)
+
+    def logsources(self, node: YNode | None) -> list[LogSourceMapping]:
+        if node is None:
+            return []
+        out = []
+        for entry in node.value if node.kind == "seq" else []:
+            plain = entry.plain()
+            if not isinstance(plain, dict):
+                self.err("S006", "a logsource entry must be a mapping", entry.loc)
+                continue
+            try:
+                when = _when_expr(plain.get("when"))
+            except ModifierError as exc:
+                self.err("S007", f"bad 'when' condition: {exc.message}", entry.loc)
+                continue
+            out.append(LogSourceMapping(plain.get("product"), plain.get("category"), plain.get("service"), when))
+        return out
+
+
+def _when_expr(when: Any) -> Expr:
+    """A Sigma-style selection (a map, or a list of maps ORed) as an expression."""
+    if when is None:
+        return Const(True)
+    alternatives = when if isinstance(when, list) else [when]
+    exprs = []
+    for alt in alternatives:
+        items = []
+        for key, value in alt.items():
+            name, *mods = key.split("|")
+            values = tuple(value) if isinstance(value, list) else (value,)
+            items.append(lower_item(FieldItem(name, tuple(mods), values)))
+        exprs.append(all_of(items))
+    return any_of(exprs)
+
+
+def unknown_field(schema: Schema, name: str, loc: Loc) -> Diagnostic:
+    hint = did_you_mean(name, list(schema.fields)) or f"see the fields of {schema.name} in {schema.path}"
+    make = error if schema.strict_fields else warning
+    code = "E060" if schema.strict_fields else "W060"
+    return make(code, f"field '{name}' is not in log type '{schema.name}'", loc, hint)
