@@ -17,6 +17,7 @@ from dsl.lower import rule_expr
 
 from .checks import CHECKS, check_duplicate_ids
 from .codegen import generate_module, generate_package_init, module_name
+from .passes import optimize
 from .schemas import SchemaSet, load_schemas
 
 GENERATOR = "sigil 0.1.0"
@@ -74,7 +75,7 @@ def plan(rule_paths: list[str], schemas_dir: str, keep_going: bool = False) -> t
             continue
         expr = rule_expr(rule)
         for schema, mapping in schemas.for_logsource(rule.logsource):
-            result.compiled.append(CompiledRule(rule, schema.name, all_of([mapping.when, expr])))
+            result.compiled.append(CompiledRule(rule, schema.name, optimize(all_of([mapping.when, expr]))))
     return result, schemas
 
 

@@ -64,6 +64,11 @@ class ExprWriter:
     slots: dict[str, FieldSlot] = field(default_factory=dict)
     constants: dict[tuple, str] = field(default_factory=dict)
     keyword_forms: set[str] = field(default_factory=set)
+    used: set[str] = field(default_factory=set)  # helpers the module calls
+
+    def helper(self, name: str) -> str:
+        self.used.add(name)
+        return name
 
     def slot(self, name: str) -> FieldSlot:
         if name not in self.slots:
@@ -92,7 +97,12 @@ class ExprWriter:
         return "(" + " or ".join(self.write(i) for i in expr.items) + ")"
 
     def write_Not(self, expr: Not) -> str:
-        return f"(not {self.write(expr.item)})"
+        item = expr.item
+        if isinstance(item, StrMatch) and item.op == "eq":
+            return f"({item.value!r} not in {self.texts_var(item.field, folded=not item.cased)})"
+        if isinstance(item, Exists):
+            return f"({self.slot(item.field).raw} is {self.helper('MISSING')})"
+        return f"(not {self.write(item)})"
 
     def write_Const(self, expr: Const) -> str:
         return repr(expr.value)
@@ -119,37 +129,34 @@ class ExprWriter:
         return f"any(n {COMPARE_OPS[expr.op]} {expr.number!r} for n in {var})"
 
     def write_Cidr(self, expr: Cidr) -> str:
-        return f"ip_in({self.slot(expr.field).raw}, {expr.network!r})"
+        return f"{self.helper('ip_in')}({self.slot(expr.field).raw}, {expr.network!r})"
 
     def write_IsNull(self, expr: IsNull) -> str:
         raw = self.slot(expr.field).raw
-        return f"({raw} is MISSING or {raw} is None)"
+        return f"({raw} is {self.helper('MISSING')} or {raw} is None)"
 
     def write_Exists(self, expr: Exists) -> str:
-        return f"({self.slot(expr.field).raw} is not MISSING)"
+        return f"({self.slot(expr.field).raw} is not {self.helper('MISSING')})"
 
     def write_FieldRef(self, expr: FieldRef) -> str:
         mine, theirs = self.slot(expr.field).raw, self.slot(expr.other).raw
-        return f"field_ref({mine}, {theirs}, {expr.op!r}, {expr.cased!r})"
+        return f"{self.helper('field_ref')}({mine}, {theirs}, {expr.op!r}, {expr.cased!r})"
 
     def write_TimePart(self, expr: TimePart) -> str:
         raw = self.slot(expr.field).raw
-        return f"((p := time_part({raw}, {expr.part!r})) is not None and p {COMPARE_OPS[expr.op]} {expr.number!r})"
+        return f"((p := {self.helper('time_part')}({raw}, {expr.part!r})) is not None and p {COMPARE_OPS[expr.op]} {expr.number!r})"
 
     # -- module-level pieces -------------------------------------------------------------
 
     def field_reads(self) -> list[str]:
         lines = []
         for slot in self.slots.values():
-            lines.append(f"{slot.raw} = get_field(record, {slot.name!r})")
-            if "texts" in slot.forms:
-                lines.append(f"t{slot.index} = texts({slot.raw})")
-            if "folded" in slot.forms:
-                lines.append(f"f{slot.index} = folded_texts({slot.raw})")
-            if "numbers" in slot.forms:
-                lines.append(f"n{slot.index} = numbers({slot.raw})")
+            lines.append(f"{slot.raw} = {self.helper('get_field')}(record, {slot.name!r})")
+            for form, fn in (("texts", "texts"), ("folded", "folded_texts"), ("numbers", "numbers")):
+                if form in slot.forms:
+                    lines.append(f"{slot.form(form)} = {self.helper(fn)}({slot.raw})")
         if self.keyword_forms:
-            lines.append("kw_t = all_texts(record)")
+            lines.append(f"kw_t = {self.helper('all_texts')}(record)")
             if "folded" in self.keyword_forms:
                 lines.append("kw_f = [t.casefold() for t in kw_t]")
         return lines
@@ -192,13 +199,14 @@ def generate_module(log_type: str, rules: list[tuple[str, str, Expr, dict]], gen
     """Source of the matcher module for one log type; `rules` are (key, origin, expr, metadata)."""
     writer = ExprWriter()
     codes = [RuleCode(key, origin, writer.write(expr), meta) for key, origin, expr, meta in rules]
+    field_reads = writer.field_reads()
     source = _environment().get_template("matcher_module.py.j2").render(
         log_type=log_type,
         generator=generator,
-        helpers=HELPERS,
+        helpers=[h for h in HELPERS if h in writer.used],
         constants=writer.constant_lines(),
         needs_re=bool(writer.constants),
-        field_reads=writer.field_reads(),
+        field_reads=field_reads,
         rules=codes,
         rules_table=[(c.key, _literal(c.meta)) for c in codes],
     )

@@ -17,8 +17,8 @@ from runtime.classifier import Classifier
 from runtime.helpers import get_field
 from runtime.parsers import evtx
 
-from .events_io import iter_events
 from .build import CompiledRule, generate, plan, write_package
+from .events_io import iter_events
 from .schemas import SchemaSet
 
 GENERIC = "json"  # the schema-less log type: any JSON object, every rule applies

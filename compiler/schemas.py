@@ -12,6 +12,7 @@ from dsl.expr import Const, Expr, all_of, any_of
 from dsl.modifiers import ModifierError, lower_item
 from dsl.yaml_source import YNode, load_documents
 
+ALWAYS = Const(True)
 FIELD_TYPES = ("string", "integer", "float", "boolean", "ip", "timestamp", "list", "any", "object")
 OPEN_TYPES = ("any", "list")  # any sub-path below these is accepted
 PARSER_TYPES = ("json",)
@@ -25,7 +26,7 @@ class LogSourceMapping:
     product: str | None
     category: str | None
     service: str | None
-    when: Expr = Const(True)
+    when: Expr = ALWAYS
 
     def keys(self) -> dict[str, str]:
         return {k: v for k in LOGSOURCE_KEYS if (v := getattr(self, k)) is not None}

@@ -102,8 +102,8 @@ class RuleTest:
     """A test inside a rule: an event and whether the rule must fire on it."""
 
     name: str
-    event: Any
-    expect: bool
+    event: Any = field(compare=False)  # a mapping: not hashable, so not part of the rule's identity
+    expect: bool = True
     loc: Loc = field(default=NOWHERE, compare=False)
 
 

@@ -1,0 +1,56 @@
+# Sigil: detection rules as code, compiled for AWS Lambda. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SIGIL := $(BIN)/sigil
+STAMP := $(VENV)/.installed
+BUNDLE := build/sigil-lambda.zip
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help:  ## show this help
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+.PHONY: install
+install: $(STAMP)  ## create .venv and install Sigil with its development tools
+
+.PHONY: compile
+compile: $(STAMP)  ## check rules/ against schemas/ and generate build/sigil_rules/
+	$(SIGIL) compile rules --schemas schemas --out build
+
+.PHONY: lint
+lint: $(STAMP)  ## lint the rules (all diagnostics) and the Python code
+	$(SIGIL) lint rules --schemas schemas
+	$(BIN)/ruff check .
+
+.PHONY: test
+test: $(STAMP)  ## run every test: language, compiler, rule tests, runtime against moto, terraform
+	$(BIN)/pytest -q
+
+.PHONY: bundle
+bundle: compile  ## pack runtime/ and the generated matchers into build/sigil-lambda.zip
+	$(SIGIL) bundle --build build --out build/sigil-lambda.zip
+
+.PHONY: demo
+demo: bundle  ## run the Lambda on sample Kinesis events against a local moto server and print the alerts
+	$(BIN)/python scripts/demo.py --bundle $(BUNDLE)
+
+.PHONY: regression
+regression: $(STAMP)  ## score `sigil replay` on SigmaHQ's regression events with both engines
+	PATH=$(abspath $(BIN)):$$PATH ../shared/tools/sigma-regression --sigil sigil --sigma ../shared/sigma --engine interpreter
+	PATH=$(abspath $(BIN)):$$PATH ../shared/tools/sigma-regression --sigil sigil --sigma ../shared/sigma --engine compiled
+
+.PHONY: clean
+clean:  ## remove build outputs (keeps .venv)
+	rm -rf build .pytest_cache .hypothesis
+
+.PHONY: all
+all: lint test  ## what CI runs

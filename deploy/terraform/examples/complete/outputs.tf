@@ -1,0 +1,39 @@
+output "lambda_function_arn" {
+  description = "ARN of the Lambda function"
+  value       = module.sigil.lambda_function_arn
+}
+
+output "lambda_function_name" {
+  description = "Name of the Lambda function"
+  value       = module.sigil.lambda_function_name
+}
+
+output "lambda_role_arn" {
+  description = "ARN of the IAM role of the Lambda function"
+  value       = module.sigil.lambda_role_arn
+}
+
+output "cloudwatch_log_group_name" {
+  description = "Name of the CloudWatch log group of the Lambda function"
+  value       = module.sigil.cloudwatch_log_group_name
+}
+
+output "kinesis_stream_arn" {
+  description = "ARN of the Kinesis stream to send logs to"
+  value       = module.sigil.kinesis_stream_arn
+}
+
+output "kinesis_stream_name" {
+  description = "Name of the Kinesis stream to send logs to"
+  value       = module.sigil.kinesis_stream_name
+}
+
+output "lambda_event_source_mapping_uuid" {
+  description = "UUID of the event source mapping from the Kinesis stream to the Lambda function"
+  value       = module.sigil.lambda_event_source_mapping_uuid
+}
+
+output "sns_topic_arn" {
+  description = "ARN of the SNS topic to subscribe to for alerts"
+  value       = module.sigil.sns_topic_arn
+}

@@ -1,0 +1,96 @@
+locals {
+  kinesis_stream_name = coalesce(var.kinesis_stream_name, var.name)
+  sns_topic_name      = coalesce(var.sns_topic_name, "${var.name}-alerts")
+}
+
+################################################################################
+# Lambda function
+################################################################################
+
+resource "aws_lambda_function" "this" {
+  function_name = var.name
+  description   = var.description
+  role          = aws_iam_role.lambda.arn
+
+  # The zip written by `make bundle`: runtime/ and sigil_rules/ at the zip root.
+  filename         = var.package_path
+  source_code_hash = filebase64sha256(var.package_path)
+  handler          = "runtime.handler.handler"
+  runtime          = "python3.12"
+  architectures    = var.architectures
+
+  memory_size                    = var.memory_size
+  timeout                        = var.timeout
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+
+  environment {
+    variables = {
+      SIGIL_ALERTS_TOPIC_ARN = aws_sns_topic.this.arn
+    }
+  }
+
+  tags = var.tags
+
+  # The log group must exist (with its retention) before Lambda creates it implicitly, and the
+  # role must be able to write to it from the first invocation.
+  depends_on = [
+    aws_cloudwatch_log_group.this,
+    aws_iam_role_policy.lambda,
+  ]
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/aws/lambda/${var.name}"
+  retention_in_days = var.cloudwatch_logs_retention_in_days
+
+  tags = var.tags
+}
+
+################################################################################
+# Kinesis input stream
+################################################################################
+
+resource "aws_kinesis_stream" "this" {
+  name             = local.kinesis_stream_name
+  retention_period = var.kinesis_retention_period
+  shard_count      = var.kinesis_stream_mode == "PROVISIONED" ? var.kinesis_shard_count : null
+
+  stream_mode_details {
+    stream_mode = var.kinesis_stream_mode
+  }
+
+  encryption_type = var.kinesis_kms_key_id == null ? "NONE" : "KMS"
+  kms_key_id      = var.kinesis_kms_key_id
+
+  tags = var.tags
+}
+
+resource "aws_lambda_event_source_mapping" "this" {
+  event_source_arn  = aws_kinesis_stream.this.arn
+  function_name     = aws_lambda_function.this.arn
+  starting_position = var.event_source_starting_position
+  batch_size        = var.event_source_batch_size
+
+  # Failed records are reported individually by the handler; a failing batch is split in two
+  # (which does not count against the retry quota) to isolate poison records.
+  function_response_types        = ["ReportBatchItemFailures"]
+  bisect_batch_on_function_error = true
+  maximum_retry_attempts         = var.event_source_maximum_retry_attempts
+
+  # `tags` is not set here: event source mappings are only taggable from AWS provider 5.77 on,
+  # and this module supports >= 5.0.
+
+  # Lambda validates the role's Kinesis permissions when the mapping is created.
+  depends_on = [aws_iam_role_policy.lambda]
+}
+
+################################################################################
+# SNS alerts topic
+################################################################################
+
+resource "aws_sns_topic" "this" {
+  name              = local.sns_topic_name
+  kms_master_key_id = var.sns_kms_master_key_id
+
+  tags = var.tags
+}

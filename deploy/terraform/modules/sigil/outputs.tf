@@ -1,0 +1,76 @@
+################################################################################
+# Lambda function
+################################################################################
+
+output "lambda_function_arn" {
+  description = "ARN of the Lambda function"
+  value       = aws_lambda_function.this.arn
+}
+
+output "lambda_function_name" {
+  description = "Name of the Lambda function"
+  value       = aws_lambda_function.this.function_name
+}
+
+output "lambda_function_invoke_arn" {
+  description = "ARN to invoke the Lambda function with (API Gateway, Step Functions)"
+  value       = aws_lambda_function.this.invoke_arn
+}
+
+output "lambda_function_source_code_hash" {
+  description = "Base64-encoded SHA256 hash of the deployed package"
+  value       = aws_lambda_function.this.source_code_hash
+}
+
+output "lambda_role_arn" {
+  description = "ARN of the IAM role of the Lambda function"
+  value       = aws_iam_role.lambda.arn
+}
+
+output "lambda_role_name" {
+  description = "Name of the IAM role of the Lambda function"
+  value       = aws_iam_role.lambda.name
+}
+
+output "cloudwatch_log_group_name" {
+  description = "Name of the CloudWatch log group of the Lambda function"
+  value       = aws_cloudwatch_log_group.this.name
+}
+
+output "cloudwatch_log_group_arn" {
+  description = "ARN of the CloudWatch log group of the Lambda function"
+  value       = aws_cloudwatch_log_group.this.arn
+}
+
+################################################################################
+# Kinesis input stream and event source mapping
+################################################################################
+
+output "kinesis_stream_arn" {
+  description = "ARN of the Kinesis stream the function reads logs from"
+  value       = aws_kinesis_stream.this.arn
+}
+
+output "kinesis_stream_name" {
+  description = "Name of the Kinesis stream the function reads logs from"
+  value       = aws_kinesis_stream.this.name
+}
+
+output "lambda_event_source_mapping_uuid" {
+  description = "UUID of the event source mapping from the Kinesis stream to the Lambda function"
+  value       = aws_lambda_event_source_mapping.this.uuid
+}
+
+################################################################################
+# SNS alerts topic
+################################################################################
+
+output "sns_topic_arn" {
+  description = "ARN of the SNS topic alerts are published to"
+  value       = aws_sns_topic.this.arn
+}
+
+output "sns_topic_name" {
+  description = "Name of the SNS topic alerts are published to"
+  value       = aws_sns_topic.this.name
+}

@@ -1,0 +1,1 @@
+"""Sigil's Lambda runtime: decode, parse, classify, match and publish alerts (stdlib and boto3 only)."""

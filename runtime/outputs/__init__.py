@@ -1,0 +1,1 @@
+"""Alert outputs: each publishes one alert document to a destination."""

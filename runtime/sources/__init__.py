@@ -1,0 +1,1 @@
+"""Event sources: turn a Lambda trigger event into raw payloads."""

@@ -1,0 +1,91 @@
+"""The runtime path against a local moto server: Kinesis event in, alert out of SNS (read back through SQS)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import make_samples
+import pytest
+from moto_process import AlertSink
+from support import fake_rules
+
+from runtime.handler import handler
+
+pytestmark = pytest.mark.slow
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "kinesis" / "cloudtrail.json"
+
+
+def sample_payloads() -> list[bytes]:
+    """Return the decoded Kinesis payloads of the CloudTrail sample event."""
+    event = json.loads(SAMPLE.read_text())
+    return [base64.b64decode(record["kinesis"]["data"]) for record in event["Records"]]
+
+
+def cloudtrail_record(payload: bytes) -> dict[str, Any]:
+    """Return the one CloudTrail record of a sample payload."""
+    (record,) = json.loads(payload)["Records"]
+    return record
+
+
+class TestHandlerOnMoto:
+    def test_one_alert_from_mixed_batch(self, handwritten_rules: Path, alert_sink: AlertSink) -> None:
+        """A matching, a non-matching and a malformed record give exactly one alert and no batch failure."""
+        payloads = sample_payloads()
+        matching = next(
+            p for p in payloads if cloudtrail_record(p).get("additionalEventData", {}).get("MFAUsed") == "No"
+        )
+        other = next(p for p in payloads if cloudtrail_record(p)["eventName"] != "ConsoleLogin")
+        event = make_samples.kinesis_event([matching, other, b'{"Records": [{"eventName": '], compress=True)
+
+        response = handler(event, None)
+
+        assert response == {"batchItemFailures": []}
+        alerts = alert_sink.receive()
+        assert len(alerts) == 1
+        alert = alerts[0]
+        assert alert["rule_id"] == fake_rules.RULE_ID
+        assert alert["title"] == fake_rules.RULE_TITLE
+        assert alert["log_type"] == "cloudtrail"
+        assert alert["record"] == cloudtrail_record(matching)
+        assert alert["source"] == make_samples.STREAM_ARN
+        assert len(alert["alert_id"]) == 64
+
+    def test_retry_gives_same_alert_ids(self, handwritten_rules: Path, alert_sink: AlertSink) -> None:
+        """Processing the sample event twice publishes the same alert ids (a retried batch is deduplicable)."""
+        event = json.loads(SAMPLE.read_text())
+        handler(event, None)
+        first = sorted(alert["alert_id"] for alert in alert_sink.receive())
+        handler(event, None)
+        second = sorted(alert["alert_id"] for alert in alert_sink.receive())
+        assert first and first == second
+
+    def test_unreachable_topic_is_a_batch_item_failure(
+        self, handwritten_rules: Path, alert_sink: AlertSink, monkeypatch: Any
+    ) -> None:
+        """Alerts that SNS refuses are reported by sequence number for Lambda to retry."""
+        monkeypatch.setenv("SIGIL_ALERTS_TOPIC_ARN", alert_sink.topic_arn + "-missing")
+        event = json.loads(SAMPLE.read_text())
+        response = handler(event, None)
+        failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        matching = {
+            record["kinesis"]["sequenceNumber"]
+            for record, payload in zip(event["Records"], sample_payloads(), strict=True)
+            if fake_rules.RULE_ID in _match(cloudtrail_record(payload))
+        }
+        assert failed == matching and matching
+
+
+def _match(record: dict[str, Any]) -> list[str]:
+    """Run the handwritten matcher directly."""
+    from runtime.rules import rule_set
+
+    return rule_set().matcher("cloudtrail")(record)
+
+
+def test_sample_event_is_up_to_date() -> None:
+    """samples/kinesis/*.json is what scripts/make_samples.py generates from samples/records/*.jsonl."""
+    assert make_samples.main(["--check"]) == 0

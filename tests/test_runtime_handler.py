@@ -1,0 +1,294 @@
+"""Unit tests of the runtime path: Kinesis decoding, JSON parsing, classification, alerts, batch processing."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+from typing import Any
+
+import pytest
+from make_samples import cloudtrail_payload, kinesis_event
+from support import fake_rules
+
+from runtime import handler as handler_module
+from runtime.alerts import alert_id, build_alert
+from runtime.classifier import Classifier
+from runtime.parsers import ParseError, json_parser, parse
+from runtime.pipeline import process_batch
+from runtime.rules import load_rules, rule_set
+from runtime.sources import kinesis
+
+CONSOLE_LOGIN = {
+    "eventVersion": "1.08",
+    "eventSource": "signin.amazonaws.com",
+    "eventName": "ConsoleLogin",
+    "additionalEventData": {"MFAUsed": "No"},
+    "userIdentity": {"type": "IAMUser", "userName": "alice"},
+}
+CREATE_BUCKET = {**CONSOLE_LOGIN, "eventSource": "s3.amazonaws.com", "eventName": "CreateBucket"}
+del CREATE_BUCKET["additionalEventData"]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def kinesis_item(data: str, seq: str = "1") -> dict[str, Any]:
+    return {"kinesis": {"sequenceNumber": seq, "data": data}, "eventSource": "aws:kinesis"}
+
+
+class TestKinesis:
+    def test_plain_payload(self) -> None:
+        """A plain base64 payload decodes to its bytes, paired with the sequence number."""
+        assert kinesis.decode_record(kinesis_item(b64(b'{"a": 1}'), "42")) == ("42", b'{"a": 1}')
+
+    def test_gzip_payload(self) -> None:
+        """A payload starting with the gzip magic bytes is gunzipped."""
+        assert kinesis.decode_record(kinesis_item(b64(gzip.compress(b'{"a": 1}'))))[1] == b'{"a": 1}'
+
+    def test_concatenated_gzip_members(self) -> None:
+        """Every member of a multi-member gzip stream is decompressed."""
+        data = gzip.compress(b"one\n") + gzip.compress(b"two\n")
+        assert kinesis.decode_data(b64(data)) == b"one\ntwo\n"
+
+    def test_gzip_size_is_bounded(self) -> None:
+        """A gzip payload that inflates past the bound is refused, not decompressed."""
+        with pytest.raises(kinesis.DecodeError, match="exceeds 1000 bytes"):
+            kinesis.decode_data(b64(gzip.compress(b"x" * 5000)), max_bytes=1000)
+
+    def test_truncated_gzip(self) -> None:
+        """A truncated gzip payload is a decode error."""
+        with pytest.raises(kinesis.DecodeError, match="truncated"):
+            kinesis.decode_data(b64(gzip.compress(b"x" * 5000)[:20]))
+
+    def test_invalid_base64(self) -> None:
+        """Data that is not base64 is a decode error."""
+        with pytest.raises(kinesis.DecodeError, match="base64"):
+            kinesis.decode_record(kinesis_item("not base64!"))
+
+    def test_missing_data(self) -> None:
+        """A record without kinesis.data is a decode error."""
+        with pytest.raises(kinesis.DecodeError):
+            kinesis.decode_record({"kinesis": {"sequenceNumber": "1"}})
+
+
+class TestJsonParser:
+    def test_one_object(self) -> None:
+        """One JSON object is one record."""
+        assert json_parser.parse(b'{"a": 1}', {}) == [{"a": 1}]
+
+    def test_newline_delimited(self) -> None:
+        """Newline-delimited objects are one record each; blank lines are skipped."""
+        assert json_parser.parse(b'{"a": 1}\n\n{"a": 2}\n', {}) == [{"a": 1}, {"a": 2}]
+
+    def test_records_path(self) -> None:
+        """``records: Records[*]`` extracts the nested records of each object."""
+        raw = json.dumps({"Records": [CONSOLE_LOGIN, CREATE_BUCKET]}).encode()
+        assert json_parser.parse(raw, {"records": "Records[*]"}) == [CONSOLE_LOGIN, CREATE_BUCKET]
+
+    def test_nested_records_path(self) -> None:
+        """The records path may be dotted."""
+        assert json_parser.parse(b'{"a": {"b": [{"c": 1}]}}', {"records": "a.b[*]"}) == [{"c": 1}]
+
+    def test_records_path_missing(self) -> None:
+        """An object without the records path is itself one record (one event per message)."""
+        assert json_parser.parse(b'{"a": 1}', {"records": "Records[*]"}) == [{"a": 1}]
+
+    def test_records_path_not_a_list(self) -> None:
+        """A records path that holds something other than a list of objects is a parse error."""
+        with pytest.raises(ParseError, match="not a list of objects"):
+            json_parser.parse(b'{"Records": {"a": 1}}', {"records": "Records[*]"})
+
+    @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe", b'{"a": 1}\n[2]'])
+    def test_malformed(self, raw: bytes) -> None:
+        """Invalid JSON, non-objects and non-UTF-8 are parse errors."""
+        with pytest.raises(ParseError):
+            json_parser.parse(raw, {})
+
+    def test_registry_dispatch(self) -> None:
+        """``parse`` dispatches on the config's type and rejects unknown types."""
+        assert parse(b'{"a": 1}', {"type": "json"}) == [{"a": 1}]
+        with pytest.raises(ParseError, match="unknown parser type"):
+            parse(b"a,b", {"type": "csv"})
+
+
+class TestClassifier:
+    classifier = Classifier(fake_rules.SCHEMAS)
+
+    def test_match(self) -> None:
+        """A record with every required field is classified."""
+        assert self.classifier.classify(CONSOLE_LOGIN).log_type == "cloudtrail"
+
+    def test_no_match_has_reason(self) -> None:
+        """A record missing required fields gets None and a reason naming them."""
+        result = self.classifier.classify({"eventName": "ConsoleLogin"})
+        assert result.log_type is None
+        assert result.reason == "no log type fits: cloudtrail lacks eventSource, eventVersion"
+
+    def test_priority_then_name(self) -> None:
+        """Among fitting log types the lowest priority number wins, then the name."""
+        json_type = {"parser": {"type": "json"}, "required": ["a"]}
+        schemas = {
+            "log_types": {
+                "zeta": {**json_type, "priority": 1},
+                "beta": {**json_type, "priority": 2},
+                "alpha": {**json_type, "priority": 2},
+                "unprioritized": json_type,
+            }
+        }
+        assert Classifier(schemas).classify({"a": 1}).log_type == "zeta"
+        del schemas["log_types"]["zeta"]
+        assert Classifier(schemas).classify({"a": 1}).log_type == "alpha"
+
+    def test_payload_with_records_path(self) -> None:
+        """A payload is parsed with the log type's parser options, then each record is classified."""
+        payload = self.classifier.classify_payload(cloudtrail_payload(CONSOLE_LOGIN))
+        assert payload.error is None
+        assert [(record, result.log_type) for record, result in payload.records] == [
+            (CONSOLE_LOGIN, "cloudtrail")
+        ]
+
+    def test_bare_record_payload(self) -> None:
+        """A payload holding one bare CloudTrail record (no Records envelope) is classified too."""
+        payload = self.classifier.classify_payload(json.dumps(CONSOLE_LOGIN).encode())
+        assert [result.log_type for _, result in payload.records] == ["cloudtrail"]
+
+    def test_malformed_payload(self) -> None:
+        """A payload no parser accepts gives an error naming the log types tried."""
+        payload = self.classifier.classify_payload(b"{truncated")
+        assert payload.records == []
+        assert payload.error is not None and payload.error.startswith("cloudtrail: invalid JSON")
+
+
+class TestAlerts:
+    def test_id_is_stable(self) -> None:
+        """The same rule and record give the same id, whatever the key order."""
+        reordered = dict(reversed(list(CONSOLE_LOGIN.items())))
+        assert alert_id("r1", CONSOLE_LOGIN) == alert_id("r1", reordered)
+
+    def test_id_follows_the_contract(self) -> None:
+        """The id is the sha256 of the rule id, a newline and the canonical JSON of the record."""
+        canonical = json.dumps(CONSOLE_LOGIN, sort_keys=True, separators=(",", ":"))
+        assert alert_id("r1", CONSOLE_LOGIN) == hashlib.sha256(f"r1\n{canonical}".encode()).hexdigest()
+
+    def test_id_differs(self) -> None:
+        """A different record or a different rule gives a different id."""
+        assert alert_id("r1", CONSOLE_LOGIN) != alert_id("r1", CREATE_BUCKET)
+        assert alert_id("r1", CONSOLE_LOGIN) != alert_id("r2", CONSOLE_LOGIN)
+
+    def test_document(self) -> None:
+        """The alert carries exactly the contract's fields."""
+        alert = build_alert("r1", {"title": "T", "level": "high"}, "cloudtrail", "arn:stream", CONSOLE_LOGIN)
+        assert alert == {
+            "alert_id": alert_id("r1", CONSOLE_LOGIN),
+            "rule_id": "r1",
+            "title": "T",
+            "level": "high",
+            "log_type": "cloudtrail",
+            "source": "arn:stream",
+            "record": CONSOLE_LOGIN,
+        }
+
+
+class TestRules:
+    def test_load(self, handwritten_rules: object) -> None:
+        """The package's modules, schemas and classifier are loaded."""
+        rules = load_rules()
+        assert set(rules.modules) == {"cloudtrail"}
+        assert rules.matcher("cloudtrail")(CONSOLE_LOGIN) == [fake_rules.RULE_ID]
+        assert rules.rule("cloudtrail", fake_rules.RULE_ID)["level"] == "medium"
+        assert rules.matcher("unknown") is None
+
+    def test_cached(self, handwritten_rules: object) -> None:
+        """``rule_set`` loads once."""
+        assert rule_set() is rule_set()
+
+
+class TestProcessBatch:
+    @pytest.fixture
+    def published(self) -> list[dict[str, Any]]:
+        return []
+
+    def test_alerts_and_rejects(
+        self, handwritten_rules: object, published: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Matching records produce alerts; bad payloads are counted and logged, not raised."""
+        event = kinesis_event(
+            [
+                cloudtrail_payload(CONSOLE_LOGIN),
+                cloudtrail_payload(CREATE_BUCKET),
+                b"{bad",
+                b'{"Records": [{"eventName": "x"}]}',
+            ]
+        )
+        event["Records"].append(kinesis_item("%%%", "9"))
+        result = process_batch(event, rule_set(), published.append)
+        assert [alert["rule_id"] for alert in published] == [fake_rules.RULE_ID]
+        assert result.failures == []
+        assert result.summary() == {
+            "records": 5,
+            "parsed": 3,
+            "classified": 2,
+            "rejected": 3,
+            "alerts": 1,
+            "failures": 0,
+        }
+        logs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [(log["event"], log["stage"]) for log in logs] == [
+            ("record_rejected", "parse"),
+            ("record_rejected", "classify"),
+            ("record_rejected", "decode"),
+        ]
+
+    def test_publish_failure_is_a_batch_item_failure(self, handwritten_rules: object) -> None:
+        """A record whose alert cannot be published is reported by sequence number."""
+
+        def publish(alert: dict[str, Any]) -> None:
+            raise ConnectionError("SNS down")
+
+        event = kinesis_event([cloudtrail_payload(CREATE_BUCKET), cloudtrail_payload(CONSOLE_LOGIN)])
+        result = process_batch(event, rule_set(), publish)
+        assert result.failures == [event["Records"][1]["kinesis"]["sequenceNumber"]]
+
+    def test_matcher_error_is_a_reject(
+        self, handwritten_rules: object, published: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A matcher that raises rejects the record instead of failing the batch."""
+        rules = rule_set()
+        monkeypatch.setattr(rules.modules["cloudtrail"], "match", lambda record: 1 / 0)
+        result = process_batch(kinesis_event([cloudtrail_payload(CONSOLE_LOGIN)]), rules, published.append)
+        assert (result.failures, result.stats.rejected, published) == ([], 1, [])
+
+
+class TestHandler:
+    def test_requires_topic(self, handwritten_rules: object, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without SIGIL_ALERTS_TOPIC_ARN the handler fails loudly."""
+        monkeypatch.delenv("SIGIL_ALERTS_TOPIC_ARN", raising=False)
+        with pytest.raises(RuntimeError, match="SIGIL_ALERTS_TOPIC_ARN"):
+            handler_module.handler({"Records": []}, None)
+
+    def test_response_and_summary(
+        self, handwritten_rules: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The handler returns Lambda's partial-batch response and logs one summary line."""
+        sent: list[tuple[dict[str, Any], str]] = []
+        monkeypatch.setenv("SIGIL_ALERTS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts")
+        monkeypatch.setattr(
+            handler_module.sns, "publish", lambda alert, topic_arn: sent.append((alert, topic_arn))
+        )
+        response = handler_module.handler(kinesis_event([cloudtrail_payload(CONSOLE_LOGIN)]), None)
+        assert response == {"batchItemFailures": []}
+        assert [topic for _, topic in sent] == ["arn:aws:sns:us-east-1:123456789012:alerts"]
+        summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+        assert summary == {
+            "level": "info",
+            "event": "batch_summary",
+            "records": 1,
+            "parsed": 1,
+            "classified": 1,
+            "rejected": 0,
+            "alerts": 1,
+            "failures": 0,
+        }

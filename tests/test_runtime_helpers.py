@@ -1,0 +1,83 @@
+"""Tests of runtime.helpers (what generated code calls) and of runtime/'s import boundary."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runtime import helpers
+from runtime.helpers import MISSING, get_field
+
+RUNTIME_DIR = Path(__file__).resolve().parents[1] / "runtime"
+
+
+class TestGetField:
+    @pytest.mark.parametrize(
+        ("record", "path", "expected"),
+        [
+            ({"a": 1}, "a", 1),
+            ({"a": None}, "a", None),
+            ({"a": {"b": {"c": 3}}}, "a.b.c", 3),
+            ({"a.b": 1, "a": {"b": 2}}, "a.b", 1),
+            ({"a.b": {"c": 4}}, "a.b.c", 4),
+            ({"a": {"b.c": 5}}, "a.b.c", 5),
+            ({"a": {"b": 1}, "a.b": {"c": 6}}, "a.b.c", 6),
+        ],
+    )
+    def test_found(self, record: dict, path: str, expected: object) -> None:
+        """Exact keys win, then dotted paths descend through nested dicts, keys with dots included."""
+        assert get_field(record, path) == expected
+
+    @pytest.mark.parametrize(
+        ("record", "path"),
+        [
+            ({}, "a"),
+            ({"a": 1}, "a.b"),
+            ({"a": [{"b": 1}]}, "a.b"),
+            ({"a": {"b": 1}}, "a.c"),
+            ({"a": {}}, "a."),
+        ],
+    )
+    def test_missing(self, record: dict, path: str) -> None:
+        """An absent field is MISSING, which is falsy and distinct from None."""
+        assert get_field(record, path) is MISSING
+        assert not MISSING and MISSING is not None and repr(MISSING) == "MISSING"
+
+
+class TestBoundary:
+    def test_all_is_exported(self) -> None:
+        """Every name in helpers.__all__ exists: the compiler imports exactly that list."""
+        assert all(hasattr(helpers, name) for name in helpers.__all__)
+
+    def test_helpers_are_pure_stdlib(self) -> None:
+        """Generated code imports helpers, so importing it loads no third-party module (boto3 included)."""
+        assert _imports(RUNTIME_DIR / "helpers.py") <= set(sys.stdlib_module_names) | {
+            "__future__",
+            "runtime",
+        }
+        probe = "import sys, runtime.helpers; print(sorted(set(sys.modules) & {'boto3', 'botocore', 'dsl', 'compiler'}))"
+        completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+        assert completed.stdout.strip() == "[]"
+
+    @pytest.mark.parametrize(
+        "path", sorted(RUNTIME_DIR.rglob("*.py")), ids=lambda p: str(p.relative_to(RUNTIME_DIR))
+    )
+    def test_runtime_imports(self, path: Path) -> None:
+        """runtime/ imports only the standard library, boto3 and itself: never dsl/ or compiler/."""
+        allowed = set(sys.stdlib_module_names) | {"__future__", "boto3", "botocore", "runtime", "sigil_rules"}
+        assert _imports(path) <= allowed
+
+
+def _imports(path: Path) -> set[str]:
+    """Return the top-level module names imported by a source file."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
