@@ -1,0 +1,130 @@
+"""`sigil compile`: diagnostics instead of tracebacks, deterministic output, the helper contract."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import runtime.helpers
+from compiler.build import compile_rules
+from compiler.cli import main
+from compiler.codegen import HELPERS
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = str(ROOT / "schemas")
+
+
+def write_rule(tmp_path: Path, body: str, name: str = "rule.yml") -> Path:
+    rules = tmp_path / "rules"
+    rules.mkdir(exist_ok=True)
+    path = rules / name
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+ROOT_RULE = """\
+title: Root usage
+id: 9a1e6f3c-1f4b-4c55-9a0e-2f8f6d3b7c11
+logsource:
+  product: aws
+  service: cloudtrail
+detection:
+  selection:
+    userIdentity.typ: Root
+  condition: selection
+level: high
+"""
+
+
+class TestDiagnostics:
+    def test_unknown_field_is_reported_with_a_suggestion_and_exit_1(self, tmp_path, capsys, monkeypatch):
+        """A misspelt field yields path:line:col, the source line, a caret, a did-you-mean hint, and exit 1."""
+        path = write_rule(tmp_path, ROOT_RULE)
+        monkeypatch.chdir(tmp_path)
+        status = main(["compile", "rules", "--schemas", SCHEMAS, "--out", str(tmp_path / "out")])
+        err = capsys.readouterr().err
+        assert status == 1
+        assert err == (
+            "rules/rule.yml:8:5: error[E060]: field 'userIdentity.typ' is not in log type 'cloudtrail'\n"
+            "   8 |     userIdentity.typ: Root\n"
+            "     |     ^\n"
+            "  = hint: did you mean userIdentity.type?\n"
+            "1 rule, 0 compiled, 1 error, 0 warnings\n"
+        )
+        assert path.exists() and not (tmp_path / "out" / "sigil_rules").exists()
+
+    def test_unmapped_logsource_names_what_is_missing(self, tmp_path, capsys, monkeypatch):
+        """A logsource no schema serves is an error that names the logsource."""
+        write_rule(tmp_path, ROOT_RULE.replace("service: cloudtrail", "service: nosuch"))
+        monkeypatch.chdir(tmp_path)
+        assert main(["compile", "rules", "--schemas", SCHEMAS, "--out", "out"]) == 1
+        first = capsys.readouterr().err.splitlines()[0]
+        assert first == "rules/rule.yml:1:1: error[E061]: logsource product=aws service=nosuch maps to no log type"
+
+    def test_all_rules_are_checked_before_failing(self, tmp_path, capsys, monkeypatch):
+        """Two broken files give two diagnostics in one run, not one."""
+        write_rule(tmp_path, ROOT_RULE, "a.yml")
+        write_rule(tmp_path, "title: [unclosed\n", "b.yml")
+        monkeypatch.chdir(tmp_path)
+        assert main(["compile", "rules", "--schemas", SCHEMAS, "--out", "out"]) == 1
+        err = capsys.readouterr().err
+        assert "rules/a.yml:8:5: error[E060]" in err
+        assert "rules/b.yml:2:1: error[E001]: malformed YAML" in err
+        assert err.rstrip().endswith("1 rule, 0 compiled, 2 errors, 0 warnings")
+
+    def test_cli_never_prints_a_traceback(self, tmp_path):
+        """The installed command reports a broken rule file and exits 1 without a Python traceback."""
+        write_rule(tmp_path, "detection: {condition: 'sel and'}\n")
+        proc = subprocess.run(
+            [sys.executable, "-m", "compiler.cli", "compile", "rules", "--schemas", SCHEMAS, "--out", "out"],
+            cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": ""},
+        )
+        assert proc.returncode == 1
+        assert "Traceback" not in proc.stderr
+        assert "error[E020]: the rule has no 'title'" in proc.stderr
+        assert "error[E200]: condition ends too early" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def two_builds(tmp_path_factory):
+    outs = [tmp_path_factory.mktemp(f"build{i}") for i in range(2)]
+    for out in outs:
+        result = compile_rules([str(ROOT / "rules")], SCHEMAS, out)
+        assert not result.errors
+    return outs
+
+
+class TestGeneratedPackage:
+    def test_output_is_byte_identical_across_runs(self, two_builds):
+        """Compiling the same rules twice gives the same files, byte for byte."""
+        first, second = (sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()) for out in two_builds)
+        assert first == second and first
+        for rel in first:
+            assert (two_builds[0] / rel).read_bytes() == (two_builds[1] / rel).read_bytes(), rel
+
+    def test_generated_code_imports_only_the_exported_helpers(self, two_builds):
+        """Every generated module imports from runtime.helpers names that runtime.helpers exports."""
+        assert set(HELPERS) == set(runtime.helpers.__all__)
+        for module in (two_builds[0] / "sigil_rules").glob("*.py"):
+            for line in module.read_text().splitlines():
+                if line.startswith("from ") or line.startswith("import "):
+                    assert line.startswith(("from runtime.helpers import ", "import re")), line
+                    if line.startswith("from runtime.helpers import "):
+                        names = line.removeprefix("from runtime.helpers import ").split(", ")
+                        assert set(names) <= set(runtime.helpers.__all__)
+
+    def test_generated_code_is_clean_under_ruff(self, two_builds):
+        """The generated modules pass ruff with the project's configuration."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "ruff", "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"), str(two_builds[0] / "sigil_rules")],
+            capture_output=True, text=True,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    def test_each_rule_is_preceded_by_its_source_location(self, two_builds):
+        """A comment with path:line and title comes right before each rule's test."""
+        source = (two_builds[0] / "sigil_rules" / "cloudtrail.py").read_text()
+        assert "    # rules/aws_root_account_usage.yml:1 AWS Root Account Usage\n    if " in source.replace(str(ROOT) + "/", "")
