@@ -16,7 +16,7 @@ from dsl.loader import load_paths
 from dsl.lower import rule_expr
 
 from .checks import CHECKS, check_duplicate_ids
-from .codegen import generate_module, generate_package_init, module_name
+from .codegen import generate_module, generate_package_init, hook_module_name, module_name
 from .passes import optimize
 from .schemas import SchemaSet, load_schemas
 
@@ -37,6 +37,7 @@ class BuildResult:
     compiled: list[CompiledRule] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     modules: dict[str, str] = field(default_factory=dict)  # log type -> source
+    hooks: dict[str, str | None] = field(default_factory=dict)  # hook module name -> user file
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -88,7 +89,16 @@ def rule_metadata(rule: Rule) -> dict:
         "line": rule.loc.line,
         "outputs": list(rule.outputs),
         "tags": list(rule.tags),
+        "context": [list(pair) for pair in rule.context],
+        "dedup": {"keys": list(rule.dedup.keys), "window_seconds": rule.dedup.window_seconds} if rule.dedup else None,
+        "title_hook": _hook_name(rule.python.title),
+        "context_hook": _hook_name(rule.python.context),
     }
+
+
+def _hook_name(ref) -> str | None:
+    """`module:function` inside sigil_rules._hooks, for hooks the runtime calls on alerts."""
+    return f"{hook_module_name(ref.module_path)}:{ref.function}" if ref else None
 
 
 def generate(result: BuildResult, schemas: SchemaSet) -> None:
@@ -97,7 +107,13 @@ def generate(result: BuildResult, schemas: SchemaSet) -> None:
         meta = rule_metadata(c.rule)
         origin = f"{meta['path']}:{meta['line']} {c.rule.title}"
         by_type.setdefault(c.log_type, []).append((c.rule.key, origin, c.expr, meta))
-    result.modules = {lt: generate_module(lt, rules, GENERATOR) for lt, rules in sorted(by_type.items())}
+    generated = {lt: generate_module(lt, rules, GENERATOR) for lt, rules in sorted(by_type.items())}
+    result.modules = {lt: g.source for lt, g in generated.items()}
+    result.hooks = {name: path for g in generated.values() for name, path in g.hooks.items()}
+    for c in result.compiled:
+        for ref in (c.rule.python.title, c.rule.python.context):
+            if ref is not None:
+                result.hooks[hook_module_name(ref.module_path)] = ref.resolved
 
 
 def write_package(result: BuildResult, schemas: SchemaSet, out_dir: Path) -> Path:
@@ -109,6 +125,12 @@ def write_package(result: BuildResult, schemas: SchemaSet, out_dir: Path) -> Pat
     modules = {lt: module_name(lt) for lt in result.modules}
     for log_type, source in result.modules.items():
         (package / f"{modules[log_type]}.py").write_text(source, encoding="utf-8")
+    if result.hooks:
+        hooks_dir = package / "_hooks"
+        hooks_dir.mkdir()
+        (hooks_dir / "__init__.py").write_text('"""Python escape hatches copied from the rule repository."""\n', encoding="utf-8")
+        for name, source in sorted(result.hooks.items()):
+            shutil.copyfile(source, hooks_dir / f"{name}.py")
     (package / "__init__.py").write_text(generate_package_init(modules, GENERATOR), encoding="utf-8")
     view = {"log_types": {name: s.runtime_view() for name, s in sorted(schemas.schemas.items())}}
     _write_json(package / "schemas.json", view)

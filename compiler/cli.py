@@ -37,7 +37,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     report = FORMATS[args.format](diags)
     if report:
         print(report)
-    line = summary(len(result.rules), len([d for d in diags if d.is_error]), len([d for d in diags if not d.is_error]))
+    line = summary(result.documents, len([d for d in diags if d.is_error]), len([d for d in diags if not d.is_error]))
     print(line, file=sys.stderr if args.format != "text" else sys.stdout)
     return 1 if any(d.is_error for d in diags) else 0
 

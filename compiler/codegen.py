@@ -24,6 +24,7 @@ from dsl.expr import (
     Not,
     NumCompare,
     Or,
+    PyCall,
     Regex,
     StrMatch,
     TimePart,
@@ -65,6 +66,12 @@ class ExprWriter:
     constants: dict[tuple, str] = field(default_factory=dict)
     keyword_forms: set[str] = field(default_factory=set)
     used: set[str] = field(default_factory=set)  # helpers the module calls
+    hooks: dict[str, str | None] = field(default_factory=dict)  # hook module name -> source file
+
+    def hook_module(self, module_path: str, resolved: str | None) -> str:
+        name = hook_module_name(module_path)
+        self.hooks[name] = resolved
+        return name
 
     def helper(self, name: str) -> str:
         self.used.add(name)
@@ -146,6 +153,10 @@ class ExprWriter:
         raw = self.slot(expr.field).raw
         return f"((p := {self.helper('time_part')}({raw}, {expr.part!r})) is not None and p {COMPARE_OPS[expr.op]} {expr.number!r})"
 
+    def write_PyCall(self, expr: PyCall) -> str:
+        module = self.hook_module(expr.module_path, expr.resolved)
+        return f"bool({module}.{expr.function}(record))"
+
     # -- module-level pieces -------------------------------------------------------------
 
     def field_reads(self) -> list[str]:
@@ -195,8 +206,14 @@ def _environment() -> Environment:
     return env
 
 
-def generate_module(log_type: str, rules: list[tuple[str, str, Expr, dict]], generator: str) -> str:
-    """Source of the matcher module for one log type; `rules` are (key, origin, expr, metadata)."""
+@dataclass(frozen=True)
+class GeneratedModule:
+    source: str
+    hooks: dict[str, str | None]  # hook module name in sigil_rules._hooks -> the user's file
+
+
+def generate_module(log_type: str, rules: list[tuple[str, str, Expr, dict]], generator: str) -> GeneratedModule:
+    """The matcher module for one log type; `rules` are (key, origin, expr, metadata)."""
     writer = ExprWriter()
     codes = [RuleCode(key, origin, writer.write(expr), meta) for key, origin, expr, meta in rules]
     field_reads = writer.field_reads()
@@ -206,12 +223,13 @@ def generate_module(log_type: str, rules: list[tuple[str, str, Expr, dict]], gen
         helpers=[h for h in HELPERS if h in writer.used],
         constants=writer.constant_lines(),
         needs_re=bool(writer.constants),
+        hook_modules=sorted(writer.hooks),
         field_reads=field_reads,
         rules=codes,
         rules_table=[(c.key, _literal(c.meta)) for c in codes],
     )
     compile(source, f"<sigil_rules.{log_type}>", "exec")  # fail at build time, never in Lambda
-    return source
+    return GeneratedModule(source, dict(sorted(writer.hooks.items())))
 
 
 def generate_package_init(modules: dict[str, str], generator: str) -> str:
@@ -225,6 +243,11 @@ def _literal(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_literal(v) for v in value) + "]"
     return repr(value)
+
+
+def hook_module_name(module_path: str) -> str:
+    """`rules/helpers/auth.py` → `rules_helpers_auth`: the hook's module name inside the package."""
+    return module_name(module_path.removesuffix(".py").replace("/", "_").replace("\\", "_"))
 
 
 def module_name(log_type: str) -> str:

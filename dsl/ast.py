@@ -108,6 +108,42 @@ class RuleTest:
 
 
 @dataclass(frozen=True, slots=True)
+class PyRef:
+    """A Python escape hatch: `path/to/module.py:function`, the path as written in the rule."""
+
+    module_path: str
+    function: str
+    loc: Loc = field(default=NOWHERE, compare=False)
+    resolved: str | None = field(default=None, compare=False)  # the file found when loading
+
+    def __str__(self) -> str:
+        return f"{self.module_path}:{self.function}"
+
+
+@dataclass(frozen=True, slots=True)
+class PythonHooks:
+    """Escape hatches: condition identifiers backed by functions, and title/context computed in Python."""
+
+    conditions: tuple[tuple[str, PyRef], ...] = ()
+    title: PyRef | None = None
+    context: PyRef | None = None
+
+    def condition(self, name: str) -> PyRef | None:
+        return next((ref for n, ref in self.conditions if n == name), None)
+
+
+NO_HOOKS = PythonHooks()
+
+
+@dataclass(frozen=True, slots=True)
+class Dedup:
+    """Alerts with equal values of `keys` within `window_seconds` are merged into one."""
+
+    keys: tuple[str, ...]
+    window_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     """A detection rule: Sigma's fields plus Sigil's extensions."""
 
@@ -131,6 +167,9 @@ class Rule:
     severity: str | None = None
     enabled: bool = True
     tests: tuple[RuleTest, ...] = ()
+    context: tuple[tuple[str, str], ...] = ()  # (name in the alert, field path)
+    dedup: Dedup | None = None
+    python: PythonHooks = NO_HOOKS
     loc: Loc = field(default=NOWHERE, compare=False)
 
     @property
@@ -140,6 +179,11 @@ class Rule:
     @property
     def effective_level(self) -> str:
         return self.severity or self.level or "medium"
+
+    @property
+    def is_template(self) -> bool:
+        """Does the title interpolate record fields (`{field.path}`)?"""
+        return "{" in self.title
 
     @property
     def key(self) -> str:

@@ -7,7 +7,7 @@ A `field` of None means a keyword search: the test applies to every string value
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +109,22 @@ class TimePart:
     number: int
 
 
-Leaf = StrMatch | Wildcard | Regex | NumCompare | Cidr | IsNull | Exists | FieldRef | TimePart
+@dataclass(frozen=True, slots=True)
+class PyCall:
+    """A Python escape hatch: `function(record)` is truthy. `module_path` is as written in the rule."""
+
+    module_path: str
+    function: str
+    resolved: str | None = field(default=None, compare=False)
+
+    @property
+    def field(self) -> None:
+        return None
+
+
+Leaf = StrMatch | Wildcard | Regex | NumCompare | Cidr | IsNull | Exists | FieldRef | TimePart | PyCall
 Expr = And | Or | Not | Const | Leaf
-LEAVES = (StrMatch, Wildcard, Regex, NumCompare, Cidr, IsNull, Exists, FieldRef, TimePart)
+LEAVES = (StrMatch, Wildcard, Regex, NumCompare, Cidr, IsNull, Exists, FieldRef, TimePart, PyCall)
 
 
 def any_of(items: list[Expr] | tuple[Expr, ...]) -> Expr:
@@ -135,5 +148,7 @@ def fields_of(expr: Expr) -> set[str]:
             return set()
         case FieldRef(field=f, other=o):
             return {f, o}
+        case PyCall():
+            return set()
         case _:
             return {expr.field} if expr.field is not None else set()

@@ -16,7 +16,7 @@ from typing import Any
 from runtime.helpers import MISSING, get_field
 from runtime.values import all_texts, ip_in, number_of, texts, time_part
 
-from .ast import Rule
+from .ast import PyRef, Rule
 from .expr import (
     And,
     Cidr,
@@ -28,12 +28,14 @@ from .expr import (
     Not,
     NumCompare,
     Or,
+    PyCall,
     Regex,
     StrMatch,
     TimePart,
     Wildcard,
 )
 from .lower import rule_expr
+from .python_hooks import load_function
 
 
 @cache
@@ -103,10 +105,17 @@ def _leaf(expr: Expr, event: Any) -> bool:
             mine = [fold(t) for t in texts(get_field(event, field))]
             theirs = [fold(t) for t in texts(get_field(event, other))]
             return any(str_test(op, a, b) for a in mine for b in theirs)
+        case PyCall(module_path, function, resolved):
+            return bool(_hook(module_path, function, resolved)(event))
         case TimePart(field, part, op, number):
             part_value = time_part(get_field(event, field), part)
             return part_value is not None and COMPARE[op](part_value, number)
     raise TypeError(f"not an expression node: {expr!r}")
+
+
+@cache
+def _hook(module_path: str, function: str, resolved: str | None):
+    return load_function(PyRef(module_path, function, resolved=resolved), resolved or ".")
 
 
 @cache

@@ -14,6 +14,8 @@ from .condition import ConditionError, condition_diagnostic, parse_condition
 from .diagnostics import Diagnostic, Loc, did_you_mean, error, warning
 from .lower import matching_names
 from .modifiers import ModifierError, lower_item
+from .python_hooks import REF_FORM, parse_ref, resolve
+from .python_hooks import check as check_hook
 from .yaml_source import YNode, load_documents
 
 LEVELS = ("informational", "low", "medium", "high", "critical")
@@ -31,6 +33,7 @@ class LoadResult:
     rules: list[Rule] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: int = 0
+    documents: int = 0  # rule documents read, loaded or not
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -44,6 +47,7 @@ class LoadResult:
         self.rules.extend(other.rules)
         self.diagnostics.extend(other.diagnostics)
         self.files += other.files
+        self.documents += other.documents
 
 
 def rule_files(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -67,7 +71,7 @@ def load_file(path: str | Path) -> LoadResult:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return LoadResult([], [error("E000", f"cannot read rule file: {exc}", Loc(str(path)))], 1)
+        return LoadResult([], [error("E000", f"cannot read rule file: {exc}", Loc(str(path)))], 1, 1)
     result = load_text(text, str(path))
     result.files = 1
     return result
@@ -75,10 +79,12 @@ def load_file(path: str | Path) -> LoadResult:
 
 def load_text(text: str, path: str = "<memory>") -> LoadResult:
     docs, diags = load_documents(text, path)
-    result = LoadResult([], list(diags))
+    result = LoadResult([], list(diags), documents=1 if diags and not docs else 0)
     if not docs and not diags:
         result.diagnostics.append(warning("W001", "the file holds no rule", Loc(path)))
     for doc in docs:
+        if doc.kind == "map" and doc.get("correlation") is None and doc.get("filter") is None and doc.get("action") is None:
+            result.documents += 1
         builder = _RuleBuilder(doc, result.diagnostics)
         rule = builder.build()
         if rule is not None:
@@ -158,9 +164,20 @@ class _RuleBuilder:
             if value is not None and not DATE_RE.match(value):
                 self.err("E014", f"{key} '{value}' is not a date", doc.get(key).loc, "write it as YYYY-MM-DD")
         self.check_related(doc.get("related"))
+        for key in ("title", "description"):
+            self.check_template(doc.get(key), key)
+        self.hook_names: set[str] = set()
+        python = self.python_hooks(doc.get("python"))
         logsource = self.logsource(doc.get("logsource"))
         detection = self.detection(doc.get("detection"))
         enabled = self.boolean(doc.get("enabled"), "enabled", True)
+        extensions = {
+            "outputs": self.outputs(doc.get("outputs")),
+            "severity": self.choice(doc.get("severity"), "severity", LEVELS),
+            "tests": self.tests(doc.get("tests")),
+            "context": self.context(doc.get("context")),
+            "dedup": self.dedup(doc.get("dedup")),
+        }
         if title is None or logsource is None or detection is None:
             return None
         return Rule(
@@ -179,10 +196,9 @@ class _RuleBuilder:
             date=self.text(doc.get("date"), "date"),
             modified=self.text(doc.get("modified"), "modified"),
             fields=self.text_list(doc.get("fields"), "fields"),
-            outputs=self.outputs(doc.get("outputs")),
-            severity=self.choice(doc.get("severity"), "severity", LEVELS),
             enabled=enabled,
-            tests=self.tests(doc.get("tests")),
+            python=python,
+            **extensions,
             loc=doc.loc,
         )
 
@@ -260,6 +276,86 @@ class _RuleBuilder:
                 continue
             out.append(RuleTest(name, event.plain(), expect.value, item.loc))
         return tuple(out)
+
+    # -- extensions ----------------------------------------------------------------------
+
+    def check_template(self, node: YNode | None, key: str) -> None:
+        if node is None or node.kind != "scalar" or not isinstance(node.value, str):
+            return
+        problem = template_problem(node.value)
+        if problem:
+            self.err("E018", f"{key} template: {problem}", node.loc, "write {field.path} to insert a field, {{ and }} for braces")
+
+    def context(self, node: YNode | None) -> tuple[tuple[str, str], ...]:
+        if node is None:
+            return ()
+        if node.kind == "seq":
+            paths = self.text_list(node, "context")
+            return tuple((p, p) for p in paths)
+        if node.kind == "map":
+            return tuple((k, v) for k, _, n in node.value if (v := self.text(n, f"context {k}")) is not None)
+        self.err("E011", "'context' must be a list of field paths or a mapping of names to field paths", node.loc)
+        return ()
+
+    def dedup(self, node: YNode | None) -> ast.Dedup | None:
+        if node is None:
+            return None
+        if node.kind != "map":
+            self.err("E011", "'dedup' must be a mapping with keys and window", node.loc)
+            return None
+        keys = self.text_list(node.get("keys"), "dedup keys")
+        if not keys:
+            self.err("E019", "'dedup' needs 'keys': the fields whose equal values make alerts duplicates", node.loc)
+        window = self.text(node.get("window"), "dedup window") or "1h"
+        seconds = timespan_seconds(window)
+        if seconds is None:
+            self.err("E019", f"dedup window '{window}' is not a number followed by s, m, h or d", (node.get("window") or node).loc, "e.g. 15m or 1h")
+            return None
+        return ast.Dedup(keys, seconds)
+
+    def python_hooks(self, node: YNode | None) -> ast.PythonHooks:
+        if node is None:
+            return ast.NO_HOOKS
+        if node.kind != "map":
+            self.err("E011", "'python' must be a mapping with conditions, title or context", node.loc)
+            return ast.NO_HOOKS
+        conditions = []
+        cond_node = node.get("conditions")
+        if cond_node is not None:
+            if cond_node.kind != "map":
+                self.err("E011", "'python.conditions' must map identifiers to module.py:function", cond_node.loc)
+            else:
+                for name, _, ref_node in cond_node.value:
+                    self.hook_names.add(name)  # known even when broken, so conditions don't cascade
+                    ref = self.pyref(ref_node, "condition")
+                    if ref is not None:
+                        conditions.append((name, ref))
+        for key, _, _ in node.value:
+            if key not in ("conditions", "title", "context"):
+                self.err("E084", f"unknown key 'python.{key}'", node.key_loc(key), did_you_mean(key, ["conditions", "title", "context"]))
+        return ast.PythonHooks(
+            tuple(conditions),
+            self.pyref(node.get("title"), "title"),
+            self.pyref(node.get("context"), "context"),
+        )
+
+    def pyref(self, node: YNode | None, role: str) -> ast.PyRef | None:
+        if node is None:
+            return None
+        text = self.text(node, f"python {role}")
+        parsed = parse_ref(text) if text is not None else None
+        if parsed is None:
+            if text is not None:
+                self.err("E085", f"'{text}' is not a reference to a Python function", node.loc, f"write {REF_FORM}")
+            return None
+        module_path, function = parsed
+        found = resolve(module_path, node.loc.path)
+        ref = ast.PyRef(module_path, function, node.loc, str(found) if found else None)
+        problem = check_hook(ref, node.loc.path, role)
+        if problem is not None:
+            self.diags.append(problem)
+            return None
+        return ref
 
     # -- detection -----------------------------------------------------------------------
 
@@ -374,7 +470,7 @@ class _RuleBuilder:
         return conditions, texts
 
     def check_refs(self, cond, detection: Detection) -> None:
-        names = [s.name for s in detection.selections]
+        names = [s.name for s in detection.selections] + sorted(self.hook_names)
         match cond:
             case ast.Ref(name, loc):
                 if name not in names:
@@ -409,6 +505,26 @@ class _RuleBuilder:
         for selection in detection.selections:
             if selection.name not in used:
                 self.warn("W040", f"search identifier '{selection.name}' is never used", selection.loc, "use it in the condition or delete it")
+
+
+def template_problem(text: str) -> str | None:
+    """Why a `{field.path}` template is malformed, or None."""
+    import string
+
+    try:
+        for _, name, spec, conversion in string.Formatter().parse(text):
+            if name is not None and (not name or spec or conversion or not re.fullmatch(r"[\w.\-]+", name)):
+                return f"'{{{name}}}' is not a field placeholder"
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def timespan_seconds(text: str) -> int | None:
+    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if not match:
+        return None
+    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
 
 
 def _modifier_loc(item: FieldItem, exc: ModifierError) -> Loc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 
 from .ast import AndCond, Condition, Detection, NotCond, Of, OrCond, Ref, Rule, Selection
-from .expr import Expr, Not, all_of, any_of
+from .expr import Expr, Not, PyCall, all_of, any_of
 from .modifiers import lower_item
 
 
@@ -48,7 +48,8 @@ def condition_expr(cond: Condition, detection: Detection, resolve) -> Expr:
 def rule_expr(rule: Rule, placeholders: dict | None = None, extra: dict[str, Expr] | None = None) -> Expr:
     """The whole rule as one expression; `extra` supplies identifiers defined outside the detection."""
     detection = rule.detection
-    cache: dict[str, Expr] = dict(extra or {})
+    cache: dict[str, Expr] = {name: PyCall(ref.module_path, ref.function, ref.resolved) for name, ref in rule.python.conditions}
+    cache.update(extra or {})
 
     def resolve(name: str) -> Expr:
         if name not in cache:
