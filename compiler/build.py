@@ -18,6 +18,7 @@ from dsl.lower import rule_expr
 from .checks import CHECKS, check_duplicate_ids
 from .codegen import generate_module, generate_package_init, hook_module_name, module_name
 from .passes import optimize
+from .placeholders import check_placeholders, load_placeholders
 from .schemas import SchemaSet, load_schemas
 
 GENERATOR = "sigil 0.1.0"
@@ -38,6 +39,7 @@ class BuildResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     modules: dict[str, str] = field(default_factory=dict)  # log type -> source
     hooks: dict[str, str | None] = field(default_factory=dict)  # hook module name -> user file
+    placeholders: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -61,20 +63,24 @@ def display_path(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def plan(rule_paths: list[str], schemas_dir: str, keep_going: bool = False) -> tuple[BuildResult, SchemaSet]:
+def plan(
+    rule_paths: list[str], schemas_dir: str, keep_going: bool = False, placeholders_file: str | None = None
+) -> tuple[BuildResult, SchemaSet]:
     """Load and check everything; lower the rules that pass into per-log-type expressions."""
     loaded = load_paths(rule_paths)
     schemas = load_schemas(schemas_dir)
-    result = BuildResult(rules=loaded.rules, diagnostics=[*loaded.diagnostics, *schemas.diagnostics])
+    placeholders, placeholder_diags = load_placeholders(placeholders_file)
+    result = BuildResult(rules=loaded.rules, diagnostics=[*loaded.diagnostics, *schemas.diagnostics, *placeholder_diags])
+    result.placeholders = placeholders
     result.diagnostics.extend(check_duplicate_ids(loaded.rules))
     for rule in loaded.rules:
         if not rule.enabled:
             continue
-        rule_diags = [d for check in CHECKS for d in check(rule, schemas)]
+        rule_diags = [d for check in CHECKS for d in check(rule, schemas)] + check_placeholders(rule, placeholders)
         result.diagnostics.extend(rule_diags)
         if any(d.is_error for d in rule_diags):
             continue
-        expr = rule_expr(rule)
+        expr = rule_expr(rule, placeholders)
         for schema, mapping in schemas.for_logsource(rule.logsource):
             result.compiled.append(CompiledRule(rule, schema.name, optimize(all_of([mapping.when, expr]))))
     return result, schemas
@@ -154,8 +160,10 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def compile_rules(rule_paths: list[str], schemas_dir: str, out_dir: str | Path, keep_going: bool = False) -> BuildResult:
-    result, schemas = plan(rule_paths, schemas_dir, keep_going)
+def compile_rules(
+    rule_paths: list[str], schemas_dir: str, out_dir: str | Path, keep_going: bool = False, placeholders_file: str | None = None
+) -> BuildResult:
+    result, schemas = plan(rule_paths, schemas_dir, keep_going, placeholders_file)
     if result.errors and not keep_going:
         return result
     generate(result, schemas)

@@ -46,7 +46,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from .build import compile_rules
 
     start = time.perf_counter()
-    result = compile_rules(args.paths or DEFAULT_RULES, args.schemas, args.out, keep_going=args.keep_going)
+    result = compile_rules(args.paths or DEFAULT_RULES, args.schemas, args.out, args.keep_going, args.placeholders)
     if result.diagnostics:
         print(text_report(result.diagnostics), file=sys.stderr)
     wrote = bool(result.modules) or not result.errors
@@ -65,7 +65,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(alert.as_dict(), sort_keys=True) + "\n")
 
     try:
-        counts = replay(args.rules, args.events, args.schemas, args.log_type, args.engine, emit)
+        counts = replay(args.rules, args.events, args.schemas, args.log_type, args.engine, emit, args.placeholders)
     except EventsError as exc:
         print(f"sigil replay: {exc}", file=sys.stderr)
         return 1
@@ -74,7 +74,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(text_report(errors), file=sys.stderr)
     print(
         f"{plural(counts['events'], 'event')}, {plural(counts['alerts'], 'alert')}, "
-        f"{counts['unclassified']} unclassified, {plural(counts['rules'], 'rule')} ({args.engine})",
+        f"{counts['unclassified']} unclassified, {plural(counts['rules'], 'rule')} ({args.engine})"
+        + (f", {counts['unmapped']} fit no log type (use --log-type)" if counts["unmapped"] else ""),
         file=sys.stderr,
     )
     return 1 if errors else 0
@@ -97,6 +98,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--schemas", default=DEFAULT_SCHEMAS, help="schema directory (default: schemas/)")
     p.add_argument("--out", default=DEFAULT_OUT, help="output directory (default: build/)")
     p.add_argument("--keep-going", action="store_true", help="compile every rule that can be, report the rest")
+    p.add_argument("--placeholders", metavar="FILE", help="values for `expand` placeholders (default: placeholders.yml if present)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("lint", help="check rule files and print every diagnostic")
@@ -110,6 +112,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--log-type", help="treat every event as this log type ('json' = schema-less, all rules)")
     p.add_argument("--engine", choices=("interpreter", "compiled"), default="interpreter")
     p.add_argument("--schemas", default=DEFAULT_SCHEMAS)
+    p.add_argument("--placeholders", metavar="FILE", help="YAML mapping placeholder name → list of values, for `expand`")
     p.add_argument("events", nargs="+", help="event files (JSON lines, array, concatenated, gzip) or - for stdin")
     p.set_defaults(func=cmd_replay)
 

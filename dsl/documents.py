@@ -1,12 +1,17 @@
 """Sigma documents that are not detection rules: correlations, filters and v1 `action` documents.
 
-They are read and checked now so that rule files holding them load cleanly; running them is the
-job of the stateful-detection work.
+They are read and checked now (references resolve, group-by fields named, timespans parse) so that
+rule files holding them load cleanly; running them is the job of the stateful-detection work.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from .ast import NOWHERE, LogSource
+from .diagnostics import Diagnostic, Loc, did_you_mean, error
 
 if TYPE_CHECKING:
     from .loader import _RuleBuilder
@@ -21,32 +26,163 @@ CORRELATION_TYPES = (
     "value_percentile",
     "value_median",
 )
+NEEDS_FIELD = ("value_count", "value_sum", "value_avg", "value_percentile", "value_median")
+COMPARISONS = ("gt", "gte", "lt", "lte", "eq", "neq")
+TIMESPAN_RE = re.compile(r"^(\d+)([smhdwMy])$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000, "y": 31536000}
 
 
-def read_special_document(builder: _RuleBuilder) -> None:
+@dataclass(frozen=True, slots=True)
+class Correlation:
+    """A Sigma correlation rule (spec v2.1 §correlations), validated but not yet executed."""
+
+    title: str
+    type: str
+    rules: tuple[str, ...]
+    group_by: tuple[str, ...]
+    timespan_seconds: int
+    condition: tuple[tuple[str, float], ...]  # (operator, number), ANDed
+    condition_field: str | None = None
+    id: str | None = None
+    name: str | None = None
+    generate: bool = False
+    aliases: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    loc: Loc = field(default=NOWHERE, compare=False)
+    rule_locs: tuple[Loc, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """A Sigma filter rule: extra conditions ANDed into the rules it names (or all rules of its logsource)."""
+
+    title: str
+    logsource: LogSource
+    rules: tuple[str, ...]
+    id: str | None = None
+    loc: Loc = field(default=NOWHERE, compare=False)
+    rule_locs: tuple[Loc, ...] = field(default=(), compare=False)
+
+
+def timespan_seconds(text: str) -> int | None:
+    match = TIMESPAN_RE.match(text.strip())
+    return int(match.group(1)) * UNIT_SECONDS[match.group(2)] if match else None
+
+
+def read_special_document(builder: _RuleBuilder) -> Correlation | Filter | None:
     doc = builder.doc
     if doc.get("action") is not None:
-        return  # Sigma v1 global/reset/repeat documents: merged by pySigma, ignored here
+        return None  # Sigma v1 global/reset/repeat documents: merged by pySigma, ignored here
     if doc.get("correlation") is not None:
-        corr = doc.get("correlation")
-        builder.text(doc.get("title"), "title", required=True)
-        if corr.kind != "map":
-            builder.err("E050", "'correlation' must be a mapping", corr.loc)
-            return
-        kind = builder.choice(corr.get("type"), "correlation type", CORRELATION_TYPES)
-        if kind is None and corr.get("type") is None:
-            builder.err("E050", "the correlation has no 'type'", corr.loc)
-        if corr.get("rules") is None:
-            builder.err("E050", "the correlation names no 'rules'", corr.loc)
-        span = builder.text(corr.get("timespan"), "timespan")
-        if span is not None and not _is_timespan(span):
-            builder.err("E051", f"timespan '{span}' is not a number followed by s, m, h or d", corr.get("timespan").loc)
-        return
+        return _correlation(builder)
+    return _filter(builder)
+
+
+def _names(builder: _RuleBuilder, node, key: str) -> tuple[tuple[str, ...], tuple[Loc, ...]]:
+    if node is None:
+        return (), ()
+    values = builder.text_list(node, key)
+    locs = tuple(n.loc for n in node.value) if node.kind == "seq" else (node.loc,)
+    return values, locs[: len(values)]
+
+
+def _correlation(builder: _RuleBuilder) -> Correlation | None:
+    doc = builder.doc
+    corr = doc.get("correlation")
+    title = builder.text(doc.get("title"), "title", required=True)
+    if corr.kind != "map":
+        builder.err("E050", "'correlation' must be a mapping", corr.loc)
+        return None
+    kind = builder.choice(corr.get("type"), "correlation type", CORRELATION_TYPES)
+    if corr.get("type") is None:
+        builder.err("E050", "the correlation has no 'type'", corr.loc, "one of: " + ", ".join(CORRELATION_TYPES))
+    rules, rule_locs = _names(builder, corr.get("rules"), "correlation rules")
+    if not rules:
+        builder.err("E050", "the correlation names no 'rules'", corr.loc, "list the ids or names of the rules it correlates")
+    group_by, _ = _names(builder, corr.get("group-by"), "group-by")
+    span_text = builder.text(corr.get("timespan"), "timespan")
+    seconds = timespan_seconds(span_text) if span_text is not None else None
+    if span_text is None:
+        builder.err("E051", "the correlation has no 'timespan'", corr.loc, "e.g. timespan: 5m")
+    elif seconds is None:
+        builder.err("E051", f"timespan '{span_text}' is not a number followed by s, m, h, d, w, M or y", corr.get("timespan").loc, "e.g. 5m or 1h")
+    condition, cond_field = _condition(builder, corr.get("condition"), kind)
+    if title is None or kind is None or not rules or seconds is None or condition is None:
+        return None
+    return Correlation(
+        title=title, type=kind, rules=rules, group_by=group_by, timespan_seconds=seconds, condition=condition,
+        condition_field=cond_field, id=builder.text(doc.get("id"), "id"), name=builder.text(doc.get("name"), "name"),
+        generate=builder.boolean(corr.get("generate") or doc.get("generate"), "generate", False),
+        aliases=_aliases(builder, corr.get("aliases")), loc=doc.loc, rule_locs=rule_locs,
+    )
+
+
+def _condition(builder: _RuleBuilder, node, kind: str | None) -> tuple[tuple[tuple[str, float], ...] | None, str | None]:
+    if node is None:
+        if kind in ("temporal", "temporal_ordered"):
+            return (), None  # all referenced rules must fire
+        builder.err("E053", "the correlation has no 'condition'", builder.doc.get("correlation").loc, "e.g. condition: {gte: 10}")
+        return None, None
+    if node.kind == "scalar" and isinstance(node.value, str) and kind in ("temporal", "temporal_ordered"):
+        return (), None  # pySigma's boolean over rule names; checked when correlations run
+    if node.kind != "map":
+        builder.err("E053", "a correlation condition must map gt|gte|lt|lte|eq|neq to numbers", node.loc)
+        return None, None
+    out, cond_field = [], None
+    for key, key_loc, value in node.value:
+        if key == "field":
+            cond_field = builder.text(value, "condition field")
+            continue
+        if key not in COMPARISONS:
+            builder.err("E053", f"unknown comparison '{key}'", key_loc, did_you_mean(key, COMPARISONS) or "use gt, gte, lt, lte, eq or neq")
+            return None, None
+        if value.kind != "scalar" or isinstance(value.value, bool) or not isinstance(value.value, int | float):
+            builder.err("E053", f"'{key}' needs a number", value.loc)
+            return None, None
+        out.append((key, value.value))
+    if kind in NEEDS_FIELD and cond_field is None:
+        builder.err("E054", f"a {kind} correlation needs 'field' in its condition", node.loc, "the field whose values are counted or summed")
+        return None, None
+    return tuple(out), cond_field
+
+
+def _aliases(builder: _RuleBuilder, node) -> tuple:
+    if node is None:
+        return ()
+    if node.kind != "map":
+        builder.err("E055", "'aliases' must map each alias to {rule name: field}", node.loc)
+        return ()
+    out = []
+    for alias, _, mapping in node.value:
+        if mapping.kind != "map":
+            builder.err("E055", f"alias '{alias}' must map rule names to fields", mapping.loc)
+            continue
+        out.append((alias, tuple((rule, str(f.value)) for rule, _, f in mapping.value)))
+    return tuple(out)
+
+
+def _filter(builder: _RuleBuilder) -> Filter | None:
+    doc = builder.doc
+    title = builder.text(doc.get("title"), "title", required=True)
     flt = doc.get("filter")
-    builder.text(doc.get("title"), "title", required=True)
     if flt.kind != "map":
         builder.err("E052", "'filter' must be a mapping", flt.loc)
+        return None
+    if flt.get("condition") is None:
+        builder.err("E052", "the filter has no 'condition'", flt.loc, "e.g. condition: not selection")
+    rules, rule_locs = _names(builder, flt.get("rules"), "filter rules")
+    logsource = builder.logsource(doc.get("logsource"))
+    if title is None or logsource is None:
+        return None
+    return Filter(title, logsource, rules, builder.text(doc.get("id"), "id"), doc.loc, rule_locs)
 
 
-def _is_timespan(text: str) -> bool:
-    return len(text) > 1 and text[:-1].isdigit() and text[-1] in "smhdwMy"
+def check_references(rules, correlations, filters) -> list[Diagnostic]:
+    """Every rule a correlation or filter names exists (by id or name), correlations included."""
+    known = {r.id for r in rules if r.id} | {r.name for r in rules if r.name}
+    known |= {c.id for c in correlations if c.id} | {c.name for c in correlations if c.name}
+    diags = []
+    for doc in [*correlations, *filters]:
+        for ref, loc in zip(doc.rules, doc.rule_locs, strict=False):
+            if ref not in known and not (isinstance(doc, Filter) and ref == "any"):
+                diags.append(error("E056", f"'{ref}' names no rule or correlation that was loaded", loc, did_you_mean(ref, sorted(known)) or "load the referenced rule files too"))
+    return diags

@@ -12,6 +12,7 @@ from . import ast
 from .ast import Detection, FieldItem, LogSource, Rule, RuleTest, Selection
 from .condition import ConditionError, condition_diagnostic, parse_condition
 from .diagnostics import Diagnostic, Loc, did_you_mean, error, warning
+from .documents import Correlation, Filter, check_references, read_special_document, timespan_seconds
 from .lower import matching_names
 from .modifiers import ModifierError, lower_item
 from .python_hooks import REF_FORM, parse_ref, resolve
@@ -33,6 +34,8 @@ class LoadResult:
     rules: list[Rule] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: int = 0
+    correlations: list = field(default_factory=list)
+    filters: list = field(default_factory=list)
     documents: int = 0  # rule documents read, loaded or not
 
     @property
@@ -45,6 +48,8 @@ class LoadResult:
 
     def extend(self, other: LoadResult) -> None:
         self.rules.extend(other.rules)
+        self.correlations.extend(other.correlations)
+        self.filters.extend(other.filters)
         self.diagnostics.extend(other.diagnostics)
         self.files += other.files
         self.documents += other.documents
@@ -64,6 +69,7 @@ def load_paths(paths: Iterable[str | Path]) -> LoadResult:
     result = LoadResult()
     for path in rule_files(paths):
         result.extend(load_file(path))
+    result.diagnostics.extend(check_references(result.rules, result.correlations, result.filters))
     return result
 
 
@@ -87,8 +93,12 @@ def load_text(text: str, path: str = "<memory>") -> LoadResult:
             result.documents += 1
         builder = _RuleBuilder(doc, result.diagnostics)
         rule = builder.build()
-        if rule is not None:
+        if isinstance(rule, Rule):
             result.rules.append(rule)
+        elif isinstance(rule, Correlation):
+            result.correlations.append(rule)
+        elif isinstance(rule, Filter):
+            result.filters.append(rule)
     return result
 
 
@@ -141,16 +151,13 @@ class _RuleBuilder:
 
     # -- the rule ------------------------------------------------------------------------
 
-    def build(self) -> Rule | None:
+    def build(self) -> Rule | Correlation | Filter | None:
         doc = self.doc
         if doc.kind != "map":
             self.err("E010", f"a rule document must be a mapping, not {doc.type_name()}", doc.loc)
             return None
         if doc.get("correlation") is not None or doc.get("filter") is not None or doc.get("action") is not None:
-            from .documents import read_special_document
-
-            read_special_document(self)
-            return None
+            return read_special_document(self)
         title = self.text(doc.get("title"), "title", required=True)
         if title is not None and len(title) > 256:
             self.warn("W010", "the title is longer than 256 characters", doc.get("title").loc)
@@ -518,13 +525,6 @@ def template_problem(text: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
-
-
-def timespan_seconds(text: str) -> int | None:
-    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
-    if not match:
-        return None
-    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
 
 
 def _modifier_loc(item: FieldItem, exc: ModifierError) -> Loc:
