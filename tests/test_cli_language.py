@@ -1,0 +1,250 @@
+"""The language's command line: lint formats, replay inputs and outputs, extensions, placeholders, correlations."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from compiler.cli import main as sigil
+from dsl.interpreter import evaluate
+from dsl.loader import load_paths, load_text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+RULE = """\
+title: Suspicious whoami
+id: 6a3c1b9e-2d4f-4e5a-9b8c-7d6e5f4a3b21
+logsource: {product: windows, category: process_creation}
+detection:
+  selection:
+    Image|endswith: '\\\\whoami.exe'
+  condition: selection
+level: high
+"""
+SYSMON = {"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Image": "C:\\Windows\\System32\\WHOAMI.EXE"}
+OTHER = {"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Image": "C:\\Windows\\notepad.exe"}
+
+
+def run(argv, capsys, stdin: str | None = None, monkeypatch=None):
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
+    status = sigil(argv)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture
+def rule_file(tmp_path):
+    path = tmp_path / "whoami.yml"
+    path.write_text(RULE)
+    return path
+
+
+class TestReplay:
+    @pytest.mark.parametrize("layout", ["lines", "array", "concatenated", "gzip"])
+    def test_event_file_layouts(self, layout, rule_file, tmp_path, capsys, monkeypatch):
+        """JSON lines, a JSON array, concatenated objects and gzip all give the same alerts and indexes."""
+        monkeypatch.chdir(ROOT)
+        events = [OTHER, SYSMON, SYSMON]
+        text = {
+            "lines": "\n".join(json.dumps(e) for e in events),
+            "array": json.dumps(events, indent=2),
+            "concatenated": "".join(json.dumps(e, indent=1) for e in events),
+            "gzip": "\n".join(json.dumps(e) for e in events),
+        }[layout]
+        path = tmp_path / "events.json"
+        path.write_bytes(gzip.compress(text.encode()) if layout == "gzip" else text.encode())
+        status, out, err = run(["replay", "--rules", str(rule_file), str(path)], capsys)
+        assert status == 0
+        alerts = [json.loads(line) for line in out.splitlines()]
+        assert [a["event_index"] for a in alerts] == [1, 2]
+        assert alerts[0] == {
+            "rule_id": "6a3c1b9e-2d4f-4e5a-9b8c-7d6e5f4a3b21", "title": "Suspicious whoami", "level": "high",
+            "log_type": "windows", "file": str(path), "event_index": 1,
+        }
+        assert err.strip() == "3 events, 2 alerts, 0 unclassified, 1 rule (interpreter)"
+
+    def test_stdin_and_both_engines(self, rule_file, capsys, monkeypatch):
+        """`-` reads standard input; the compiled engine gives the same alerts as the interpreter."""
+        monkeypatch.chdir(ROOT)
+        data = json.dumps(SYSMON) + "\n" + json.dumps(OTHER)
+        outs = []
+        for engine in ("interpreter", "compiled"):
+            status, out, _ = run(["replay", "--rules", str(rule_file), "--engine", engine, "-"], capsys, data, monkeypatch)
+            assert status == 0
+            outs.append([json.loads(line) for line in out.splitlines()])
+        assert outs[0] == outs[1] and len(outs[0]) == 1 and outs[0][0]["file"] == "-"
+
+    def test_logsource_condition_keeps_other_channels_out(self, rule_file, capsys, monkeypatch):
+        """A process_creation rule does not fire on a Sysmon file event that happens to match its fields."""
+        monkeypatch.chdir(ROOT)
+        file_event = {**SYSMON, "EventID": 11}
+        _, out, _ = run(["replay", "--rules", str(rule_file), "-"], capsys, json.dumps(file_event), monkeypatch)
+        assert out == ""
+
+    def test_generic_json_log_type_applies_every_rule(self, rule_file, capsys, monkeypatch):
+        """`--log-type json` ignores logsources: any JSON object, fields by name or dotted path."""
+        monkeypatch.chdir(ROOT)
+        _, out, _ = run(["replay", "--rules", str(rule_file), "--log-type", "json", "-"], capsys, json.dumps({"Image": "x\\whoami.exe"}), monkeypatch)
+        assert json.loads(out)["log_type"] == "json"
+
+    def test_broken_events_file_is_a_message(self, rule_file, tmp_path, capsys, monkeypatch):
+        """Invalid JSON is reported with the position, exit 1, no traceback."""
+        monkeypatch.chdir(ROOT)
+        bad = tmp_path / "bad.json"
+        bad.write_text('{"a": 1}\n{"b": ')
+        status, _, err = run(["replay", "--rules", str(rule_file), str(bad)], capsys)
+        assert status == 1
+        assert err.startswith(f"sigil replay: {bad}:2:7: invalid JSON")
+
+
+class TestLintFormats:
+    BROKEN = RULE.replace("Image|endswith", "Image|endswiht").replace("condition: selection", "condition: selection and filter")
+
+    def test_text_summary_line(self, tmp_path, capsys):
+        """Text output ends with `N rules, E errors, W warnings` and exits 1 on errors."""
+        (tmp_path / "r.yml").write_text(self.BROKEN)
+        status, out, _ = run(["lint", str(tmp_path)], capsys)
+        assert status == 1
+        assert out.splitlines()[-1] == "1 rule, 2 errors, 0 warnings"
+
+    def test_json_lines(self, tmp_path, capsys):
+        """`--format json` prints one object per diagnostic with path, line, column, code and hint."""
+        (tmp_path / "r.yml").write_text(self.BROKEN)
+        status, out, err = run(["lint", "--format", "json", str(tmp_path)], capsys)
+        rows = [json.loads(line) for line in out.splitlines()]
+        assert status == 1 and err.strip() == "1 rule, 2 errors, 0 warnings"
+        assert [(r["code"], r["line"], r["column"]) for r in rows] == [("E101", 6, 11), ("E040", 7, 28)]
+        assert rows[0]["hint"] == "did you mean endswith?"
+
+    def test_sarif(self, tmp_path, capsys):
+        """`--format sarif` is a SARIF 2.1.0 log whose results carry rule ids and line/column regions."""
+        (tmp_path / "r.yml").write_text(self.BROKEN)
+        _, out, _ = run(["lint", "--format", "sarif", str(tmp_path)], capsys)
+        log = json.loads(out)
+        assert log["version"] == "2.1.0"
+        results = log["runs"][0]["results"]
+        assert [r["ruleId"] for r in results] == ["E101", "E040"]
+        region = results[1]["locations"][0]["physicalLocation"]["region"]
+        assert (region["startLine"], region["startColumn"]) == (7, 28)
+        assert {r["id"] for r in log["runs"][0]["tool"]["driver"]["rules"]} == {"E101", "E040"}
+
+    def test_lint_takes_files_from_anywhere(self, capsys):
+        """Rule files outside rules/ (here the Sigma corpus) lint cleanly."""
+        corpus = ROOT.parent / "shared" / "sigma" / "rules" / "cloud" / "aws"
+        if not corpus.is_dir():
+            pytest.skip("no ../shared")
+        status, out, _ = run(["lint", str(corpus)], capsys)
+        assert status == 0 and out.splitlines()[-1].endswith(" rules, 0 errors, 0 warnings")
+
+
+class TestExtensions:
+    def test_python_condition_and_whole_rule(self, tmp_path, monkeypatch):
+        """A Python function is a condition identifier, alone or combined with selections."""
+        (tmp_path / "helpers").mkdir()
+        (tmp_path / "helpers" / "checks.py").write_text("def is_admin(record):\n    return record.get('user') == 'root'\n")
+        monkeypatch.chdir(tmp_path)
+        text = """\
+title: Admin
+logsource: {product: aws, service: cloudtrail}
+python: {conditions: {admin: helpers/checks.py:is_admin}}
+detection:
+  sel: {eventName: ConsoleLogin}
+  condition: %s
+"""
+        combined = load_text(text % "sel and admin").rules[0]
+        alone = load_text(text % "admin").rules[0]
+        assert evaluate(combined, {"eventName": "ConsoleLogin", "user": "root"})
+        assert not evaluate(combined, {"eventName": "ConsoleLogin", "user": "bob"})
+        assert evaluate(alone, {"user": "root"}) and not evaluate(alone, {})
+
+    def test_python_hooks_are_compiled_into_the_package(self, tmp_path, monkeypatch):
+        """Hook modules are copied into sigil_rules/_hooks and called by the generated matcher."""
+        from compiler.build import compile_rules
+
+        (tmp_path / "rules" / "helpers").mkdir(parents=True)
+        (tmp_path / "rules" / "helpers" / "auth.py").write_text("def odd(record):\n    return record.get('n', 0) % 2 == 1\n")
+        (tmp_path / "rules" / "odd.yml").write_text(
+            "title: Odd\nid: 1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d\nlogsource: {product: aws, service: cloudtrail}\n"
+            "python: {conditions: {odd: rules/helpers/auth.py:odd}}\ndetection: {condition: odd}\n"
+        )
+        monkeypatch.chdir(tmp_path)
+        result = compile_rules(["rules"], str(ROOT / "schemas"), tmp_path / "build")
+        assert not result.errors
+        assert (tmp_path / "build" / "sigil_rules" / "_hooks" / "rules_helpers_auth.py").is_file()
+        monkeypatch.syspath_prepend(str(tmp_path / "build"))
+        for name in [m for m in sys.modules if m.startswith("sigil_rules")]:
+            monkeypatch.delitem(sys.modules, name)
+        import importlib
+
+        module = importlib.import_module("sigil_rules.cloudtrail")
+        assert module.match({"n": 3}) == ["1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d"] and module.match({"n": 2}) == []
+
+    def test_context_dedup_and_severity_are_read(self):
+        """context (list or mapping), dedup keys/window and severity land in the rule."""
+        rule = load_text(
+            "title: T {userIdentity.arn}\nlogsource: {product: aws, service: cloudtrail}\nseverity: critical\nlevel: low\n"
+            "context: {who: userIdentity.arn, ip: sourceIPAddress}\ndedup: {keys: [userIdentity.arn], window: 15m}\n"
+            "detection: {sel: {eventName: X}, condition: sel}\n"
+        ).rules[0]
+        assert rule.effective_level == "critical"
+        assert rule.context == (("who", "userIdentity.arn"), ("ip", "sourceIPAddress"))
+        assert rule.dedup.keys == ("userIdentity.arn",) and rule.dedup.window_seconds == 900
+        assert rule.is_template
+
+    def test_disabled_rules_are_left_out_of_the_build(self, tmp_path, monkeypatch):
+        """`enabled: false` keeps a rule loadable but out of the generated modules."""
+        from compiler.build import compile_rules
+
+        (tmp_path / "rules").mkdir()
+        (tmp_path / "rules" / "off.yml").write_text(RULE.replace("level: high", "level: high\nenabled: false"))
+        monkeypatch.chdir(tmp_path)
+        result = compile_rules(["rules"], str(ROOT / "schemas"), tmp_path / "build")
+        assert len(result.rules) == 1 and result.compiled == []
+
+
+class TestPlaceholdersAndCorrelations:
+    def test_expand_takes_values_from_the_placeholder_file(self, tmp_path, capsys, monkeypatch):
+        """`%name%` under expand becomes each configured value; without values it matches nothing, with a warning."""
+        (tmp_path / "r.yml").write_text(
+            "title: Admin host\nlogsource: {product: windows}\ndetection:\n  sel:\n    Computer|expand: '%admin_hosts%'\n  condition: sel\n"
+        )
+        (tmp_path / "ph.yml").write_text("admin_hosts: [ws1, WS2]\n")
+        monkeypatch.chdir(ROOT)
+        event = json.dumps({"Computer": "ws2"})
+        _, out, _ = run(["replay", "--rules", str(tmp_path / "r.yml"), "--log-type", "json", "--placeholders", str(tmp_path / "ph.yml"), "-"], capsys, event, monkeypatch)
+        assert len(out.splitlines()) == 1
+        _, out, _ = run(["replay", "--rules", str(tmp_path / "r.yml"), "--log-type", "json", "-"], capsys, event, monkeypatch)
+        assert out == ""
+        status, out, _ = run(["lint", "--schemas", str(ROOT / "schemas"), str(tmp_path / "r.yml")], capsys)
+        assert status == 0 and "warning[W090]: placeholder '%admin_hosts%' has no values" in out
+
+    def test_correlation_bundled_with_its_base_rule(self, tmp_path):
+        """A `---` file with a rule and a correlation loads both; references resolve by name."""
+        (tmp_path / "c.yml").write_text(
+            RULE.replace("title: Suspicious whoami", "title: Suspicious whoami\nname: whoami_run")
+            + "---\ntitle: Many whoami\ncorrelation:\n  type: event_count\n  rules: whoami_run\n  group-by: [Computer]\n  timespan: 5m\n  condition: {gte: 3}\n"
+        )
+        result = load_paths([tmp_path])
+        assert result.diagnostics == []
+        (corr,) = result.correlations
+        assert (corr.type, corr.rules, corr.group_by, corr.timespan_seconds, corr.condition) == ("event_count", ("whoami_run",), ("Computer",), 300, (("gte", 3),))
+
+    def test_correlation_reference_that_resolves_nowhere(self, tmp_path):
+        """A correlation naming an unknown rule is an error with a did-you-mean."""
+        (tmp_path / "c.yml").write_text(
+            RULE.replace("title: Suspicious whoami", "title: Suspicious whoami\nname: whoami_run")
+            + "---\ntitle: Many whoami\ncorrelation:\n  type: event_count\n  rules: [whoami_rn]\n  group-by: [Computer]\n  timespan: 5m\n  condition: {gte: 3}\n"
+        )
+        (diag,) = load_paths([tmp_path]).diagnostics
+        assert (diag.code, diag.message, diag.hint, diag.loc.line) == ("E056", "'whoami_rn' names no rule or correlation that was loaded", "did you mean whoami_run?", 14)
+
+    def test_pipe_aggregation_points_to_correlations(self):
+        """A legacy `| count()` condition is rejected with a message naming correlation rules."""
+        (diag,) = load_text(RULE.replace("condition: selection", "condition: selection | count() by Computer > 5"), "r.yml").diagnostics
+        assert diag.code == "E203" and "correlation rule" in diag.hint and diag.loc.col == 24
