@@ -18,12 +18,12 @@ def selection_expr(selection: Selection, placeholders: dict | None = None) -> Ex
 
 
 def matching_names(detection: Detection, pattern: str | None) -> list[str]:
-    """Identifiers selected by `x of pattern` (None = them); `_` names only by a pattern starting with `_`."""
-    names = [s.name for s in detection.selections]
-    if pattern is None:
-        return [n for n in names if not n.startswith("_")]
-    hidden_ok = pattern.startswith("_")
-    return [n for n in names if fnmatch.fnmatchcase(n, pattern) and (hidden_ok or not n.startswith("_"))]
+    """Identifiers selected by `x of pattern` (None = them); names starting with `_` never are.
+
+    As in the spec and pySigma, `_` identifiers can only be named directly, even by a pattern such as `_f*`.
+    """
+    names = [s.name for s in detection.selections if not s.name.startswith("_")]
+    return names if pattern is None else [n for n in names if fnmatch.fnmatchcase(n, pattern)]
 
 
 def condition_expr(cond: Condition, detection: Detection, resolve) -> Expr:

@@ -7,6 +7,7 @@ variants that are always ORed, even under `all`; `all` decides how the item's *v
 from __future__ import annotations
 
 import base64
+import codecs
 import itertools
 import re
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ KNOWN = frozenset(
 WINDASH_CHARS = ("-", "/", "–", "—", "―")
 WINDASH_AT = re.compile(r"\B[-/]\b")
 MAX_WINDASH = 6  # 5**6 variants at most for one value
+PLACEHOLDER = re.compile(r"(?<!\\)%([A-Za-z0-9_.\-]+)%")
 
 # Modifiers that may follow `re` and `cidr`, which must come first.
 AFTER_RE = frozenset((*REGEX_FLAGS, "all", "neq"))
@@ -187,7 +189,7 @@ def _patterns(value, mods: tuple[str, ...], placeholders, index: int) -> list[ss
         elif mod in ("base64", "base64offset"):
             if any(ss.has_wildcards(p) for p in patterns):
                 raise ModifierError("E117", f"modifier '{mod}' cannot encode wildcards", "escape '*' and '?' as '\\*' and '\\?'", index)
-            raw = [ss.text_of(p).encode(encoding or "utf-8") for p in patterns]
+            raw = [_encode(ss.text_of(p), encoding) for p in patterns]
             encode = _base64offset if mod == "base64offset" else _base64
             patterns = [ss.literal(text) for r in raw for text in encode(r)]
             encoding = None
@@ -211,6 +213,13 @@ def pattern_leaf(field: str | None, pattern: ss.Pattern, cased: bool) -> Expr:
         if op:
             return StrMatch(field, op, lits[0], cased)
     return Wildcard(field, ss.to_regex(p), cased)
+
+
+def _encode(text: str, encoding: str | None) -> bytes:
+    """The bytes base64 encodes; `utf16` is a little-endian BOM then UTF-16LE, whatever the platform."""
+    if encoding == "utf-16":
+        return codecs.BOM_UTF16_LE + text.encode("utf-16-le")
+    return text.encode(encoding or "utf-8")
 
 
 def _base64(raw: bytes) -> list[str]:
@@ -249,25 +258,30 @@ def _windash(pattern: ss.Pattern, index: int) -> list[ss.Pattern]:
 
 
 def _expand(pattern: ss.Pattern, placeholders: dict[str, list[str]]) -> list[ss.Pattern]:
-    """Replace `%name%` in literal parts by each of the placeholder's values (unknown names match nothing)."""
+    """Replace `%name%` in literal parts by each of the placeholder's values (unknown names match nothing).
+
+    As in the spec and pySigma, `\\%` is a literal `%` and starts no placeholder. Names may also hold
+    `.` and `-` (the corpus has `%DC-MACHINE-NAME%`), where pySigma takes only word characters.
+    """
     results: list[list[str]] = [[]]
     for part in pattern:
         if part in ss.WILDCARDS:
             results = [[*r, part] for r in results]
             continue
-        for chunk in re.split(r"(%[A-Za-z0-9_.\-]+%)", part):
-            if re.fullmatch(r"%[A-Za-z0-9_.\-]+%", chunk):
-                values = placeholders.get(chunk[1:-1], [])
-                results = [r + list(ss.parse(v)) for r in results for v in values]
-            elif chunk:
-                results = [[*r, chunk] for r in results]
+        last = 0
+        for m in PLACEHOLDER.finditer(part):
+            text = part[last : m.start()].replace("\\%", "%")
+            values = placeholders.get(m.group(1), [])
+            results = [[*r, text, *ss.parse(v)] for r in results for v in values]
+            last = m.end()
+        results = [[*r, part[last:].replace("\\%", "%")] for r in results]
     return [ss.parse_parts(r) for r in results]
 
 
 def placeholder_names(item: FieldItem) -> list[str]:
     if "expand" not in item.modifiers:
         return []
-    return [m for v in item.values if isinstance(v, str) for m in re.findall(r"%([A-Za-z0-9_.\-]+)%", v)]
+    return [m for v in item.values if isinstance(v, str) for m in PLACEHOLDER.findall(v)]
 
 
 def _regex(field: str | None, value, mods: tuple[str, ...], index: int) -> Expr:
