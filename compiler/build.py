@@ -29,8 +29,9 @@ PACKAGE = "sigil_rules"
 class CompiledRule:
     rule: Rule
     log_type: str
-    expr: Expr
-
+    expr: Expr  # the logsource condition and the rule, optimized
+    own: Expr | None = None  # the rule alone, optimized: where its anchors come from
+    reference: Expr | None = None  # the logsource condition and the rule as lowered, for the interpreter
 
 @dataclass
 class BuildResult:
@@ -82,7 +83,8 @@ def plan(
             continue
         expr = rule_expr(rule, placeholders)
         for schema, mapping in schemas.for_logsource(rule.logsource):
-            result.compiled.append(CompiledRule(rule, schema.name, optimize(all_of([mapping.when, expr]))))
+            reference = all_of([mapping.when, expr])
+            result.compiled.append(CompiledRule(rule, schema.name, optimize(reference), optimize(expr), reference))
     return result, schemas
 
 
@@ -112,7 +114,7 @@ def generate(result: BuildResult, schemas: SchemaSet) -> None:
     for c in sorted(result.compiled, key=lambda c: (c.log_type, display_path(c.rule.path), c.rule.loc.line)):
         meta = rule_metadata(c.rule)
         origin = f"{meta['path']}:{meta['line']} {c.rule.title}"
-        by_type.setdefault(c.log_type, []).append((c.rule.key, origin, c.expr, meta))
+        by_type.setdefault(c.log_type, []).append((c.rule.key, origin, c.expr, meta, c.own))
     generated = {lt: generate_module(lt, rules, GENERATOR) for lt, rules in sorted(by_type.items())}
     result.modules = {lt: g.source for lt, g in generated.items()}
     result.hooks = {name: path for g in generated.values() for name, path in g.hooks.items()}

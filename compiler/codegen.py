@@ -1,7 +1,9 @@
-"""Python code generation: expressions from `dsl.expr` trees, module layout from a Jinja2 template.
+"""Python code generation: expressions from IR trees, module layout from a Jinja2 template.
 
-Expressions are written by `ExprWriter`, one method per node kind; the template only lays out the
-module (imports, constants, field reads, one test per rule). Every literal goes through `repr`.
+`ExprWriter` writes one Python expression per rule (one method per node kind) over `F`, the
+record's lazily read fields (`runtime.helpers.Fields`). The template lays out the module: imports,
+constants, the anchor index, one check function per rule, and `match`. Every literal goes through
+`repr`, and dicts are written with sorted keys, so the output is the same on every run.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from dsl.expr import (
+from compiler.anchors import GRAM, FieldIndex, anchors, build_index
+from compiler.ir import (
     And,
+    AnyAffix,
     Cidr,
     Const,
     Exists,
-    Expr,
     FieldRef,
+    InSet,
     IsNull,
+    Node,
     Not,
     NumCompare,
     Or,
@@ -30,9 +35,22 @@ from dsl.expr import (
     TimePart,
     Wildcard,
 )
+from compiler.literal_trie import trie_regex
 
 # The helpers generated modules may import; the runtime exports exactly these (runtime.helpers.__all__).
-HELPERS = ("MISSING", "all_texts", "field_ref", "folded_texts", "get_field", "ip_in", "numbers", "texts", "time_part")
+HELPERS = (
+    "MISSING",
+    "Fields",
+    "all_texts",
+    "candidates",
+    "field_ref",
+    "folded_texts",
+    "get_field",
+    "ip_in",
+    "numbers",
+    "texts",
+    "time_part",
+)
 COMPARE_OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "eq": "=="}
 STR_TESTS = {
     "contains": "{lit} in t",
@@ -42,45 +60,16 @@ STR_TESTS = {
 
 
 @dataclass
-class FieldSlot:
-    """Variables holding one field's value and the derived forms the tests need."""
-
-    index: int
-    name: str
-    forms: set[str] = field(default_factory=set)  # "texts", "folded", "numbers"
-
-    @property
-    def raw(self) -> str:
-        return f"v{self.index}"
-
-    def form(self, kind: str) -> str:
-        self.forms.add(kind)
-        return {"texts": "t", "folded": "f", "numbers": "n"}[kind] + str(self.index)
-
-
-@dataclass
 class ExprWriter:
-    """Writes Python expressions for rule trees, sharing field reads and constants across rules."""
+    """Writes Python expressions for rule trees, sharing constants and hook imports across rules."""
 
-    slots: dict[str, FieldSlot] = field(default_factory=dict)
     constants: dict[tuple, str] = field(default_factory=dict)
-    keyword_forms: set[str] = field(default_factory=set)
     used: set[str] = field(default_factory=set)  # helpers the module calls
     hooks: dict[str, str | None] = field(default_factory=dict)  # hook module name -> source file
-
-    def hook_module(self, module_path: str, resolved: str | None) -> str:
-        name = hook_module_name(module_path)
-        self.hooks[name] = resolved
-        return name
 
     def helper(self, name: str) -> str:
         self.used.add(name)
         return name
-
-    def slot(self, name: str) -> FieldSlot:
-        if name not in self.slots:
-            self.slots[name] = FieldSlot(len(self.slots), name)
-        return self.slots[name]
 
     def constant(self, kind: str, *args: Any) -> str:
         key = (kind, *args)
@@ -88,89 +77,98 @@ class ExprWriter:
             self.constants[key] = f"{kind.upper()}{len(self.constants)}"
         return self.constants[key]
 
-    def texts_var(self, name: str | None, folded: bool) -> str:
+    def hook_module(self, module_path: str, resolved: str | None) -> str:
+        name = hook_module_name(module_path)
+        self.hooks[name] = resolved
+        return name
+
+    @staticmethod
+    def texts_var(name: str | None, folded: bool) -> str:
         if name is None:
-            self.keyword_forms.add("folded" if folded else "texts")
-            return "kw_f" if folded else "kw_t"
-        return self.slot(name).form("folded" if folded else "texts")
+            return "F['k:f']" if folded else "F['k:t']"
+        return f"F[{('f:' if folded else 't:') + name!r}]"
 
-    def write(self, expr: Expr) -> str:
-        return getattr(self, "write_" + type(expr).__name__)(expr)
+    @staticmethod
+    def raw(name: str) -> str:
+        return f"F[{'v:' + name!r}]"
 
-    def write_And(self, expr: And) -> str:
-        return "(" + " and ".join(self.write(i) for i in expr.items) + ")"
+    def write(self, node: Node) -> str:
+        return getattr(self, "write_" + type(node).__name__)(node)
 
-    def write_Or(self, expr: Or) -> str:
-        return "(" + " or ".join(self.write(i) for i in expr.items) + ")"
+    def write_And(self, node: And) -> str:
+        return "(" + " and ".join(self.write(i) for i in node.items) + ")"
 
-    def write_Not(self, expr: Not) -> str:
-        item = expr.item
+    def write_Or(self, node: Or) -> str:
+        return "(" + " or ".join(self.write(i) for i in node.items) + ")"
+
+    def write_Not(self, node: Not) -> str:
+        item = node.item
         if isinstance(item, StrMatch) and item.op == "eq":
             return f"({item.value!r} not in {self.texts_var(item.field, folded=not item.cased)})"
         if isinstance(item, Exists):
-            return f"({self.slot(item.field).raw} is {self.helper('MISSING')})"
+            return f"({self.raw(item.field)} is {self.helper('MISSING')})"
         return f"(not {self.write(item)})"
 
-    def write_Const(self, expr: Const) -> str:
-        return repr(expr.value)
+    def write_Const(self, node: Const) -> str:
+        return repr(node.value)
 
-    def write_StrMatch(self, expr: StrMatch) -> str:
-        var = self.texts_var(expr.field, folded=not expr.cased)
-        if expr.op == "eq":
-            return f"({expr.value!r} in {var})"
-        test = STR_TESTS[expr.op].format(lit=repr(expr.value))
-        return f"any({test} for t in {var})"
+    def write_StrMatch(self, node: StrMatch) -> str:
+        var = self.texts_var(node.field, folded=not node.cased)
+        if node.op == "eq":
+            return f"({node.value!r} in {var})"
+        return f"any({STR_TESTS[node.op].format(lit=repr(node.value))} for t in {var})"
 
-    def write_Wildcard(self, expr: Wildcard) -> str:
-        var = self.texts_var(expr.field, folded=not expr.cased)
-        rx = self.constant("rx", expr.regex, "s")
-        return f"any({rx}.fullmatch(t) for t in {var})"
+    def write_InSet(self, node: InSet) -> str:
+        values = self.constant("set", node.values)
+        return f"not {values}.isdisjoint({self.texts_var(node.field, folded=not node.cased)})"
 
-    def write_Regex(self, expr: Regex) -> str:
-        var = self.texts_var(expr.field, folded=False)
-        rx = self.constant("rx", expr.pattern, expr.flags)
-        return f"any({rx}.search(t) for t in {var})"
+    def write_AnyAffix(self, node: AnyAffix) -> str:
+        var = self.texts_var(node.field, folded=not node.cased)
+        if node.op == "contains":
+            if len(node.values) <= 4:
+                return f"any(v in t for t in {var} for v in {self.constant('tuple', node.values)})"
+            # Many literals: single characters by set intersection, the rest by one trie-shaped regex scan.
+            chars = tuple(v for v in node.values if len(v) == 1)
+            longer = tuple(v for v in node.values if len(v) != 1)
+            tests = []
+            if chars:
+                tests.append(f"not {self.constant('set', chars)}.isdisjoint(t)")
+            if longer:
+                tests.append(f"{self.constant('rx', trie_regex(longer), '')}.search(t)")
+            return f"any({' or '.join(tests)} for t in {var})"
+        return f"any(t.{node.op}({node.values!r}) for t in {var})"
 
-    def write_NumCompare(self, expr: NumCompare) -> str:
-        var = self.slot(expr.field).form("numbers")
-        return f"any(n {COMPARE_OPS[expr.op]} {expr.number!r} for n in {var})"
+    def write_Wildcard(self, node: Wildcard) -> str:
+        rx = self.constant("rx", node.regex, "s")
+        return f"any({rx}.fullmatch(t) for t in {self.texts_var(node.field, folded=not node.cased)})"
 
-    def write_Cidr(self, expr: Cidr) -> str:
-        return f"{self.helper('ip_in')}({self.slot(expr.field).raw}, {expr.network!r})"
+    def write_Regex(self, node: Regex) -> str:
+        rx = self.constant("rx", node.pattern, node.flags)
+        return f"any({rx}.search(t) for t in {self.texts_var(node.field, folded=False)})"
 
-    def write_IsNull(self, expr: IsNull) -> str:
-        raw = self.slot(expr.field).raw
+    def write_NumCompare(self, node: NumCompare) -> str:
+        return f"any(n {COMPARE_OPS[node.op]} {node.number!r} for n in F[{'n:' + node.field!r}])"
+
+    def write_Cidr(self, node: Cidr) -> str:
+        return f"{self.helper('ip_in')}({self.raw(node.field)}, {node.network!r})"
+
+    def write_IsNull(self, node: IsNull) -> str:
+        raw = self.raw(node.field)
         return f"({raw} is {self.helper('MISSING')} or {raw} is None)"
 
-    def write_Exists(self, expr: Exists) -> str:
-        return f"({self.slot(expr.field).raw} is not {self.helper('MISSING')})"
+    def write_Exists(self, node: Exists) -> str:
+        return f"({self.raw(node.field)} is not {self.helper('MISSING')})"
 
-    def write_FieldRef(self, expr: FieldRef) -> str:
-        mine, theirs = self.slot(expr.field).raw, self.slot(expr.other).raw
-        return f"{self.helper('field_ref')}({mine}, {theirs}, {expr.op!r}, {expr.cased!r})"
+    def write_FieldRef(self, node: FieldRef) -> str:
+        return f"{self.helper('field_ref')}({self.raw(node.field)}, {self.raw(node.other)}, {node.op!r}, {node.cased!r})"
 
-    def write_TimePart(self, expr: TimePart) -> str:
-        raw = self.slot(expr.field).raw
-        return f"((p := {self.helper('time_part')}({raw}, {expr.part!r})) is not None and p {COMPARE_OPS[expr.op]} {expr.number!r})"
+    def write_TimePart(self, node: TimePart) -> str:
+        part = f"{self.helper('time_part')}({self.raw(node.field)}, {node.part!r})"
+        return f"((p := {part}) is not None and p {COMPARE_OPS[node.op]} {node.number!r})"
 
-    def write_PyCall(self, expr: PyCall) -> str:
-        module = self.hook_module(expr.module_path, expr.resolved)
-        return f"bool({module}.{expr.function}(record))"
-
-    # -- module-level pieces -------------------------------------------------------------
-
-    def field_reads(self) -> list[str]:
-        lines = []
-        for slot in self.slots.values():
-            lines.append(f"{slot.raw} = {self.helper('get_field')}(record, {slot.name!r})")
-            for form, fn in (("texts", "texts"), ("folded", "folded_texts"), ("numbers", "numbers")):
-                if form in slot.forms:
-                    lines.append(f"{slot.form(form)} = {self.helper(fn)}({slot.raw})")
-        if self.keyword_forms:
-            lines.append(f"kw_t = {self.helper('all_texts')}(record)")
-            if "folded" in self.keyword_forms:
-                lines.append("kw_f = [t.casefold() for t in kw_t]")
-        return lines
+    def write_PyCall(self, node: PyCall) -> str:
+        module = self.hook_module(node.module_path, node.resolved)
+        return f"bool({module}.{node.function}(F.record))"
 
     def constant_lines(self) -> list[str]:
         lines = []
@@ -179,6 +177,10 @@ class ExprWriter:
                 pattern, flags = args
                 flag_code = " | ".join(f"re.{f.upper()}" for f in flags) or "0"
                 lines.append(f"{name} = re.compile({pattern!r}, {flag_code})")
+            elif kind == "set":
+                lines.append(f"{name} = frozenset({list(args[0])!r})")
+            else:
+                lines.append(f"{name} = {tuple(args[0])!r}")
         return lines
 
 
@@ -187,9 +189,8 @@ class RuleCode:
     """One rule as the template sees it: plain strings only."""
 
     key: str
-    origin: str  # path:line, written as a comment before the rule's test
+    origin: str  # path:line and title, written as a comment before the rule's check
     test: str
-    meta: dict
 
 
 @cache
@@ -203,6 +204,7 @@ def _environment() -> Environment:
         autoescape=False,
     )
     env.filters["pyrepr"] = repr
+    env.filters["literal"] = literal
     return env
 
 
@@ -212,36 +214,51 @@ class GeneratedModule:
     hooks: dict[str, str | None]  # hook module name in sigil_rules._hooks -> the user's file
 
 
-def generate_module(log_type: str, rules: list[tuple[str, str, Expr, dict]], generator: str) -> GeneratedModule:
-    """The matcher module for one log type; `rules` are (key, origin, expr, metadata)."""
+def generate_module(log_type: str, rules: list[tuple], generator: str) -> GeneratedModule:
+    """The matcher module for one log type.
+
+    `rules` are (key, origin, optimized tree, metadata[, anchor tree]); anchors come from the anchor
+    tree when given (the rule without its logsource condition, which every record of the type meets).
+    """
     writer = ExprWriter()
-    codes = [RuleCode(key, origin, writer.write(expr), meta) for key, origin, expr, meta in rules]
-    field_reads = writer.field_reads()
+    codes = [RuleCode(key, origin, writer.write(node)) for key, origin, node, *_ in rules]
+    always, index = build_index([anchors(r[4] if len(r) > 4 and r[4] is not None else r[2]) for r in rules])
+    writer.used.update(("Fields", "candidates"))
     source = _environment().get_template("matcher_module.py.j2").render(
         log_type=log_type,
         generator=generator,
         helpers=[h for h in HELPERS if h in writer.used],
         constants=writer.constant_lines(),
-        needs_re=bool(writer.constants),
+        needs_re=any(kind == "rx" for kind, *_ in writer.constants),
         hook_modules=sorted(writer.hooks),
-        field_reads=field_reads,
         rules=codes,
-        rules_table=[(c.key, _literal(c.meta)) for c in codes],
+        rules_table=[(key, literal(meta)) for key, _, _, meta, *_ in rules],
+        always=always,
+        index=[index_entry(fi) for fi in index],
+        nested=tuple(fi.field for fi in index if "." in fi.field),
     )
     compile(source, f"<sigil_rules.{log_type}>", "exec")  # fail at build time, never in Lambda
     return GeneratedModule(source, dict(sorted(writer.hooks.items())))
+
+
+def index_entry(fi: FieldIndex) -> str:
+    """One field's probe tables: `path: (eq, segments, prefixes, suffixes, grams, gram size, short)`."""
+    parts = [literal(fi.eq), literal(fi.segments), literal(fi.prefixes), literal(fi.suffixes), literal(fi.grams), repr(GRAM), literal(fi.short)]
+    return f"{fi.field!r}: (" + ", ".join(parts) + ")"
 
 
 def generate_package_init(modules: dict[str, str], generator: str) -> str:
     return _environment().get_template("package_init.py.j2").render(modules=sorted(modules.items()), generator=generator)
 
 
-def _literal(value: Any) -> str:
+def literal(value: Any) -> str:
     """A deterministic Python literal for plain data (dict keys in sorted order)."""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k!r}: {_literal(v)}" for k, v in sorted(value.items())) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_literal(v) for v in value) + "]"
+        return "{" + ", ".join(f"{k!r}: {literal(v)}" for k, v in sorted(value.items())) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     return repr(value)
 
 

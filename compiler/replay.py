@@ -19,6 +19,7 @@ from runtime.parsers import evtx
 
 from .build import CompiledRule, generate, plan, write_package
 from .events_io import iter_events
+from .passes import optimize
 from .schemas import SchemaSet
 
 GENERIC = "json"  # the schema-less log type: any JSON object, every rule applies
@@ -70,7 +71,7 @@ class Matchers:
         if self.engine == "compiled":
             module = self.modules.get(log_type)
             return [self.rules_by_key[k] for k in module.match(record)] if module else []
-        return [c.rule for c in self.by_type.get(log_type, ()) if eval_expr(c.expr, record)]
+        return [c.rule for c in self.by_type.get(log_type, ()) if eval_expr(c.reference or c.expr, record)]
 
 
 def load_compiled(result, schemas: SchemaSet, workdir: Path) -> dict[str, Any]:
@@ -88,7 +89,14 @@ def load_compiled(result, schemas: SchemaSet, workdir: Path) -> dict[str, Any]:
 
 
 def generic_rules(rules: list[Rule], placeholders: dict) -> list[CompiledRule]:
-    return [CompiledRule(r, GENERIC, rule_expr(r, placeholders)) for r in rules if r.enabled]
+    return [_unmapped(r, GENERIC, placeholders) for r in rules if r.enabled]
+
+
+def _unmapped(rule: Rule, log_type: str, placeholders: dict) -> CompiledRule:
+    """A rule run against a log type given on the command line: no logsource condition."""
+    reference = rule_expr(rule, placeholders)
+    own = optimize(reference)
+    return CompiledRule(rule, log_type, own, own, reference)
 
 
 def replay(
@@ -107,7 +115,7 @@ def replay(
     elif log_type is not None:
         if log_type not in schemas.schemas:
             raise SystemExit(f"sigil replay: unknown log type '{log_type}' (known: {', '.join(sorted(schemas.schemas))}, json)")
-        result.compiled = [CompiledRule(r, log_type, rule_expr(r, result.placeholders)) for r in result.rules if r.enabled]
+        result.compiled = [_unmapped(r, log_type, result.placeholders) for r in result.rules if r.enabled]
     matchers = Matchers(result.compiled, engine)
     with tempfile.TemporaryDirectory(prefix="sigil-replay-") as tmp:
         if engine == "compiled":

@@ -15,7 +15,9 @@ from runtime.values import all_texts, folded_texts, ip_in, numbers, texts, time_
 
 __all__ = [
     "MISSING",
+    "Fields",
     "all_texts",
+    "candidates",
     "field_ref",
     "folded_texts",
     "get_field",
@@ -86,3 +88,85 @@ def field_ref(mine: Any, theirs: Any, op: str, cased: bool) -> bool:
     if op == "startswith":
         return any(t.startswith(o) for t in fold(mine) for o in others)
     return any(t.endswith(o) for t in fold(mine) for o in others)
+
+
+class Fields(dict):
+    """One record's field values, each read and converted once, on first use.
+
+    Keys are `kind:path`: `v:` the raw value (or MISSING), `t:` its texts, `f:` its case-folded
+    texts, `n:` its numbers; `k:t` and `k:f` are every text of the record (keyword searches).
+    """
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.record = record
+
+    def __missing__(self, key: str) -> Any:
+        kind, _, path = key.partition(":")
+        if kind == "v":
+            value = get_field(self.record, path)
+        elif kind == "f":
+            value = folded_texts(self["v:" + path])
+        elif kind == "t":
+            value = texts(self["v:" + path])
+        elif kind == "n":
+            value = numbers(self["v:" + path])
+        elif path == "t":
+            value = all_texts(self.record)
+        else:
+            value = [t.casefold() for t in self["k:t"]]
+        self[key] = value
+        return value
+
+
+def candidates(fields: Fields, always: tuple[int, ...], index: dict[str, tuple], nested: tuple[str, ...]) -> set[int]:
+    """Numbers of the rules whose anchors hit, plus `always`: probe each field's tables with its folded texts.
+
+    `index` maps a field path to `(eq, segments, prefixes, suffixes, grams, gram_size, short)` as the
+    compiler writes it (compiler/anchors.py); `nested` lists its dotted paths. Flat paths are probed
+    only when the record has them, so absent fields cost nothing. Each probe is a hash lookup, one per
+    distinct literal length, one pass of gram slices, or an `in` test for the few literals shorter
+    than a gram.
+    """
+    found = set(always)
+    record = fields.record
+    for path in index.keys() & record.keys() if isinstance(record, dict) else ():
+        if "." not in path:
+            _probe(fields, path, record[path], index[path], found)
+    for path in nested:
+        value = get_field(record, path)
+        if value is not MISSING:
+            _probe(fields, path, value, index[path], found)
+    return found
+
+
+def _probe(fields: Fields, path: str, value: Any, tables: tuple, found: set[int]) -> None:
+    key = "f:" + path
+    folded = fields.get(key)
+    if folded is None:
+        folded = fields[key] = [value.casefold()] if type(value) is str else folded_texts(value)
+    eq, segments, prefixes, suffixes, grams, size, short = tables
+    for text in folded:
+        hit = eq.get(text)
+        if hit:
+            found.update(hit)
+        if segments:
+            hit = segments.get(text.rpartition("\\")[2])
+            if hit:
+                found.update(hit)
+        for length, table in prefixes:
+            hit = table.get(text[:length])
+            if hit:
+                found.update(hit)
+        for length, table in suffixes:
+            hit = table.get(text[-length:])
+            if hit:
+                found.update(hit)
+        if grams and len(text) >= size:
+            for gram in grams.keys() & {text[i : i + size] for i in range(len(text) - size + 1)}:
+                found.update(grams[gram])
+        for literal, rules in short:
+            if literal in text:
+                found.update(rules)

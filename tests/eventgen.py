@@ -6,6 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from compiler.ir import AnyAffix, InSet
 from dsl import expr as E
 from dsl.sigma_string import QMARK, STAR
 
@@ -26,6 +27,9 @@ def leaf_literals(node: E.Expr) -> dict[str | None, list[Any]]:
                 walk(item)
             case E.StrMatch(field, _, value, _):
                 add(field, value)
+            case InSet(field, values, _) | AnyAffix(field, _, values, _):
+                for value in values:
+                    add(field, value)
             case E.Wildcard(field, regex, _):
                 add(field, regex.replace(".*", "").replace("\\", ""))
             case E.Regex(field, pattern, _):

@@ -127,4 +127,4 @@ class TestGeneratedPackage:
     def test_each_rule_is_preceded_by_its_source_location(self, two_builds):
         """A comment with path:line and title comes right before each rule's test."""
         source = (two_builds[0] / "sigil_rules" / "cloudtrail.py").read_text()
-        assert "    # rules/aws_root_account_usage.yml:1 AWS Root Account Usage\n    if " in source.replace(str(ROOT) + "/", "")
+        assert "\n# rules/aws_root_account_usage.yml:1 AWS Root Account Usage\ndef _r" in source.replace(str(ROOT) + "/", "")

@@ -1,15 +1,23 @@
-"""Optimization passes over expression trees: pure functions run in one ordered list."""
+"""Optimization passes: pure functions over the IR, run in the order of `PASSES`.
+
+Each pass keeps the meaning of the tree (tests/test_passes.py checks that on sample events) and has
+golden before/after fixtures in tests/fixtures/passes/<pass>.txt.
+"""
 
 from __future__ import annotations
 
-from dsl.expr import Expr
+from compiler.ir import Node
 
 from .fold_constants import fold_constants
+from .group_affixes import group_affixes
+from .merge_equalities import merge_equalities
+from .normalize import normalize
+from .order_by_cost import order_by_cost
 
-PASSES = (fold_constants,)
+PASSES = (normalize, fold_constants, merge_equalities, group_affixes, order_by_cost)
 
 
-def optimize(expr: Expr) -> Expr:
+def optimize(node: Node) -> Node:
     for rewrite in PASSES:
-        expr = rewrite(expr)
-    return expr
+        node = rewrite(node)
+    return node
