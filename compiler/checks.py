@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 
 from dsl.ast import FieldItem, Rule
@@ -22,8 +23,10 @@ def check_logsource(rule: Rule, schemas: SchemaSet) -> list[Diagnostic]:
     ls = rule.logsource
     wanted = " ".join(f"{k}={v}" for k in ("product", "category", "service") if (v := getattr(ls, k)))
     known = schemas.logsource_names()
-    hint = "add a logsources entry to a schema in schemas/; known: " + "; ".join(known[:8]) + ("; ..." if len(known) > 8 else "")
-    return [error("E061", f"logsource {wanted or '(empty)'} maps to no log type", rule.loc, hint)]
+    close = difflib.get_close_matches(wanted, known, n=1, cutoff=0.8)
+    hint = f"did you mean {close[0]}?" if close else "add a logsources entry to a schema in schemas/ (sigil schemas lists them)"
+    loc = ls.value_loc("service", "category", "product") if ls.loc.path != "<memory>" else rule.loc
+    return [error("E061", f"logsource {wanted or '(empty)'} maps to no log type", loc, hint)]
 
 
 def check_fields(rule: Rule, schemas: SchemaSet) -> list[Diagnostic]:

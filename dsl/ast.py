@@ -95,6 +95,13 @@ class LogSource:
     category: str | None = None
     service: str | None = None
     definition: str | None = None
+    loc: Loc = field(default=NOWHERE, compare=False)
+    value_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False)
+
+    def value_loc(self, *keys: str) -> Loc:
+        """Where the first of `keys` that the logsource sets is written (else the logsource itself)."""
+        found = dict(self.value_locs)
+        return next((found[k] for k in keys if k in found), self.loc)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, v_args
@@ -67,8 +68,8 @@ class _ToAst(Transformer):
         return Of(QUANTIFIERS[quantifier], pattern, self.at(quantifier.column))
 
 
-def parse_condition(text: str, loc: Loc) -> Condition:
-    """Parse `text`; `loc` is where the condition's first character sits in the file."""
+def parse_condition(text: str, loc: Loc | Callable[[int], Loc]) -> Condition:
+    """Parse `text`; `loc` is where its first character sits, or maps a column (from 1) to a place."""
     if "|" in text:
         column = text.index("|") + 1
         raise ConditionError(
@@ -83,7 +84,7 @@ def parse_condition(text: str, loc: Loc) -> Condition:
         raise _friendly(exc, text) from None
 
     def at(column: int) -> Loc:
-        return loc.shifted(column - 1)
+        return loc(column) if callable(loc) else loc.shifted(column - 1)
 
     try:
         return _ToAst(at).transform(tree)
@@ -121,8 +122,9 @@ def _unbalanced_hint(text: str) -> str | None:
     return "an operator is missing its right-hand side"
 
 
-def condition_diagnostic(exc: ConditionError, loc: Loc) -> Diagnostic:
-    return error(exc.code, exc.message, loc.shifted(exc.column - 1), exc.hint)
+def condition_diagnostic(exc: ConditionError, loc: Loc | Callable[[int], Loc]) -> Diagnostic:
+    where = loc(exc.column) if callable(loc) else loc.shifted(exc.column - 1)
+    return error(exc.code, exc.message, where, exc.hint)
 
 
 def unparse(cond: Condition) -> str:

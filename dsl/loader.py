@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -85,13 +86,14 @@ def load_file(path: str | Path) -> LoadResult:
 
 def load_text(text: str, path: str = "<memory>") -> LoadResult:
     docs, diags = load_documents(text, path)
+    lines = text.splitlines()
     result = LoadResult([], list(diags), documents=1 if diags and not docs else 0)
     if not docs and not diags:
         result.diagnostics.append(warning("W001", "the file holds no rule", Loc(path)))
     for doc in docs:
         if doc.kind == "map" and doc.get("correlation") is None and doc.get("filter") is None and doc.get("action") is None:
             result.documents += 1
-        builder = _RuleBuilder(doc, result.diagnostics)
+        builder = _RuleBuilder(doc, result.diagnostics, lines)
         rule = builder.build()
         if isinstance(rule, Rule):
             result.rules.append(rule)
@@ -105,8 +107,8 @@ def load_text(text: str, path: str = "<memory>") -> LoadResult:
 class _RuleBuilder:
     """Reads one YAML document into a Rule, appending diagnostics as it goes."""
 
-    def __init__(self, doc: YNode, diags: list[Diagnostic]):
-        self.doc, self.diags = doc, diags
+    def __init__(self, doc: YNode, diags: list[Diagnostic], lines: list[str] | None = None):
+        self.doc, self.diags, self.lines = doc, diags, lines or []
 
     def err(self, code: str, message: str, loc: Loc, hint: str | None = None) -> None:
         self.diags.append(error(code, message, loc, hint))
@@ -154,7 +156,7 @@ class _RuleBuilder:
     def build(self) -> Rule | Correlation | Filter | None:
         doc = self.doc
         if doc.kind != "map":
-            self.err("E010", f"a rule document must be a mapping, not {doc.type_name()}", doc.loc)
+            self.err("E010", f"a rule document must be a mapping, not {doc.type_name()}", doc.loc, "a rule is a mapping with keys such as title, logsource and detection")
             return None
         if doc.get("correlation") is not None or doc.get("filter") is not None or doc.get("action") is not None:
             return read_special_document(self)
@@ -163,7 +165,7 @@ class _RuleBuilder:
             self.warn("W010", "the title is longer than 256 characters", doc.get("title").loc)
         rule_id = self.text(doc.get("id"), "id")
         if rule_id is not None and not _is_uuid(rule_id):
-            self.err("E013", f"id '{rule_id}' is not a UUID", doc.get("id").loc, f"use a random UUID such as {uuid.uuid4()}")
+            self.err("E013", f"id '{rule_id}' is not a UUID", doc.get("id").loc, "use a random UUID, e.g. from: python -c 'import uuid; print(uuid.uuid4())'")
         tags = self.text_list(doc.get("tags"), "tags")
         self.check_tags(doc.get("tags"), tags)
         for key in ("date", "modified"):
@@ -174,11 +176,15 @@ class _RuleBuilder:
         for key in ("title", "description"):
             self.check_template(doc.get(key), key)
         self.hook_names: set[str] = set()
+        self.broken_names: set[str] = set()
+        self.piped_names: dict[str, str] = {}  # `keywords` -> `keywords|re`
         python = self.python_hooks(doc.get("python"))
         logsource = self.logsource(doc.get("logsource"))
         detection = self.detection(doc.get("detection"))
         enabled = self.boolean(doc.get("enabled"), "enabled", True)
         extensions = {
+            "status": self.choice(doc.get("status"), "status", STATUSES),
+            "level": self.choice(doc.get("level"), "level", LEVELS),
             "outputs": self.outputs(doc.get("outputs")),
             "severity": self.choice(doc.get("severity"), "severity", LEVELS),
             "tests": self.tests(doc.get("tests")),
@@ -193,8 +199,6 @@ class _RuleBuilder:
             detection=detection,
             id=rule_id,
             name=self.text(doc.get("name"), "name"),
-            status=self.choice(doc.get("status"), "status", STATUSES),
-            level=self.choice(doc.get("level"), "level", LEVELS),
             description=self.text(doc.get("description"), "description"),
             author=self.text(doc.get("author"), "author"),
             references=self.text_list(doc.get("references"), "references"),
@@ -247,11 +251,12 @@ class _RuleBuilder:
         if node.kind != "map":
             self.err("E011", "'logsource' must be a mapping", node.loc)
             return None
-        values = {}
-        for key, _key_loc, value in node.value:
+        values, locs = {}, []
+        for key, _, value in node.value:
             if key in LOGSOURCE_KEYS:
                 values[key] = self.text(value, f"logsource {key}")
-        return LogSource(**values)
+                locs.append((key, value.loc))
+        return LogSource(**values, loc=node.loc, value_locs=tuple(locs))
 
     def outputs(self, node: YNode | None) -> tuple[str, ...]:
         outputs = self.text_list(node, "outputs")
@@ -395,6 +400,10 @@ class _RuleBuilder:
         return detection
 
     def selection(self, name: str, loc: Loc, node: YNode) -> Selection | None:
+        self.broken_names.add(name)  # until it proves fine: a broken identifier is not also "unknown"
+        if "|" in name:  # pySigma takes it as a plain name (`1 of sel*` still finds it); so do we, with a warning
+            self.piped_names[name.partition("|")[0]] = name
+            self.warn("W036", f"search identifier '{name}' cannot take modifiers; they are ignored", loc.shifted(name.index("|") + 1), "put modifiers on a field inside it, e.g. 'userAgent|re: ...'")
         if node.kind == "map":
             alt = self.items(node)
             return Selection(name, (alt,), loc) if alt is not None else None
@@ -411,7 +420,7 @@ class _RuleBuilder:
             self.err("E032", f"search identifier '{name}' mixes mappings and plain values", node.loc, "split it into two identifiers")
             return None
         if node.value is None:
-            self.err("E033", f"search identifier '{name}' is empty", node.loc)
+            self.err("E033", f"search identifier '{name}' is empty", loc, "give it 'field: value' entries or a list of keywords")
             return None
         return Selection(name, ((self.keyword([node], (), loc),),), loc)
 
@@ -425,7 +434,8 @@ class _RuleBuilder:
         for key, key_loc, value in node.value:
             field_name, *mods = key.split("|")
             if value.kind == "map":
-                self.err("E034", f"'{key}' holds a mapping; a field takes a value or a list of values", value.loc)
+                first = value.value[0][0] if value.value else "field"
+                self.err("E034", f"'{key}' holds a mapping; a field takes a value or a list of values", value.loc, f"name nested fields with dots, e.g. '{key}.{first}'")
                 continue
             nodes = value.value if value.kind == "seq" else [value]
             bad = [n for n in nodes if n.kind != "scalar"]
@@ -454,7 +464,7 @@ class _RuleBuilder:
             self.err(exc.code, exc.message, loc, exc.hint)
             return
         if "all" in item.modifiers and len(item.values) == 1:
-            self.warn("W030", "'all' with a single value changes nothing", item.loc, "drop '|all' or list several values")
+            self.warn("W030", "'all' with a single value changes nothing", _modifier_at(item, "all"), "drop '|all' or list several values")
         if "base64offset" in item.modifiers and "contains" not in item.modifiers:
             self.warn("W031", "'base64offset' values sit inside a longer encoding", item.loc, "add '|contains' after it")
 
@@ -465,7 +475,7 @@ class _RuleBuilder:
             if cnode.kind != "scalar" or not isinstance(cnode.value, str):
                 self.err("E035", "a condition must be text", cnode.loc)
                 continue
-            start = cnode.loc.shifted(1) if cnode.style in ("'", '"') else cnode.loc
+            start = self.condition_locator(cnode)
             try:
                 cond = parse_condition(cnode.value, start)
             except ConditionError as exc:
@@ -476,16 +486,49 @@ class _RuleBuilder:
             texts.append(cnode.value)
         return conditions, texts
 
+    def condition_locator(self, cnode: YNode):
+        """Where a column of the condition text sits in the file (block scalars start a line below)."""
+        if cnode.style in ("'", '"'):
+            return cnode.loc.shifted(1)
+        if cnode.style not in ("|", ">"):
+            return cnode.loc
+        lines = self.lines[cnode.loc.line :]  # the lines after the `>-` / `|` indicator
+        body = [line for line in lines if line.strip()]
+        indent = len(body[0]) - len(body[0].lstrip()) if body else 0
+        first = cnode.loc.line + 1 + next((i for i, line in enumerate(lines) if line.strip()), 0)
+
+        def locate(column: int) -> Loc:
+            offset, line_no = column - 1, first
+            for line in lines[first - cnode.loc.line - 1 :]:
+                width = len(line) - indent
+                if offset <= width or not line.strip():
+                    break
+                offset -= width + 1
+                line_no += 1
+            return Loc(cnode.loc.path, line_no, indent + offset + 1)
+
+        return locate
+
     def check_refs(self, cond, detection: Detection) -> None:
         names = [s.name for s in detection.selections] + sorted(self.hook_names)
+        known = set(names) | self.broken_names
         match cond:
             case ast.Ref(name, loc):
-                if name not in names:
+                if name in self.piped_names:
+                    piped = self.piped_names[name]
+                    self.err("E040", f"unknown search identifier '{name}'", loc, f"'{piped}' is named with its modifiers; rename it '{name}' and put the modifiers on its fields")
+                elif name not in known:
                     self.err("E040", f"unknown search identifier '{name}'", loc, did_you_mean(name, names))
             case ast.Of(_, pattern, loc):
                 if not matching_names(detection, pattern):
                     what = f"pattern '{pattern}'" if pattern else "'them'"
-                    self.err("E041", f"{what} selects no search identifier", loc, "identifiers starting with '_' are left out of 'them' and patterns")
+                    hidden = [n for n in names if n.startswith("_") and (pattern is None or fnmatch.fnmatchcase(n.lstrip("_"), pattern.lstrip("_")))]
+                    hint = (
+                        "identifiers starting with '_' are left out of 'them' and patterns"
+                        if hidden
+                        else "the search identifiers are: " + ", ".join(names)
+                    )
+                    self.err("E041", f"{what} selects no search identifier", loc, hint)
             case ast.NotCond(item):
                 self.check_refs(item, detection)
             case ast.AndCond(items) | ast.OrCond(items):
@@ -527,15 +570,20 @@ def template_problem(text: str) -> str | None:
     return None
 
 
+def _modifier_at(item: FieldItem, modifier: str, last: bool = False) -> Loc:
+    """The column of `|modifier` inside the item's `field|mod|mod` key (the last one if asked)."""
+    mods = list(item.modifiers)
+    if modifier not in mods:
+        return item.loc
+    index = len(mods) - 1 - mods[::-1].index(modifier) if last else mods.index(modifier)
+    column = len(item.field or "") + sum(len(m) + 1 for m in mods[:index]) + 1
+    return item.loc.shifted(column)
+
+
 def _modifier_loc(item: FieldItem, exc: ModifierError) -> Loc:
     """Point at the offending modifier inside `field|mod|mod` when the message names one."""
-    key = "|".join([item.field or "", *item.modifiers])
     match = re.search(r"'([a-z0-9]+)'", exc.message)
-    if match:
-        idx = key.find("|" + match.group(1))
-        if idx >= 0:
-            return item.loc.shifted(idx + 1)
-    return item.loc
+    return _modifier_at(item, match.group(1)) if match else item.loc
 
 
 def _is_uuid(text: str) -> bool:

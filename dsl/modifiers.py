@@ -111,11 +111,12 @@ def check_chain(mods: tuple[str, ...], keyword: bool = False) -> Chain:
             raise ModifierError("E103", f"modifier '{extra[0]}' cannot follow 'cidr'")
     for flag in REGEX_FLAGS:
         if flag in mods and "re" not in mods:
-            raise ModifierError("E104", f"modifier '{flag}' is a regex flag and needs 're' first", f"write '|re|{flag}'")
+            raise ModifierError("E104", f"modifier '{flag}' is a regex flag and needs 're' first", f"i, m and s only modify '|re' (e.g. 'field|re|{flag}'); other matches ignore case already")
     if "exists" in mods and len(mods) > 1:
         raise ModifierError("E105", "modifier 'exists' takes no other modifiers", "write 'field|exists: true' alone")
-    if len([m for m in mods if m in POSITION]) > 1:
-        raise ModifierError("E106", "contains, startswith and endswith exclude each other", "keep one of them")
+    positions = [m for m in mods if m in POSITION]
+    if len(positions) > 1:
+        raise ModifierError("E106", f"modifier '{positions[1]}' cannot be combined with '{positions[0]}'", "keep one of contains, startswith and endswith")
     for i, mod in enumerate(mods):
         if mod in ENCODINGS and not any(m in ("base64", "base64offset") for m in mods[i + 1 :]):
             raise ModifierError("E107", f"modifier '{mod}' must be followed by base64 or base64offset", f"write '|{mod}|base64offset|contains'")

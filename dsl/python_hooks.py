@@ -48,7 +48,7 @@ def _load(path: Path) -> ModuleType:
 def load_function(ref: PyRef, rule_path: str) -> Callable:
     path = Path(ref.resolved) if ref.resolved else resolve(ref.module_path, rule_path)
     if path is None:
-        raise HookError("E080", f"Python module '{ref.module_path}' not found", "paths are relative to the project root (the folder holding rules/)")
+        raise HookError("E080", f"Python module '{ref.module_path}' not found", "paths are relative to the working directory or to a folder above the rule file")
     try:
         module = _load(path)
     except Exception as exc:  # user code: any failure is a diagnostic, not a traceback

@@ -60,6 +60,8 @@ class YNode:
     def type_name(self) -> str:
         if self.kind != "scalar":
             return {"seq": "list", "map": "mapping"}[self.kind]
+        if isinstance(self.value, str):
+            return "text"
         return type(self.value).__name__ if self.value is not None else "null"
 
 
@@ -112,10 +114,7 @@ def load_documents(text: str, path: str) -> tuple[list[YNode], list[Diagnostic]]
             if node is not None:
                 docs.append(_convert(node, path, loader, diags))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        loc = _loc(path, mark) if mark else Loc(path)
-        problem = exc.problem or exc.context or "malformed YAML"
-        diags.append(error("E001", f"malformed YAML: {problem}", loc, _yaml_hint(problem)))
+        diags.append(_yaml_error(exc, path, text.splitlines()))
     except yaml.YAMLError as exc:
         diags.append(error("E001", f"malformed YAML: {exc}", Loc(path)))
     finally:
@@ -123,11 +122,26 @@ def load_documents(text: str, path: str) -> tuple[list[YNode], list[Diagnostic]]
     return docs, diags
 
 
-def _yaml_hint(problem: str) -> str | None:
-    if "mapping values are not allowed" in problem:
-        return "quote a value that contains ': ' or indent the nested mapping"
-    if "found character '\\t'" in problem or "tab" in problem:
-        return "YAML indentation must use spaces, not tabs"
+def _yaml_error(exc: yaml.MarkedYAMLError, path: str, lines: list[str]) -> Diagnostic:
+    """A located E001 that says what is wrong in words, not in PyYAML's parser vocabulary."""
+    problem = exc.problem or exc.context or "malformed YAML"
+    context = exc.context or ""
+    mark = exc.problem_mark or exc.context_mark
+    loc = _loc(path, mark) if mark else Loc(path)
+    if "quoted scalar" in context and exc.context_mark is not None and "end of stream" in problem:
+        loc = _loc(path, exc.context_mark)
+        return error("E001", "malformed YAML: this quoted string is never closed", loc, "close the quote at the end of the value")
+    if "mapping values are not allowed" in problem and mark is not None and mark.line < len(lines):
+        text = lines[mark.line]
+        loc = Loc(path, mark.line + 1, len(text) - len(text.lstrip()) + 1)
+        return error(
+            "E001",
+            "malformed YAML: this line is indented more than the key above it",
+            loc,
+            f"YAML reads it as the rest of the value on line {mark.line}; align the two keys (or quote a value that contains ': ')",
+        )
+    if "\\t" in problem or "tab" in problem:
+        return error("E001", f"malformed YAML: {problem}", loc, "YAML indentation must use spaces, not tabs")
     if "could not find expected ':'" in problem:
-        return "a key is missing its ':' or a quoted string is not closed"
-    return None
+        return error("E001", f"malformed YAML: {problem}", loc, "a key is missing its ':' or a quoted string is not closed")
+    return error("E001", f"malformed YAML: {problem}", loc)

@@ -62,7 +62,7 @@ class TestDiagnostics:
         monkeypatch.chdir(tmp_path)
         assert main(["compile", "rules", "--schemas", SCHEMAS, "--out", "out"]) == 1
         first = capsys.readouterr().err.splitlines()[0]
-        assert first == "rules/rule.yml:1:1: error[E061]: logsource product=aws service=nosuch maps to no log type"
+        assert first == "rules/rule.yml:5:12: error[E061]: logsource product=aws service=nosuch maps to no log type"
 
     def test_all_rules_are_checked_before_failing(self, tmp_path, capsys, monkeypatch):
         """Two broken files give two diagnostics in one run, not one."""
