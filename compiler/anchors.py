@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from compiler.ir import And, AnyAffix, InSet, Node, Or, Regex, StrMatch, Wildcard
+from compiler.ir import And, AnyAffix, InSet, Node, Not, Or, Regex, StrMatch, Wildcard
 
 try:  # Python 3.11+ keeps the regex parser here
     from re import _constants as sre_constants
@@ -53,15 +53,33 @@ def _anchor(field: str, op: str, value: str) -> Anchor:
     return Anchor(field, "contains" if not value else op, value.casefold())
 
 
-def anchors(node: Node) -> tuple[Anchor, ...] | None:
-    """Tests of which at least one holds whenever `node` does; None if no such cheap set exists."""
-    found = _necessary(node)
+def anchors(node: Node, frequency: Counter | None = None) -> tuple[Anchor, ...] | None:
+    """Tests of which at least one holds whenever `node` does; None if no such cheap set exists.
+
+    Under `and`, the cheapest option wins, and among equally cheap ones the rarest: `frequency`
+    counts how many trees of the same index test each anchor (see `anchor_frequency`).
+    """
+    found = _necessary(node, frequency or Counter())
     if found is None or sum(a.slow for a in found) > MAX_SLOW:
         return None
     return found
 
 
-def _necessary(node: Node) -> tuple[Anchor, ...] | None:
+def anchor_frequency(nodes: list[Node]) -> Counter:
+    """How many of the trees test each anchor anywhere: a common anchor selects little."""
+    counts: Counter = Counter()
+    for node in nodes:
+        counts.update(set(_all_anchors(node)))
+    return counts
+
+
+def _all_anchors(node: Node) -> list[Anchor]:
+    if isinstance(node, And | Or):
+        return [a for item in node.items for a in _all_anchors(item)]
+    return list(_necessary(node, Counter()) or ()) if not isinstance(node, Not) else []
+
+
+def _necessary(node: Node, frequency: Counter) -> tuple[Anchor, ...] | None:
     match node:
         case StrMatch(field, op, value, _) if field is not None:
             return (_anchor(field, op, value),)
@@ -76,10 +94,10 @@ def _necessary(node: Node) -> tuple[Anchor, ...] | None:
             literal = required_literal(regex)
             return (Anchor(field, "contains", literal.casefold()),) if literal else None
         case And(items):
-            options = [a for a in map(_necessary, items) if a is not None]
-            return min(options, key=lambda a: (sum(x.weight for x in a), a)) if options else None
+            options = [a for a in (_necessary(i, frequency) for i in items) if a is not None]
+            return min(options, key=lambda a: (sum(x.weight for x in a), sum(frequency[x] for x in a), a)) if options else None
         case Or(items):
-            parts = [_necessary(i) for i in items]
+            parts = [_necessary(i, frequency) for i in items]
             if any(p is None for p in parts):
                 return None
             return tuple(sorted({a for p in parts for a in p}))
@@ -117,11 +135,11 @@ class FieldIndex:
     short: tuple[tuple[str, tuple[int, ...]], ...]
 
 
-def build_index(rule_anchors: list[tuple[Anchor, ...] | None]) -> tuple[tuple[int, ...], tuple[FieldIndex, ...]]:
-    """(rules always evaluated, per-field tables) for rules numbered by their position."""
-    always = tuple(i for i, a in enumerate(rule_anchors) if a is None)
+def build_index(rule_anchors: list[tuple[int, tuple[Anchor, ...] | None]]) -> tuple[tuple[int, ...], tuple[FieldIndex, ...]]:
+    """(rules always evaluated, per-field tables) for (rule number, anchors) pairs."""
+    always = tuple(i for i, a in rule_anchors if a is None)
     by_field: dict[str, dict[str, dict[str, set[int]]]] = {}
-    for i, found in enumerate(rule_anchors):
+    for i, found in rule_anchors:
         for anchor in found or ():
             by_field.setdefault(anchor.field, {}).setdefault(anchor.kind, {}).setdefault(anchor.value, set()).add(i)
     return always, tuple(_field_index(field, kinds) for field, kinds in sorted(by_field.items()))

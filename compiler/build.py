@@ -11,12 +11,12 @@ from pathlib import Path
 
 from dsl.ast import Rule
 from dsl.diagnostics import Diagnostic
-from dsl.expr import Expr, all_of
+from dsl.expr import Const, Expr, all_of
 from dsl.loader import load_paths
 from dsl.lower import rule_expr
 
 from .checks import CHECKS, check_duplicate_ids
-from .codegen import generate_module, generate_package_init, hook_module_name, module_name
+from .codegen import RuleInput, generate_module, generate_package_init, hook_module_name, module_name
 from .passes import optimize
 from .placeholders import check_placeholders, load_placeholders
 from .schemas import SchemaSet, load_schemas
@@ -30,7 +30,8 @@ class CompiledRule:
     rule: Rule
     log_type: str
     expr: Expr  # the logsource condition and the rule, optimized
-    own: Expr | None = None  # the rule alone, optimized: where its anchors come from
+    own: Expr | None = None  # the rule alone, optimized: what its check function tests
+    when: Expr | None = None  # the logsource condition, optimized: tested once per group of rules
     reference: Expr | None = None  # the logsource condition and the rule as lowered, for the interpreter
 
 @dataclass
@@ -84,7 +85,9 @@ def plan(
         expr = rule_expr(rule, placeholders)
         for schema, mapping in schemas.for_logsource(rule.logsource):
             reference = all_of([mapping.when, expr])
-            result.compiled.append(CompiledRule(rule, schema.name, optimize(reference), optimize(expr), reference))
+            result.compiled.append(
+                CompiledRule(rule, schema.name, optimize(reference), own=optimize(expr), when=optimize(mapping.when), reference=reference)
+            )
     return result, schemas
 
 
@@ -114,7 +117,8 @@ def generate(result: BuildResult, schemas: SchemaSet) -> None:
     for c in sorted(result.compiled, key=lambda c: (c.log_type, display_path(c.rule.path), c.rule.loc.line)):
         meta = rule_metadata(c.rule)
         origin = f"{meta['path']}:{meta['line']} {c.rule.title}"
-        by_type.setdefault(c.log_type, []).append((c.rule.key, origin, c.expr, meta, c.own))
+        when = c.when if c.when is not None else Const(True)
+        by_type.setdefault(c.log_type, []).append(RuleInput(c.rule.key, origin, c.own or c.expr, meta, when))
     generated = {lt: generate_module(lt, rules, GENERATOR) for lt, rules in sorted(by_type.items())}
     result.modules = {lt: g.source for lt, g in generated.items()}
     result.hooks = {name: path for g in generated.values() for name, path in g.hooks.items()}

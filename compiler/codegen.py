@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from compiler.anchors import GRAM, FieldIndex, anchors, build_index
+from compiler.anchors import GRAM, FieldIndex, anchor_frequency, anchors, build_index
 from compiler.ir import (
     And,
     AnyAffix,
@@ -41,6 +41,7 @@ from compiler.literal_trie import trie_regex
 HELPERS = (
     "MISSING",
     "Fields",
+    "LazyRegex",
     "all_texts",
     "candidates",
     "field_ref",
@@ -51,6 +52,7 @@ HELPERS = (
     "texts",
     "time_part",
 )
+ALWAYS_TRUE = Const(True)
 COMPARE_OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "eq": "=="}
 STR_TESTS = {
     "contains": "{lit} in t",
@@ -175,8 +177,7 @@ class ExprWriter:
         for (kind, *args), name in self.constants.items():
             if kind == "rx":
                 pattern, flags = args
-                flag_code = " | ".join(f"re.{f.upper()}" for f in flags) or "0"
-                lines.append(f"{name} = re.compile({pattern!r}, {flag_code})")
+                lines.append(f"{name} = {self.helper('LazyRegex')}({pattern!r}, {flags!r})")
             elif kind == "set":
                 lines.append(f"{name} = frozenset({list(args[0])!r})")
             else:
@@ -214,28 +215,61 @@ class GeneratedModule:
     hooks: dict[str, str | None]  # hook module name in sigil_rules._hooks -> the user's file
 
 
-def generate_module(log_type: str, rules: list[tuple], generator: str) -> GeneratedModule:
-    """The matcher module for one log type.
+@dataclass(frozen=True)
+class RuleInput:
+    """One rule for a module: `check` is its optimized tree, `when` the logsource condition it needs.
 
-    `rules` are (key, origin, optimized tree, metadata[, anchor tree]); anchors come from the anchor
-    tree when given (the rule without its logsource condition, which every record of the type meets).
+    Rules that share a `when` form a group: the module tests the condition once per record and probes
+    only the anchors of the groups whose condition holds.
     """
+
+    key: str
+    origin: str
+    check: Node
+    meta: dict
+    when: Node = ALWAYS_TRUE
+
+
+@dataclass(frozen=True)
+class GroupCode:
+    when: str
+    always: tuple[int, ...]
+    index: list[str]
+    nested: tuple[str, ...]
+
+
+def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: str) -> GeneratedModule:
+    """The matcher module for one log type (a plain 4-tuple is (key, origin, tree, metadata))."""
+    rules = [r if isinstance(r, RuleInput) else RuleInput(*r) for r in rules]
     writer = ExprWriter()
-    codes = [RuleCode(key, origin, writer.write(node)) for key, origin, node, *_ in rules]
-    always, index = build_index([anchors(r[4] if len(r) > 4 and r[4] is not None else r[2]) for r in rules])
+    codes = [RuleCode(r.key, r.origin, writer.write(r.check)) for r in rules]
+    groups: dict[Node, list[int]] = {}
+    for number, rule in enumerate(rules):
+        groups.setdefault(rule.when, []).append(number)
+    group_codes = []
+    for when, numbers in groups.items():
+        frequency = anchor_frequency([rules[i].check for i in numbers])
+        always, index = build_index([(i, anchors(rules[i].check, frequency)) for i in numbers])
+        group_codes.append(
+            GroupCode(writer.write(when), always, [index_entry(fi) for fi in index], tuple(fi.field for fi in index if "." in fi.field))
+        )
+    whens = list(groups)
+    frequency = anchor_frequency(whens)
+    group_always, group_index = build_index([(i, anchors(w, frequency)) for i, w in enumerate(whens)])
     writer.used.update(("Fields", "candidates"))
+    constants = writer.constant_lines()
     source = _environment().get_template("matcher_module.py.j2").render(
         log_type=log_type,
         generator=generator,
         helpers=[h for h in HELPERS if h in writer.used],
-        constants=writer.constant_lines(),
-        needs_re=any(kind == "rx" for kind, *_ in writer.constants),
+        constants=constants,
         hook_modules=sorted(writer.hooks),
         rules=codes,
-        rules_table=[(key, literal(meta)) for key, _, _, meta, *_ in rules],
-        always=always,
-        index=[index_entry(fi) for fi in index],
-        nested=tuple(fi.field for fi in index if "." in fi.field),
+        rules_table=[(r.key, literal(r.meta)) for r in rules],
+        groups=group_codes,
+        group_always=group_always,
+        group_index=[index_entry(fi) for fi in group_index],
+        group_nested=tuple(fi.field for fi in group_index if "." in fi.field),
     )
     compile(source, f"<sigil_rules.{log_type}>", "exec")  # fail at build time, never in Lambda
     return GeneratedModule(source, dict(sorted(writer.hooks.items())))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dsl.ast import Rule
+from dsl.expr import Const
 from dsl.interpreter import eval_expr
 from dsl.lower import rule_expr
 from runtime.classifier import Classifier
@@ -96,7 +97,7 @@ def _unmapped(rule: Rule, log_type: str, placeholders: dict) -> CompiledRule:
     """A rule run against a log type given on the command line: no logsource condition."""
     reference = rule_expr(rule, placeholders)
     own = optimize(reference)
-    return CompiledRule(rule, log_type, own, own, reference)
+    return CompiledRule(rule, log_type, own, own=own, when=Const(True), reference=reference)
 
 
 def replay(

@@ -8,6 +8,7 @@ pure standard library: generated code must run without boto3, dsl/ or compiler/.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
@@ -16,6 +17,7 @@ from runtime.values import all_texts, folded_texts, ip_in, numbers, texts, time_
 __all__ = [
     "MISSING",
     "Fields",
+    "LazyRegex",
     "all_texts",
     "candidates",
     "field_ref",
@@ -119,6 +121,29 @@ class Fields(dict):
             value = [t.casefold() for t in self["k:t"]]
         self[key] = value
         return value
+
+
+class LazyRegex:
+    """A regex compiled on first use: big rule sets hold hundreds, and most records need few of them."""
+
+    __slots__ = ("_flags", "_pattern", "_regex")
+
+    def __init__(self, pattern: str, flags: str = "") -> None:
+        self._pattern, self._flags, self._regex = pattern, flags, None
+
+    def _compiled(self) -> re.Pattern:
+        if self._regex is None:
+            bits = 0
+            for flag in self._flags:
+                bits |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}[flag]
+            self._regex = re.compile(self._pattern, bits)
+        return self._regex
+
+    def search(self, text: str) -> re.Match | None:
+        return (self._regex or self._compiled()).search(text)
+
+    def fullmatch(self, text: str) -> re.Match | None:
+        return (self._regex or self._compiled()).fullmatch(text)
 
 
 def candidates(fields: Fields, always: tuple[int, ...], index: dict[str, tuple], nested: tuple[str, ...]) -> set[int]:
