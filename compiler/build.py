@@ -14,6 +14,7 @@ from dsl.diagnostics import Diagnostic
 from dsl.expr import Const, Expr, all_of
 from dsl.loader import load_paths
 from dsl.lower import rule_expr
+from dsl.rename import rename_fields
 
 from .checks import CHECKS, check_duplicate_ids
 from .codegen import RuleInput, generate_module, generate_package_init, hook_module_name, module_name
@@ -84,9 +85,10 @@ def plan(
             continue
         expr = rule_expr(rule, placeholders)
         for schema, mapping in schemas.for_logsource(rule.logsource):
-            reference = all_of([mapping.when, expr])
+            mapped = rename_fields(expr, mapping.rename) if mapping.fields else expr
+            reference = all_of([mapping.when, mapped])
             result.compiled.append(
-                CompiledRule(rule, schema.name, optimize(reference), own=optimize(expr), when=optimize(mapping.when), reference=reference)
+                CompiledRule(rule, schema.name, optimize(reference), own=optimize(mapped), when=optimize(mapping.when), reference=reference)
             )
     return result, schemas
 

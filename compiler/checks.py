@@ -31,13 +31,15 @@ def check_logsource(rule: Rule, schemas: SchemaSet) -> list[Diagnostic]:
 
 def check_fields(rule: Rule, schemas: SchemaSet) -> list[Diagnostic]:
     diags = []
-    for schema, _ in schemas.for_logsource(rule.logsource)[:1] or []:
+    seen = set()
+    for schema, mapping in schemas.for_logsource(rule.logsource):
         for item in field_items(rule):
             names = [item.field] if item.field else []
             if "fieldref" in item.modifiers:
                 names += [v for v in item.values if isinstance(v, str)]
             for name in names:
-                if not schema.knows(name):
+                if not schema.knows(mapping.rename(name)) and (schema.name, name) not in seen:
+                    seen.add((schema.name, name))
                     diags.append(unknown_field(schema, name, item.loc))
     return diags
 

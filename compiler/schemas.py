@@ -15,7 +15,8 @@ from dsl.yaml_source import YNode, load_documents
 ALWAYS = Const(True)
 FIELD_TYPES = ("string", "integer", "float", "boolean", "ip", "timestamp", "list", "any", "object")
 OPEN_TYPES = ("any", "list")  # any sub-path below these is accepted
-PARSER_TYPES = ("json",)
+COERCED_TYPES = ("integer", "float", "boolean", "timestamp", "ip")  # the runtime converts text to these
+PARSER_TYPES = ("json", "csv", "kv", "syslog", "regex")  # runtime.parsers.PARSERS
 LOGSOURCE_KEYS = ("product", "category", "service")
 
 
@@ -27,6 +28,10 @@ class LogSourceMapping:
     category: str | None
     service: str | None
     when: Expr = ALWAYS
+    fields: tuple[tuple[str, str], ...] = ()  # Sigma field name -> schema path, for this logsource only
+
+    def rename(self, name: str) -> str:
+        return dict(self.fields).get(name, name)
 
     def keys(self) -> dict[str, str]:
         return {k: v for k in LOGSOURCE_KEYS if (v := getattr(self, k)) is not None}
@@ -43,6 +48,7 @@ class Schema:
     logsources: tuple[LogSourceMapping, ...]
     strict_fields: bool = True
     path: str = ""
+    patterns: dict[str, tuple[str, ...]] = field(default_factory=dict)  # field -> globs, one must match
 
     def knows(self, path: str) -> bool:
         if path in self.fields:
@@ -52,7 +58,13 @@ class Schema:
 
     def runtime_view(self) -> dict[str, Any]:
         """What the Lambda's classifier needs, as plain JSON data."""
-        return {"parser": dict(sorted(self.parser.items())), "required": list(self.required), "priority": self.priority}
+        return {
+            "parser": dict(sorted(self.parser.items())),
+            "required": list(self.required),
+            "priority": self.priority,
+            "patterns": {k: list(v) for k, v in sorted(self.patterns.items())},
+            "types": {k: v for k, v in sorted(self.fields.items()) if v in COERCED_TYPES},
+        }
 
 
 @dataclass
@@ -128,6 +140,7 @@ class _SchemaReader:
             logsources=tuple(self.logsources(doc.get("logsources"))),
             strict_fields=True if strict is None else bool(strict.value),
             path=doc.loc.path,
+            patterns={k: tuple(v if isinstance(v, list) else [v]) for k, v in (classify.get("patterns") or {}).items()},
         )
 
     def fields(self, node: YNode | None, prefix: str, out: dict[str, str]) -> None:
@@ -164,7 +177,15 @@ class _SchemaReader:
             except ModifierError as exc:
                 self.err("S007", f"bad 'when' condition: {exc.message}", entry.loc)
                 continue
-            out.append(LogSourceMapping(plain.get("product"), plain.get("category"), plain.get("service"), when))
+            renames = plain.get("fields") or {}
+            if not isinstance(renames, dict) or not all(isinstance(v, str) for v in renames.values()):
+                self.err("S008", "a logsource's 'fields' must map Sigma field names to schema paths", entry.loc)
+                continue
+            out.append(
+                LogSourceMapping(
+                    plain.get("product"), plain.get("category"), plain.get("service"), when, tuple(sorted(renames.items()))
+                )
+            )
         return out
 
 
