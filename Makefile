@@ -43,6 +43,11 @@ bundle: compile  ## pack runtime/ and the generated matchers into build/sigil-la
 demo: bundle  ## run the Lambda on sample Kinesis events against a local moto server and print the alerts
 	$(BIN)/python scripts/demo.py --bundle $(BUNDLE)
 
+.PHONY: bench
+bench: $(STAMP)  ## measure throughput, scale, compile and import costs; writes bench/RESULTS.md
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run
+
 .PHONY: regression
 regression: $(STAMP)  ## score `sigil replay` on SigmaHQ's regression events with both engines
 	PATH=$(abspath $(BIN)):$$PATH ../shared/tools/sigma-regression --sigil sigil --sigma ../shared/sigma --engine interpreter

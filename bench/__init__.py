@@ -1,0 +1,1 @@
+"""`make bench`: throughput and scale measurements, written to bench/RESULTS.md."""
