@@ -1,0 +1,105 @@
+"""Open a Jira issue per alert (REST API v2), with basic auth from the secret store and no duplicate issues."""
+
+from __future__ import annotations
+
+import base64
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+from runtime.outputs.base import Output
+from runtime.outputs.text import cut, key_fields, level, pretty_record
+from runtime.retry import DeliveryError
+
+SUMMARY_LIMIT = 255
+DESCRIPTION_LIMIT = 32_767
+LABEL_PREFIX = "sigil-"
+
+
+def label(alert: Mapping[str, Any]) -> str:
+    """Return the label that ties an issue to its alert (used to find it again after an ambiguous failure)."""
+    return f"{LABEL_PREFIX}{alert['alert_id']}"
+
+
+def description(alert: Mapping[str, Any]) -> str:
+    """Return the issue description in Jira wiki markup, the record cut so the whole fits 32,767 chars."""
+    lines = [
+        f"*Rule:* {alert.get('rule_id')}",
+        f"*Level:* {level(alert)}",
+        f"*Log type:* {alert.get('log_type')}",
+        f"*Source:* {alert.get('source')}",
+        f"*Alert id:* {alert.get('alert_id')}",
+    ]
+    if alert.get("description"):
+        lines += ["", str(alert["description"])]
+    fields = key_fields(alert)
+    if fields:
+        lines += ["", "h4. Key fields", *(f"* {name}: {{{{{value}}}}}" for name, value in fields)]
+    head = "\n".join(lines)
+    room = DESCRIPTION_LIMIT - len(head) - len("\n\nh4. Record\n{code:json}\n\n{code}")
+    return f"{head}\n\nh4. Record\n{{code:json}}\n{cut(pretty_record(alert), max(room, 0))}\n{{code}}"
+
+
+def issue(alert: Mapping[str, Any], project: str, issue_type: str, labels: list[str]) -> dict[str, Any]:
+    """Return the create-issue body."""
+    summary = cut(" ".join(str(alert.get("title")).split()), SUMMARY_LIMIT)
+    return {
+        "fields": {
+            "project": {"key": project},
+            "issuetype": {"name": issue_type},
+            "summary": summary,
+            "description": description(alert),
+            "labels": ["sigil", *labels, label(alert)],
+        }
+    }
+
+
+class JiraOutput(Output):
+    """``jira:NAME`` → ``{"project": KEY}``; optional ``issue_type`` (Task), ``labels``, ``secret``.
+
+    The secret holds ``url`` (site base URL), ``username`` and ``api_token`` (or ``password``).
+    """
+
+    service = "jira"
+    required = frozenset({"project"})
+    optional = frozenset({"secret", "issue_type", "labels"})
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._uncertain: set[str] = set()
+
+    def send(self, alert: Mapping[str, Any]) -> None:
+        """Create the issue; after a failure that may have created it anyway, look for it first."""
+        fields = self.secret()
+        base = self.secret_field(fields, "url").rstrip("/")
+        headers = {"Authorization": _basic_auth(fields, self)}
+        alert_id = str(alert["alert_id"])
+        if alert_id in self._uncertain and self._exists(base, headers, label(alert)):
+            self._uncertain.discard(alert_id)
+            return
+        body = issue(
+            alert,
+            str(self.settings["project"]),
+            str(self.settings.get("issue_type", "Task")),
+            [str(item) for item in self.settings.get("labels", [])],
+        )
+        try:
+            self.resources.http.post_json(f"{base}/rest/api/2/issue", body, headers)
+        except DeliveryError as exc:
+            if exc.retryable:
+                self._uncertain.add(alert_id)
+            raise
+        self._uncertain.discard(alert_id)
+
+    def _exists(self, base: str, headers: Mapping[str, str], name: str) -> bool:
+        """True if an issue with the alert's label exists already."""
+        query = urllib.parse.urlencode({"jql": f'labels = "{name}"', "maxResults": "1", "fields": "key"})
+        response = self.resources.http.request("GET", f"{base}/rest/api/2/search?{query}", None, headers)
+        return int(response.json().get("total", 0)) > 0
+
+
+def _basic_auth(fields: Mapping[str, str], output: Output) -> str:
+    """Return the Basic authorization header value from the secret's username and token."""
+    user = output.secret_field(fields, "username")
+    token = fields.get("api_token") or output.secret_field(fields, "password")
+    return "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
