@@ -24,7 +24,7 @@ def check_logsource(rule: Rule, schemas: SchemaSet) -> list[Diagnostic]:
     wanted = " ".join(f"{k}={v}" for k in ("product", "category", "service") if (v := getattr(ls, k)))
     known = schemas.logsource_names()
     close = difflib.get_close_matches(wanted, known, n=1, cutoff=0.8)
-    hint = f"did you mean {close[0]}?" if close else "add a logsources entry to a schema in schemas/ (sigil schemas lists them)"
+    hint = f"did you mean {close[0]}?" if close else "add a logsources entry to a schema in schemas/ (`sigil schemas list` shows them)"
     loc = ls.value_loc("service", "category", "product") if ls.loc.path != "<memory>" else rule.loc
     return [error("E061", f"logsource {wanted or '(empty)'} maps to no log type", loc, hint)]
 

@@ -89,6 +89,18 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schemas_list(args: argparse.Namespace) -> int:
+    from .schemas import load_schemas
+
+    schemas = load_schemas(args.schemas)
+    if schemas.diagnostics:
+        print(text_report(schemas.diagnostics), file=sys.stderr)
+    for name, schema in sorted(schemas.schemas.items()):
+        logsources = "; ".join(" ".join(f"{k}={v}" for k, v in m.keys().items()) for m in schema.logsources) or "-"
+        print(f"{name:<24} {schema.parser['type']:<7} {len(schema.fields):>4} fields  {logsources}")
+    return 1 if any(d.is_error for d in schemas.diagnostics) else 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="sigil", description="Detection rules as code, compiled for AWS Lambda.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -115,6 +127,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--placeholders", metavar="FILE", help="YAML mapping placeholder name → list of values, for `expand`")
     p.add_argument("events", nargs="+", help="event files (JSON lines, array, concatenated, gzip) or - for stdin")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("schemas", help="log type schemas: list them, import StreamAlert's")
+    schemas_sub = p.add_subparsers(dest="schemas_command", required=True)
+    listing = schemas_sub.add_parser("list", help="each log type with its parser, field count and Sigma logsources")
+    listing.add_argument("--schemas", default=DEFAULT_SCHEMAS)
+    listing.set_defaults(func=cmd_schemas_list)
+    from .streamalert_import import add_parser as add_streamalert_import
+
+    add_streamalert_import(schemas_sub)
 
     p = sub.add_parser("bundle", help="pack runtime/ and the generated modules into the Lambda zip")
     p.add_argument("--build", default=DEFAULT_OUT)

@@ -62,8 +62,8 @@ class Schema:
             "parser": dict(sorted(self.parser.items())),
             "required": list(self.required),
             "priority": self.priority,
-            "patterns": {k: list(v) for k, v in sorted(self.patterns.items())},
-            "types": {k: v for k, v in sorted(self.fields.items()) if v in COERCED_TYPES},
+            "hints": {k: list(v) for k, v in sorted(self.patterns.items())},
+            "fields": {k: v for k, v in sorted(self.fields.items()) if v in COERCED_TYPES},
         }
 
 
