@@ -82,7 +82,7 @@ class Selection:
 class Detection:
     selections: tuple[Selection, ...]
     conditions: tuple[Condition, ...]  # several conditions are ORed
-    condition_texts: tuple[str, ...] = ()
+    condition_texts: tuple[str, ...] = field(default=(), compare=False)  # as written; the trees carry the meaning
     loc: Loc = field(default=NOWHERE, compare=False)
 
     def selection(self, name: str) -> Selection | None:

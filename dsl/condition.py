@@ -40,12 +40,10 @@ class _ToAst(Transformer):
         self.at = at
 
     def or_(self, meta: Meta, left, right):
-        items = (*left.items, right) if isinstance(left, OrCond) else (left, right)
-        return OrCond(items, self.at(meta.column))
+        return OrCond(_chain(OrCond, left, right), self.at(meta.column))
 
     def and_(self, meta: Meta, left, right):
-        items = (*left.items, right) if isinstance(left, AndCond) else (left, right)
-        return AndCond(items, self.at(meta.column))
+        return AndCond(_chain(AndCond, left, right), self.at(meta.column))
 
     def not_(self, meta: Meta, item):
         return NotCond(item, self.at(meta.column))
@@ -66,6 +64,11 @@ class _ToAst(Transformer):
             raise ConditionError("E202", f"unknown quantifier '{quantifier}' before 'of'", quantifier.column, hint)
         pattern = None if target == "them" else str(target)
         return Of(QUANTIFIERS[quantifier], pattern, self.at(quantifier.column))
+
+
+def _chain(kind, left, right) -> tuple:
+    """Operands of a flat and/or chain: `a and (b and c)` is the same chain as `a and b and c`."""
+    return tuple(item for side in (left, right) for item in (side.items if isinstance(side, kind) else (side,)))
 
 
 def parse_condition(text: str, loc: Loc | Callable[[int], Loc]) -> Condition:

@@ -1,7 +1,9 @@
 """Print a rule back as YAML that `dsl.loader.load_text` reads into an equal Rule.
 
 Values are stored raw (Sigma wildcards and backslashes included), so they are written as they are;
-`yaml.safe_dump` quotes every string that YAML would otherwise read as a number, boolean or null.
+PyYAML's safe dumper quotes every string that YAML would otherwise read as a number, boolean, null
+or date. Rules that YAML cannot say faithfully (two equal keys in one mapping, an identifier named
+`condition`) raise PrintError instead of printing something that loads back different.
 """
 
 from __future__ import annotations
@@ -115,10 +117,11 @@ def _detection(detection: Detection) -> dict[str, Any]:
 
 def condition_texts(detection: Detection) -> list[str]:
     """Each condition as written when that text still parses to it, else as `unparse` prints it."""
-    written = detection.condition_texts if len(detection.condition_texts) == len(detection.conditions) else ()
+    conds = detection.conditions
+    written = detection.condition_texts if len(detection.condition_texts) == len(conds) else (None,) * len(conds)
     return [
         text if text is not None and _parses_to(text, cond) else unparse(cond)
-        for cond, text in zip(detection.conditions, written or [None] * len(detection.conditions), strict=True)
+        for cond, text in zip(conds, written, strict=True)
     ]
 
 
