@@ -122,7 +122,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="run rules over recorded events and print one JSON line per alert")
     p.add_argument("--rules", action="append", required=True, metavar="PATH", help="a rule file or directory (repeat for more)")
     p.add_argument("--log-type", help="treat every event as this log type ('json' = schema-less, all rules)")
-    p.add_argument("--engine", choices=("interpreter", "compiled"), default="interpreter")
+    p.add_argument("--engine", choices=("interpreter", "compiled"), default="compiled", help="compiled matchers (default) or the reference interpreter")
     p.add_argument("--schemas", default=DEFAULT_SCHEMAS)
     p.add_argument("--placeholders", metavar="FILE", help="YAML mapping placeholder name → list of values, for `expand`")
     p.add_argument("events", nargs="+", help="event files (JSON lines, array, concatenated, gzip) or - for stdin")

@@ -67,7 +67,7 @@ class TestReplay:
             "rule_id": "6a3c1b9e-2d4f-4e5a-9b8c-7d6e5f4a3b21", "title": "Suspicious whoami", "level": "high",
             "log_type": "windows", "file": str(path), "event_index": 1,
         }
-        assert err.strip() == "3 events, 2 alerts, 0 unclassified, 1 rule (interpreter)"
+        assert err.strip() == "3 events, 2 alerts, 0 unclassified, 1 rule (compiled)"
 
     def test_stdin_and_both_engines(self, rule_file, capsys, monkeypatch):
         """`-` reads standard input; the compiled engine gives the same alerts as the interpreter."""
