@@ -15,6 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+import runtime.helpers
 from compiler.anchors import GRAM, FieldIndex, anchor_frequency, anchors, build_index
 from compiler.ir import (
     And,
@@ -37,21 +38,8 @@ from compiler.ir import (
 )
 from compiler.literal_trie import trie_regex
 
-# The helpers generated modules may import; the runtime exports exactly these (runtime.helpers.__all__).
-HELPERS = (
-    "MISSING",
-    "Fields",
-    "LazyRegex",
-    "all_texts",
-    "candidates",
-    "field_ref",
-    "folded_texts",
-    "get_field",
-    "ip_in",
-    "numbers",
-    "texts",
-    "time_part",
-)
+# The helpers generated modules may import: exactly what the runtime exports.
+HELPERS = tuple(runtime.helpers.__all__)
 ALWAYS_TRUE = Const(True)
 COMPARE_OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "eq": "=="}
 STR_TESTS = {
