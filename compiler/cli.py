@@ -128,6 +128,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("events", nargs="+", help="event files (JSON lines, array, concatenated, gzip) or - for stdin")
     p.set_defaults(func=cmd_replay)
 
+    from .classify_cmd import add_parser as add_classify
+
+    add_classify(sub)
+
     p = sub.add_parser("schemas", help="log type schemas: list them, import StreamAlert's")
     schemas_sub = p.add_subparsers(dest="schemas_command", required=True)
     listing = schemas_sub.add_parser("list", help="each log type with its parser, field count and Sigma logsources")

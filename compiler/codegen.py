@@ -244,7 +244,7 @@ def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: st
     whens = list(groups)
     frequency = anchor_frequency(whens)
     group_always, group_index = build_index([(i, anchors(w, frequency)) for i, w in enumerate(whens)])
-    writer.used.update(("Fields", "candidates"))
+    writer.used.update(("Fields", "run_rules"))
     constants = writer.constant_lines()
     source = _environment().get_template("matcher_module.py.j2").render(
         log_type=log_type,

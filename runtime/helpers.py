@@ -25,6 +25,7 @@ __all__ = [
     "get_field",
     "ip_in",
     "numbers",
+    "run_rules",
     "texts",
     "time_part",
 ]
@@ -144,6 +145,32 @@ class LazyRegex:
 
     def fullmatch(self, text: str) -> re.Match | None:
         return (self._regex or self._compiled()).fullmatch(text)
+
+
+def run_rules(fields: Fields, tables: tuple, errors: list | None = None) -> list[str]:
+    """The ids of the rules that match, in rule order: the body of every generated `match`.
+
+    `tables` is `(groups, group_always, group_index, group_nested, checks, rule_ids)` as a generated
+    module lays it out. Groups whose anchors hit and whose logsource condition holds contribute
+    candidates; each candidate's check decides. With an `errors` list, a check that raises is recorded
+    there as `(rule id, exception)` and the other rules still run; without one, the exception propagates.
+    """
+    groups, group_always, group_index, group_nested, checks, rule_ids = tables
+    found: set[int] = set()
+    for group in candidates(fields, group_always, group_index, group_nested):
+        when, always, index, nested = groups[group]
+        if when(fields):
+            found |= candidates(fields, always, index, nested)
+    if errors is None:
+        return [rule_ids[i] for i in sorted(found) if checks[i](fields)]
+    matched = []
+    for i in sorted(found):
+        try:
+            if checks[i](fields):
+                matched.append(rule_ids[i])
+        except Exception as exc:  # one rule's failure must not hide the others
+            errors.append((rule_ids[i], exc))
+    return matched
 
 
 def candidates(fields: Fields, always: tuple[int, ...], index: dict[str, tuple], nested: tuple[str, ...]) -> set[int]:

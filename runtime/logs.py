@@ -8,11 +8,27 @@ from typing import Any
 
 PREVIEW_CHARS = 160
 
+_bound: dict[str, Any] = {}
+
+
+def bind(**fields: Any) -> None:
+    """Add ``fields`` (such as the request id) to every following line; None values unbind."""
+    for name, value in fields.items():
+        if value is None:
+            _bound.pop(name, None)
+        else:
+            _bound[name] = value
+
 
 def emit(event: str, level: str = "info", **fields: Any) -> None:
-    """Write ``{"level", "event", **fields}`` as one JSON line."""
-    line = json.dumps({"level": level, "event": event, **fields}, default=str, separators=(",", ":"))
+    """Write ``{"level", "event", **bound fields, **fields}`` as one JSON line."""
+    line = json.dumps({"level": level, "event": event, **_bound, **fields}, default=str, separators=(",", ":"))
     sys.stdout.write(line + "\n")
+
+
+def write(document: dict[str, Any]) -> None:
+    """Write ``document`` as one JSON line exactly as given (metric lines must not gain fields)."""
+    sys.stdout.write(json.dumps(document, default=str, separators=(",", ":")) + "\n")
 
 
 def preview(data: bytes | str) -> str:

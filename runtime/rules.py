@@ -1,12 +1,18 @@
-"""Load the generated ``sigil_rules`` package (matcher modules and ``schemas.json``) once per cold start."""
+"""Load the generated ``sigil_rules`` package once per cold start, and evaluate its matchers safely.
+
+``match(record)`` of a log type's module runs every rule at once. When it raises, and the module also
+exports ``MATCHERS`` (``{rule id: function(record) -> bool}``), each rule is rerun on its own so one
+failing rule does not hide the others; without ``MATCHERS`` the record could not be evaluated.
+"""
 
 from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from types import ModuleType
 from typing import Any
@@ -14,15 +20,35 @@ from typing import Any
 from runtime.classifier import Classifier
 
 PACKAGE = "sigil_rules"
+SOURCES_FILE = "sources.json"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleError:
+    """An exception raised while matching: by one rule, or (``rule_id`` None) by the whole module."""
+
+    log_type: str
+    rule_id: str | None
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The ids of the matching rules; ``evaluated`` is False when no rule could be run on the record."""
+
+    rule_ids: list[str]
+    errors: list[RuleError] = field(default_factory=list)
+    evaluated: bool = True
 
 
 @dataclass(frozen=True)
 class RuleSet:
-    """The compiled rules: one matcher module per log type, and the classifier built from the schemas."""
+    """The compiled rules: one matcher module per log type, the classifier, and the package's source map."""
 
     modules: Mapping[str, ModuleType]
     schemas: Mapping[str, Any]
     classifier: Classifier
+    sources: Mapping[str, Any] | None = None
 
     def matcher(self, log_type: str) -> Callable[[dict[str, Any]], list[str]] | None:
         """Return ``match`` of the log type's module, or None when no rule targets that log type."""
@@ -34,12 +60,53 @@ class RuleSet:
         module = self.modules.get(log_type)
         return module.RULES.get(rule_id, {}) if module is not None else {}
 
+    def evaluate(self, log_type: str, record: dict[str, Any]) -> Evaluation:
+        """Run the log type's rules on ``record``; exceptions become RuleErrors, never propagate."""
+        module = self.modules.get(log_type)
+        if module is None:
+            return Evaluation([])
+        try:
+            if _collects_errors(module):
+                raised: list = []
+                matched = list(module.match(record, raised))
+                return Evaluation(matched, [RuleError(log_type, rule_id, repr(exc)) for rule_id, exc in raised])
+            return Evaluation(list(module.match(record)))
+        except Exception as exc:  # generated code must not take the batch down
+            whole = RuleError(log_type, None, repr(exc))
+        matchers = getattr(module, "MATCHERS", None)
+        if not isinstance(matchers, Mapping):
+            return Evaluation([], [whole], evaluated=False)
+        return _rule_by_rule(log_type, matchers, record)
+
+
+@functools.cache
+def _collects_errors(module: Any) -> bool:
+    """Does the module's `match` take an `errors` list (per-rule isolation, as `sigil compile` writes it)?"""
+    try:
+        return "errors" in inspect.signature(module.match).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _rule_by_rule(log_type: str, matchers: Mapping[str, Any], record: dict[str, Any]) -> Evaluation:
+    """Run each rule on its own, collecting the ids that match and the errors of those that raise."""
+    matched: list[str] = []
+    errors: list[RuleError] = []
+    for rule_id, test in matchers.items():
+        try:
+            if test(record):
+                matched.append(rule_id)
+        except Exception as exc:  # one failing rule must not stop the others
+            errors.append(RuleError(log_type, rule_id, repr(exc)))
+    return Evaluation(matched, errors)
+
 
 def load_rules(package: str = PACKAGE) -> RuleSet:
     """Import ``package``, its ``LOG_TYPES`` modules and its schemas file; raise ValueError if inconsistent."""
     root = importlib.import_module(package)
     schemas_file = getattr(root, "SCHEMAS_FILE", "schemas.json")
-    schemas = json.loads(resources.files(package).joinpath(schemas_file).read_text(encoding="utf-8"))
+    files = resources.files(package)
+    schemas = json.loads(files.joinpath(schemas_file).read_text(encoding="utf-8"))
     known = schemas.get("log_types", {})
     modules: dict[str, ModuleType] = {}
     for log_type, module_name in root.LOG_TYPES.items():
@@ -48,12 +115,12 @@ def load_rules(package: str = PACKAGE) -> RuleSet:
             raise ValueError(f"{package}.{module_name}.LOG_TYPE is not {log_type!r}")
         if log_type not in known:
             raise ValueError(f"log type {log_type!r} has rules but no entry in {schemas_file}")
-        if not callable(getattr(module, "match", None)) or not isinstance(
-            getattr(module, "RULES", None), dict
-        ):
+        if not callable(getattr(module, "match", None)) or not isinstance(getattr(module, "RULES", None), dict):
             raise ValueError(f"{package}.{module_name} lacks match() or RULES")
         modules[log_type] = module
-    return RuleSet(modules=modules, schemas=schemas, classifier=Classifier(schemas))
+    sources_file = files.joinpath(getattr(root, "SOURCES_FILE", SOURCES_FILE))
+    sources = json.loads(sources_file.read_text(encoding="utf-8")) if sources_file.is_file() else None
+    return RuleSet(modules=modules, schemas=schemas, classifier=Classifier(schemas), sources=sources)
 
 
 @functools.cache

@@ -89,3 +89,26 @@ def _match(record: dict[str, Any]) -> list[str]:
 def test_sample_event_is_up_to_date() -> None:
     """samples/kinesis/*.json is what scripts/make_samples.py generates from samples/records/*.jsonl."""
     assert make_samples.main(["--check"]) == 0
+
+
+class TestCompiledRulesOnMoto:
+    def test_retried_s3_batch_gives_same_alert_ids(
+        self, compiled_rules: Path, alert_sink: AlertSink, runtime_aws: str
+    ) -> None:
+        """An SQS batch of S3 notifications processed twice publishes the same alert ids, once per record."""
+        import gzip
+
+        from moto_process import Queue, create_bucket, notify_queue
+        from test_runtime_sources import console_login, put
+
+        bucket = create_bucket(runtime_aws)
+        queue = Queue.create(runtime_aws)
+        notify_queue(runtime_aws, bucket, queue)
+        trail = {"Records": [console_login("a"), console_login("b"), console_login("c", "Yes")]}
+        put(runtime_aws, bucket, "trail.json.gz", gzip.compress(json.dumps(trail).encode()))
+        event = queue.lambda_event()
+        assert handler(event, None) == {"batchItemFailures": []}
+        first = sorted(alert["alert_id"] for alert in alert_sink.receive())
+        assert handler(event, None) == {"batchItemFailures": []}
+        second = sorted(alert["alert_id"] for alert in alert_sink.receive())
+        assert len(first) == 2 and first == second

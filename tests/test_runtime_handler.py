@@ -16,7 +16,7 @@ from runtime import handler as handler_module
 from runtime.alerts import alert_id, build_alert
 from runtime.classifier import Classifier
 from runtime.parsers import ParseError, json_parser, parse
-from runtime.pipeline import process_batch
+from runtime.pipeline import Runtime, deliver_each, process_batch
 from runtime.rules import load_rules, rule_set
 from runtime.sources import kinesis
 
@@ -110,8 +110,9 @@ class TestJsonParser:
     def test_registry_dispatch(self) -> None:
         """``parse`` dispatches on the config's type and rejects unknown types."""
         assert parse(b'{"a": 1}', {"type": "json"}) == [{"a": 1}]
+        assert parse(b"a,b", {"type": "csv", "columns": ["x", "y"]}) == [{"x": "a", "y": "b"}]
         with pytest.raises(ParseError, match="unknown parser type"):
-            parse(b"a,b", {"type": "csv"})
+            parse(b"<a/>", {"type": "xml"})
 
 
 class TestClassifier:
@@ -211,10 +212,10 @@ class TestProcessBatch:
     def published(self) -> list[dict[str, Any]]:
         return []
 
-    def test_alerts_and_rejects(
+    def test_alerts_and_quarantines(
         self, handwritten_rules: object, published: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """Matching records produce alerts; bad payloads are counted and logged, not raised."""
+        """Matching records produce alerts; bad payloads are counted and quarantined (logged), not raised."""
         event = kinesis_event(
             [
                 cloudtrail_payload(CONSOLE_LOGIN),
@@ -224,22 +225,24 @@ class TestProcessBatch:
             ]
         )
         event["Records"].append(kinesis_item("%%%", "9"))
-        result = process_batch(event, rule_set(), published.append)
+        result = process_batch(event, Runtime(rule_set(), deliver_each(published.append)))
         assert [alert["rule_id"] for alert in published] == [fake_rules.RULE_ID]
         assert result.failures == []
-        assert result.summary() == {
+        summary = result.summary()
+        assert {key: summary[key] for key in ("items", "records", "matched", "clean", "quarantined")} == {
+            "items": 5,
             "records": 5,
-            "parsed": 3,
-            "classified": 2,
-            "rejected": 3,
-            "alerts": 1,
-            "failures": 0,
+            "matched": 1,
+            "clean": 1,
+            "quarantined": 3,
         }
+        assert (summary["parse_failures"], summary["alerts"], summary["delivered"]) == (1, 1, 1)
+        assert result.stats.violations() == []
         logs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-        assert [(log["event"], log["stage"]) for log in logs] == [
-            ("record_rejected", "parse"),
-            ("record_rejected", "classify"),
-            ("record_rejected", "decode"),
+        assert [(log["event"], log["stage"]) for log in logs if log["event"] == "record_quarantined"] == [
+            ("record_quarantined", "parse"),
+            ("record_quarantined", "classify"),
+            ("record_quarantined", "decode"),
         ]
 
     def test_publish_failure_is_a_batch_item_failure(self, handwritten_rules: object) -> None:
@@ -249,17 +252,21 @@ class TestProcessBatch:
             raise ConnectionError("SNS down")
 
         event = kinesis_event([cloudtrail_payload(CREATE_BUCKET), cloudtrail_payload(CONSOLE_LOGIN)])
-        result = process_batch(event, rule_set(), publish)
+        result = process_batch(event, Runtime(rule_set(), deliver_each(publish)))
         assert result.failures == [event["Records"][1]["kinesis"]["sequenceNumber"]]
+        assert (result.stats.alerts, result.stats.undelivered) == (1, 1)
 
-    def test_matcher_error_is_a_reject(
+    def test_matcher_error_is_quarantined(
         self, handwritten_rules: object, published: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """A matcher that raises rejects the record instead of failing the batch."""
+        """A matcher that raises quarantines the record and counts the error instead of failing the batch."""
         rules = rule_set()
         monkeypatch.setattr(rules.modules["cloudtrail"], "match", lambda record: 1 / 0)
-        result = process_batch(kinesis_event([cloudtrail_payload(CONSOLE_LOGIN)]), rules, published.append)
-        assert (result.failures, result.stats.rejected, published) == ([], 1, [])
+        result = process_batch(
+            kinesis_event([cloudtrail_payload(CONSOLE_LOGIN)]), Runtime(rules, deliver_each(published.append))
+        )
+        assert (result.failures, result.stats.quarantined, result.stats.rule_errors, published) == ([], 1, 1, [])
+        assert result.rule_errors == {"cloudtrail:*": 1}
 
 
 class TestHandler:
@@ -272,7 +279,7 @@ class TestHandler:
     def test_response_and_summary(
         self, handwritten_rules: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """The handler returns Lambda's partial-batch response and logs one summary line."""
+        """The handler returns Lambda's partial-batch response and logs one summary line last."""
         sent: list[tuple[dict[str, Any], str]] = []
         monkeypatch.setenv("SIGIL_ALERTS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts")
         monkeypatch.setattr(
@@ -282,13 +289,12 @@ class TestHandler:
         assert response == {"batchItemFailures": []}
         assert [topic for _, topic in sent] == ["arn:aws:sns:us-east-1:123456789012:alerts"]
         summary = json.loads(capsys.readouterr().out.splitlines()[-1])
-        assert summary == {
-            "level": "info",
-            "event": "batch_summary",
+        assert summary["event"] == "batch_summary"
+        assert {key: summary[key] for key in ("kind", "items", "records", "matched", "alerts", "delivered")} == {
+            "kind": "kinesis",
+            "items": 1,
             "records": 1,
-            "parsed": 1,
-            "classified": 1,
-            "rejected": 0,
+            "matched": 1,
             "alerts": 1,
-            "failures": 0,
+            "delivered": 1,
         }

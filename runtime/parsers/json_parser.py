@@ -1,56 +1,111 @@
-"""Parse JSON payloads: one object, or newline-delimited objects; optionally extract nested records."""
+"""Parse JSON payloads: one document or newline-delimited documents, then pick out the records.
+
+Options: ``records`` (a path like ``Records[*]`` to nested records), ``embedded_json`` (the records are
+JSON strings), ``json_regex_key`` (the record is the JSON object found in that text field, as in a
+syslog line carrying JSON), ``layout: evtx`` (flatten evtx_dump events), ``envelope_keys`` (root fields
+copied into each record, see `runtime.parsers.envelope`).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from runtime.helpers import MISSING, get_field
+from runtime.parsers import envelope, evtx, paths
 from runtime.parsers.errors import ParseError
+from runtime.parsers.text import decode
+
+JSON_IN_TEXT = re.compile(r"\{.*\}", re.DOTALL)
 
 
-def parse(raw: bytes, options: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Return the records in ``raw``; ``options["records"]`` like ``"Records[*]"`` takes them from a list."""
-    records = _objects(raw)
+def parse(raw: bytes, options: Mapping[str, Any], header: bytes | None = None) -> list[dict[str, Any]]:
+    """Return the records in ``raw`` under ``options``; raise ParseError when there are none to be had."""
     path = options.get("records")
-    if path:
-        records = [item for obj in records for item in extract(obj, path)]
+    records: list[dict[str, Any]] = []
+    for doc in documents(raw):
+        selected = paths.select(doc, path) if path else [doc]
+        if options.get("embedded_json"):
+            selected = [_embedded(value) for value in selected]
+        if not all(isinstance(value, dict) for value in selected):
+            where = f"{path!r}" if path else "JSON payload"
+            raise ParseError(f"{where} is not a list of objects" if path else f"{where} is not an object")
+        if options.get("json_regex_key"):
+            selected = [_json_in_text(value, str(options["json_regex_key"])) for value in selected]
+        if options.get("layout") == "evtx":
+            selected = [evtx.flatten(value) for value in selected]
+        records.extend(envelope.attach(selected, doc, options))
     return records
 
 
 def extract(obj: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
-    """Return the dicts of the list at ``path`` (a dotted path ending in ``[*]``) inside ``obj``.
-
-    An object without that path is itself one record (CloudTrail arrives both as ``{"Records": [...]}``
-    files and one event per message); the classifier then decides whether it fits.
-    """
-    if not path.endswith("[*]"):
-        raise ParseError(f"records path {path!r} must end with [*]")
-    items = get_field(obj, path[:-3])
-    if items is MISSING:
-        return [dict(obj)]
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise ParseError(f"{path[:-3]!r} is not a list of objects")
-    return items
-
-
-def _objects(raw: bytes) -> list[dict[str, Any]]:
-    """Decode one JSON object, or one object per non-blank line."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"not UTF-8: {exc}") from None
-    try:
-        values = [json.loads(text)]
-    except json.JSONDecodeError as whole_error:
-        lines = [line for line in text.splitlines() if line.strip()]
-        if len(lines) < 2:
-            raise ParseError(f"invalid JSON: {whole_error}") from None
-        try:
-            values = [json.loads(line) for line in lines]
-        except json.JSONDecodeError as exc:
-            raise ParseError(f"invalid JSON lines: {exc}") from None
+    """Return the dicts ``path`` (like ``Records[*]``) selects in ``obj``, or ``[obj]`` when it lacks the path."""
+    values = paths.select(obj, path)
     if not all(isinstance(value, dict) for value in values):
-        raise ParseError("JSON payload is not an object")
+        raise ParseError(f"{path!r} is not a list of objects")
     return values
+
+
+def loads(text: str | bytes) -> Any:
+    """``json.loads`` that raises ParseError for invalid and for too deeply nested JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ParseError("JSON nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"invalid JSON: {exc}") from None
+
+
+_last: tuple[bytes, list[Any] | str] | None = None
+
+
+def documents(raw: bytes) -> list[Any]:
+    """Decode one JSON document, or one per non-blank line (raise ParseError).
+
+    The classifier tries several JSON log types on the same payload: the last payload's outcome is
+    kept, so the same bytes object is decoded once. Callers must not mutate the documents.
+    """
+    global _last
+    if _last is None or _last[0] is not raw:
+        try:
+            _last = (raw, _decode_documents(raw))
+        except ParseError as exc:
+            _last = (raw, str(exc))
+    outcome = _last[1]
+    if isinstance(outcome, str):
+        raise ParseError(outcome)
+    return outcome
+
+
+def _decode_documents(raw: bytes) -> list[Any]:
+    text = decode(raw)
+    try:
+        return [loads(text)]
+    except ParseError as whole_error:
+        lines = [line for line in text.splitlines() if line.strip()]
+        if len(lines) < 2 or str(whole_error) == "JSON nested too deeply":
+            raise
+    try:
+        return [loads(line) for line in lines]
+    except ParseError as exc:
+        raise ParseError(f"invalid JSON lines: {exc}") from None
+
+
+def _embedded(value: Any) -> Any:
+    """Decode a record held as a JSON string."""
+    if not isinstance(value, str):
+        return value
+    return loads(value)
+
+
+def _json_in_text(record: dict[str, Any], key: str) -> dict[str, Any]:
+    """The JSON object inside the text of ``record[key]`` (from its first ``{`` to its last ``}``)."""
+    text = record.get(key)
+    found = JSON_IN_TEXT.search(text) if isinstance(text, str) else None
+    if found is None:
+        raise ParseError(f"{key!r} holds no JSON object")
+    value = loads(found.group(0))
+    if not isinstance(value, dict):
+        raise ParseError(f"{key!r} holds no JSON object")
+    return value

@@ -1,19 +1,19 @@
-"""Decode the records of a Lambda Kinesis event: base64, then gunzip when the payload is gzip."""
+"""Kinesis records: base64 data, gunzipped when it is gzip; CloudWatch Logs envelopes are unwrapped."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-GZIP_MAGIC = b"\x1f\x8b"
-MAX_DECOMPRESSED_BYTES = 16 * 1024 * 1024  # a Kinesis record holds at most 1 MiB before compression
+from runtime.sources import Item, Payload, cloudwatch, failed
+from runtime.sources.compression import GZIP_MAGIC, DecodeError, gunzip, is_gzip
+from runtime.sources.limits import Limits
 
+__all__ = ["GZIP_MAGIC", "DecodeError", "decode_data", "decode_record", "gunzip", "items", "sequence_number"]
 
-class DecodeError(ValueError):
-    """A Kinesis record whose data cannot be turned into a payload."""
+MAX_DECOMPRESSED_BYTES = Limits().max_inflated_bytes
 
 
 def sequence_number(record: Mapping[str, Any]) -> str:
@@ -38,26 +38,38 @@ def decode_data(data: str, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> bytes:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise DecodeError(f"invalid base64: {exc}") from None
-    if raw.startswith(GZIP_MAGIC):
+    if is_gzip(raw):
         return gunzip(raw, max_bytes)
     return raw
 
 
-def gunzip(raw: bytes, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> bytes:
-    """Decompress every gzip member of ``raw``, refusing output larger than ``max_bytes``."""
-    out: list[bytes] = []
-    size = 0
-    while raw:
-        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+def stream_name(arn: str) -> str:
+    """Return the stream name of a Kinesis stream ARN (the ARN itself when it has no ``stream/`` part)."""
+    return arn.rsplit("stream/", 1)[-1] if "stream/" in arn else arn
+
+
+def items(records: list[Mapping[str, Any]], limits: Limits) -> list[Item]:
+    """Return one item per Kinesis record, identified by its sequence number."""
+    return [
+        Item(sequence_number(record), f"kinesis {sequence_number(record)}", _reader(record, limits))
+        for record in records
+    ]
+
+
+def _reader(record: Mapping[str, Any], limits: Limits) -> Any:
+    def read() -> Iterator[Payload]:
+        arn = str(record.get("eventSourceARN") or "kinesis")
+        source = f"kinesis:{stream_name(arn)}"
+        origin = {"sequence_number": sequence_number(record)}
         try:
-            chunk = inflater.decompress(raw, max_bytes - size + 1)
-        except zlib.error as exc:
-            raise DecodeError(f"invalid gzip: {exc}") from None
-        size += len(chunk)
-        if size > max_bytes:
-            raise DecodeError(f"gzip payload exceeds {max_bytes} bytes")
-        if not inflater.eof:
-            raise DecodeError("truncated gzip payload")
-        out.append(chunk)
-        raw = inflater.unused_data
-    return b"".join(out)
+            _, raw = decode_record(record, limits.max_inflated_bytes)
+        except DecodeError as exc:
+            data = record.get("kinesis", {}).get("data", "") if isinstance(record.get("kinesis"), Mapping) else ""
+            yield failed(str(data).encode(), source, arn, str(exc), **origin)
+            return
+        if cloudwatch.looks_like_envelope(raw):
+            yield from cloudwatch.envelope_payloads(raw, source, arn, origin)
+            return
+        yield Payload(raw, source, arn, origin)
+
+    return read

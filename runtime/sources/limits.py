@@ -1,0 +1,30 @@
+"""Size limits that keep one hostile payload from exhausting the Lambda's memory or time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """``max_record_bytes`` bounds one payload (a line, a message); the others bound decompression."""
+
+    max_record_bytes: int = 8 * MIB
+    max_inflated_bytes: int = 32 * MIB  # an in-memory payload (Kinesis, CloudWatch Logs) after gunzip
+    max_gzip_ratio: int = 200  # a streamed object inflating more than this is a gzip bomb...
+    ratio_grace_bytes: int = 16 * MIB  # ...once it has inflated past this many bytes
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Limits:
+        """Read ``SIGIL_MAX_RECORD_BYTES``, ``SIGIL_MAX_INFLATED_BYTES`` and ``SIGIL_MAX_GZIP_RATIO``."""
+        defaults = cls()
+        return cls(
+            max_record_bytes=int(environ.get("SIGIL_MAX_RECORD_BYTES", defaults.max_record_bytes)),
+            max_inflated_bytes=int(environ.get("SIGIL_MAX_INFLATED_BYTES", defaults.max_inflated_bytes)),
+            max_gzip_ratio=int(environ.get("SIGIL_MAX_GZIP_RATIO", defaults.max_gzip_ratio)),
+            ratio_grace_bytes=int(environ.get("SIGIL_GZIP_RATIO_GRACE_BYTES", defaults.ratio_grace_bytes)),
+        )

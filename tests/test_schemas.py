@@ -1,0 +1,374 @@
+"""The shipped log schemas: they load cleanly, parse and classify their samples, and map Sigma rules."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import uuid
+from collections import Counter
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+import yaml
+
+from compiler.build import plan
+from compiler.cli import main as sigil
+from compiler.replay import Matchers, load_compiled
+from compiler.schemas import Schema, load_schemas
+from dsl.interpreter import eval_expr
+from runtime import parsers
+from runtime.classifier import Classifier
+from runtime.helpers import MISSING, get_field
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = ROOT / "schemas"
+SAMPLES = ROOT / "tests" / "samples"
+SIGMA = ROOT.parent / "shared" / "sigma" / "rules"
+
+LOADED = load_schemas(SCHEMAS)
+SCHEMA = LOADED.schemas
+SAMPLE_FILES = sorted(path for path in SAMPLES.glob("*/*") if path.is_file())
+REQUIRED_LOG_TYPES = {
+    "cloudtrail", "vpc_flow", "s3_access", "guardduty", "guardduty_event", "cloudwatch_events",
+    "osquery_differential", "osquery_snapshot", "windows", "linux_syslog", "auditd", "webserver_access",
+    "okta", "json",
+}  # fmt: skip
+
+needs_sigma = pytest.mark.skipif(not SIGMA.is_dir(), reason="../shared/sigma is not beside the project")
+
+
+def classifier() -> Classifier:
+    return Classifier({"log_types": {name: schema.runtime_view() for name, schema in SCHEMA.items()}})
+
+
+def payloads(sample: Path) -> list[bytes]:
+    """The payloads the runtime hands the classifier: a JSON file whole, a text log line by line."""
+    raw = sample.read_bytes()
+    return [raw] if SCHEMA[sample.parent.name].parser["type"] == "json" else raw.splitlines()
+
+
+def replay_reads_as_is(schema: Schema) -> bool:
+    """Whether `sigil replay` reads the log type's files itself: JSON without an envelope to copy."""
+    return schema.parser["type"] == "json" and not schema.parser.get("envelope_keys")
+
+
+def replay_args(sample: Path, schema: Schema, tmp_path: Path) -> list[str]:
+    """The events file and options to replay a sample: parsed into JSON lines first when replay cannot read it.
+
+    Those, and the generic type (no logsource), are replayed with --log-type.
+    """
+    if replay_reads_as_is(schema):
+        return [str(sample)] + (["--log-type", schema.name] if not schema.logsources else [])
+    events = tmp_path / f"{sample.name}.jsonl"
+    records = parsers.parse(sample.read_bytes(), schema.parser)
+    events.write_text("".join(json.dumps(record) + "\n" for record in records))
+    return [str(events), "--log-type", schema.name]
+
+
+# --- loading -----------------------------------------------------------------------------------------
+
+
+def test_every_schema_loads_without_diagnostics():
+    """schemas/ loads with no error and no warning, one log type per file."""
+    assert LOADED.diagnostics == []
+    assert len(SCHEMA) == len(list(SCHEMAS.glob("*.yml")))
+
+
+def test_the_log_types_of_the_issue_are_shipped():
+    """CloudTrail, VPC Flow Logs, S3 access, GuardDuty, EventBridge, osquery, Windows, syslog, auditd, web, Okta, JSON."""
+    assert set(SCHEMA) >= REQUIRED_LOG_TYPES
+
+
+def test_every_log_type_has_a_sample():
+    """Each log type has a folder of sample records under tests/samples named after it, and nothing else does."""
+    assert {path.parent.name for path in SAMPLE_FILES} == set(SCHEMA)
+
+
+def test_generic_json_is_the_last_resort():
+    """The generic type requires nothing, claims no logsource and comes after every other log type."""
+    generic = SCHEMA["json"]
+    assert generic.required == () and generic.logsources == ()
+    assert all(generic.priority > schema.priority for name, schema in SCHEMA.items() if name != "json")
+
+
+def test_windows_process_creation_maps_sysmon_and_security_4688():
+    """process_creation selects Sysmon EID 1 as is and Security 4688 with the Sysmon names renamed."""
+    mappings = [m for m in SCHEMA["windows"].logsources if m.category == "process_creation"]
+    record_4688 = {"Channel": "Security", "EventID": 4688}
+    assert len(mappings) == 2
+    sysmon, security = sorted(mappings, key=lambda m: bool(m.fields))
+    assert sysmon.fields == ()
+    assert (
+        security.rename("Image") == "NewProcessName" and security.rename("ParentImage") == "ParentProcessName"
+    )
+    assert security.rename("CommandLine") == "CommandLine"
+    assert eval_expr(security.when, record_4688) and not eval_expr(sysmon.when, record_4688)
+
+
+def test_guardduty_event_renames_every_finding_field_under_detail():
+    """A rule written against raw finding fields reads the same data from an EventBridge delivery."""
+    mapping = next(m for m in SCHEMA["guardduty_event"].logsources if m.service == "guardduty")
+    assert {name: mapping.rename(name) for name in SCHEMA["guardduty"].fields} == {
+        name: f"detail.{name}" for name in SCHEMA["guardduty"].fields
+    }
+
+
+# --- samples: parse and classify ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sample", SAMPLE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_sample_parses_with_its_log_types_parser(sample):
+    """The runtime parser configured by the schema turns the sample into records, one per line for text logs."""
+    schema = SCHEMA[sample.parent.name]
+    records = parsers.parse(sample.read_bytes(), schema.parser)
+    assert records and all(isinstance(record, dict) for record in records)
+    if schema.parser["type"] != "json":
+        assert len(records) == len(sample.read_bytes().splitlines())
+    for record in records:
+        assert [path for path in schema.required if get_field(record, path) is MISSING] == [], record
+
+
+@pytest.mark.parametrize("sample", SAMPLE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_sample_classifies_as_its_own_log_type(sample):
+    """Among all shipped log types, every record of the sample goes to the log type it is a sample of."""
+    found = set()
+    for payload in payloads(sample):
+        result = classifier().classify_payload(payload)
+        assert result.error is None, result.error
+        found |= {classification.log_type or classification.reason for _, classification in result.records}
+    assert found == {sample.parent.name}
+
+
+@pytest.mark.parametrize("sample", SAMPLE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_parsed_records_classify_as_their_log_type(sample):
+    """Records already parsed (e.g. replayed from JSON lines) are accepted by their log type's checks too."""
+    schema = SCHEMA[sample.parent.name]
+    for record in parsers.parse(sample.read_bytes(), schema.parser):
+        assert classifier().classify(record, among=[schema.name]).log_type == schema.name
+
+
+def test_dashes_in_text_logs_leave_fields_out():
+    """A "-" (no value) in flow and access logs is an absent field, so the typed fields still coerce."""
+    nodata = (SAMPLES / "vpc_flow" / "cloudwatch_lines.log").read_bytes().splitlines()[2]
+    ((record, found),) = classifier().classify_payload(nodata).records
+    assert found.log_type == "vpc_flow" and record["log_status"] == "NODATA"
+    assert "srcaddr" not in record and "action" not in record and record["version"] == 2
+    anonymous = (SAMPLES / "s3_access" / "access.log").read_bytes().splitlines()[2]
+    ((record, found),) = classifier().classify_payload(anonymous).records
+    assert found.log_type == "s3_access" and "requester" not in record and "referer" not in record
+    assert (record["http_status"], record["bytes_sent"]) == (200, 7340032)
+
+
+def test_osquery_snapshot_rows_carry_their_query():
+    """Each snapshot row is a record with the query's name and host under `osquery`."""
+    rows = parsers.parse(
+        (SAMPLES / "osquery_snapshot" / "results.log").read_bytes(), SCHEMA["osquery_snapshot"].parser
+    )
+    assert [row["name"] for row in rows] == ["sshd", "kworkerds"]
+    assert {row["osquery"]["name"] for row in rows} == {"pack_hunting_processes"}
+    assert {row["osquery"]["hostIdentifier"] for row in rows} == {"web-01.example.com"}
+
+
+# --- the Sigma corpus against the schemas ------------------------------------------------------------
+
+# folder: (rules, compiled, {logsource without a log type: rules}, {(log type, field): rules} for E060)
+CORPUS = {
+    "linux": (210, 75, {"product=linux category=process_creation": 122, "product=linux category=file_event": 8,
+                         "product=linux category=network_connection": 5}, {}),
+    "web": (45, 16, {"category=proxy": 29}, {}),
+    "identity/okta": (21, 21, {}, {}),
+    # the rule tests `status: success`, which no CloudTrail record has
+    "cloud/aws": (57, 56, {}, {("cloudtrail", "status"): 1}),
+    # the rule tests `blocked: "false"` besides `action`; flow logs have no such field
+    "network/firewall": (1, 0, {}, {("vpc_flow", "blocked"): 1}),
+}  # fmt: skip
+UNMAPPED = re.compile(r"logsource (.+) maps to no log type")
+UNKNOWN = re.compile(r"field '(.+)' is not in log type '(.+)'")
+
+
+@needs_sigma
+@pytest.mark.parametrize("folder", list(CORPUS))
+def test_corpus_rules_compile_against_the_schemas(folder):
+    """Every rule of the folder compiles unless its logsource has no log type or it tests a field a strict type lacks."""
+    rules, compiled, unmapped, unknown = CORPUS[folder]
+    result, schemas = plan([str(SIGMA / folder)], str(SCHEMAS), keep_going=True)
+    codes = Counter(d.code for d in result.diagnostics)
+    print(
+        f"{folder}: {len(result.rules)} rules, {result.compiled_rule_count} compiled, diagnostics {dict(codes)}"
+    )
+    missing = Counter(UNMAPPED.match(d.message)[1] for d in result.diagnostics if d.code == "E061")
+    errors_060 = Counter(UNKNOWN.match(d.message).group(2, 1) for d in result.diagnostics if d.code == "E060")
+    assert (len(result.rules), result.compiled_rule_count) == (rules, compiled)
+    assert dict(missing) == unmapped
+    assert dict(errors_060) == unknown
+    assert set(codes) <= {"E060", "E061", "W060"}, [
+        str(d) for d in result.diagnostics if d.code not in ("E060", "E061", "W060")
+    ]
+    strict = {name for name, schema in schemas.schemas.items() if schema.strict_fields}
+    assert all(log_type in strict for log_type, _ in errors_060)
+
+
+# --- rules firing on the samples ---------------------------------------------------------------------
+
+
+def _rule_yaml(logsource: dict, selection: dict) -> str:
+    rule = {"title": "sample check", "id": str(uuid.uuid4()), "logsource": logsource,
+            "detection": {"selection": selection, "condition": "selection"}, "level": "high"}  # fmt: skip
+    return yaml.safe_dump(rule, sort_keys=False)
+
+
+# log type: (logsource, selection, {sample file: indexes of the events that fire})
+GUARDDUTY_RULE = (
+    {"product": "aws", "service": "guardduty"},
+    {
+        "type|startswith": "UnauthorizedAccess:IAMUser/",
+        "service.action.awsApiCallAction.remoteIpDetails.ipAddressV4|cidr": "198.51.100.0/24",
+    },
+)
+FIRING = {
+    "cloudtrail": ({"product": "aws", "service": "cloudtrail"},
+                   {"eventName": "StopLogging", "userIdentity.type": "IAMUser"}, {"s3_object.json": [0]}),
+    "windows": ({"product": "windows", "category": "process_creation"}, {"Image|endswith": "\\whoami.exe"},
+                {"sysmon_process_creation.json": [0], "security_4688.json": [0]}),
+    # one rule for both GuardDuty layouts: the EventBridge one reads the finding through the renames
+    "guardduty": (*GUARDDUTY_RULE, {"export.jsonl": [0]}),
+    "guardduty_event": (*GUARDDUTY_RULE, {"eventbridge.json": [0]}),
+    "cloudwatch_events": ({"product": "aws", "service": "eventbridge"},
+                          {"detail-type": "AWS API Call via CloudTrail", "detail.userIdentity.type": "Root"},
+                          {"cloudtrail_api_call.json": [0], "ec2_state_change.json": []}),
+    "okta": ({"product": "okta", "service": "okta"},
+             {"eventType": "user.session.start", "outcome.result": "FAILURE", "client.ipAddress|cidr": "203.0.113.0/24"},
+             {"system_log.jsonl": [0], "event_hook.json": []}),
+    "osquery_differential": ({"product": "osquery", "service": "differential"},
+                             {"action": "added", "columns.command|contains": "| bash"}, {"results.log": [0]}),
+    "json": ({"product": "example"}, {"level": "warn", "msg|contains": "declined"}, {"app_events.jsonl": [0]}),
+    # replayed from the records the runtime parser makes, with --log-type
+    "osquery_snapshot": ({"product": "osquery", "service": "snapshot"},
+                         {"osquery.name": "pack_hunting_processes", "cmdline|contains": "stratum+tcp://"},
+                         {"results.log": [1]}),
+    "vpc_flow": ({"product": "aws", "service": "vpcflowlogs"}, {"dstport": 3389, "action": "REJECT"},
+                 {"cloudwatch_lines.log": [1]}),
+    "s3_access": ({"product": "aws", "service": "s3accesslogs"}, {"operation": "REST.GET.OBJECT", "http_status": 403},
+                  {"access.log": [3]}),
+    "webserver_access": ({"category": "webserver"}, {"request_uri|contains": "../../"},
+                         {"nginx_access.log": [1], "apache_access.log": []}),
+    "nginx_error": ({"service": "nginx"}, {"level": "alert", "message|contains": "core dumped"}, {"error.log": [1]}),
+    "apache_error": ({"service": "apache"}, {"module": "core", "message|contains": "exit signal"}, {"error.log": [1]}),
+    "linux_syslog": ({"product": "linux", "service": "sudo"}, {"application": "sudo", "message|contains": "USER=root"},
+                     {"auth.log": [4], "rfc5424.log": [1]}),
+    "auditd": ({"product": "linux", "service": "auditd"}, {"type": "EXECVE", "a0": "chattr", "a1|contains": "-i"},
+               {"audit.log": [8]}),
+}  # fmt: skip
+
+
+def run_replay(args: list[str]) -> list[dict]:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        status = sigil(["replay", *args])
+    assert status == 0
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_every_log_type_has_a_firing_rule():
+    """The firing checks below cover every log type and every sample file."""
+    assert set(FIRING) == set(SCHEMA)
+    assert {(lt, name) for lt, (_, _, files) in FIRING.items() for name in files} == {
+        (path.parent.name, path.name) for path in SAMPLE_FILES
+    }
+
+
+@pytest.mark.parametrize("log_type", list(FIRING))
+def test_a_rule_fires_on_its_sample_through_replay(log_type, tmp_path, monkeypatch):
+    """`sigil replay` fires the rule on exactly the expected events, tagged with the sample's log type.
+
+    JSON samples are replayed as they are (the replay classifies them); text logs and osquery snapshots,
+    which the runtime parser reshapes, are parsed first and replayed as JSON lines with --log-type, as is
+    the generic type, which no logsource reaches.
+    """
+    logsource, selection, files = FIRING[log_type]
+    rule = tmp_path / "rule.yml"
+    rule.write_text(_rule_yaml(logsource, selection))
+    monkeypatch.chdir(ROOT)
+    for name, expected in files.items():
+        alerts = run_replay(
+            ["--rules", str(rule), *replay_args(SAMPLES / log_type / name, SCHEMA[log_type], tmp_path)]
+        )
+        assert sorted(a["event_index"] for a in alerts) == expected, name
+        assert {a["log_type"] for a in alerts} <= {log_type}
+
+
+# (corpus rule, sample, indexes of the sample's records that fire)
+CORPUS_FIRING = [
+    ("cloud/aws/cloudtrail/aws_cloudtrail_disable_logging.yml", "cloudtrail/s3_object.json", [0]),
+    ("windows/process_creation/proc_creation_win_whoami_priv_discovery.yml", "windows/sysmon_process_creation.json", [0]),
+    ("windows/process_creation/proc_creation_win_whoami_priv_discovery.yml", "windows/security_4688.json", []),
+    ("windows/process_creation/proc_creation_win_whoami_all_execution.yml", "windows/security_4688.json", [0]),
+    ("identity/okta/okta_policy_modified_or_deleted.yml", "okta/system_log.jsonl", [1]),
+    ("identity/okta/okta_policy_modified_or_deleted.yml", "okta/event_hook.json", [0]),
+    ("identity/okta/okta_user_session_start_via_anonymised_proxy.yml", "okta/system_log.jsonl", [0]),
+    ("web/webserver_generic/web_path_traversal_exploitation_attempt.yml", "webserver_access/nginx_access.log", [1]),
+    ("web/webserver_generic/web_f5_tm_utility_bash_api_request.yml", "webserver_access/apache_access.log", [1]),
+    ("web/product/nginx/web_nginx_core_dump.yml", "nginx_error/error.log", [1]),
+    ("web/product/apache/web_apache_segfault.yml", "apache_error/error.log", [1]),
+    ("linux/builtin/lnx_privileged_user_creation.yml", "linux_syslog/auth.log", [6]),
+    ("linux/builtin/sshd/lnx_sshd_susp_ssh.yml", "linux_syslog/rfc5424.log", [0]),
+    ("linux/auditd/syscall/lnx_auditd_create_account.yml", "auditd/audit.log", [6]),
+    ("linux/auditd/execve/lnx_auditd_chattr_immutable_removal.yml", "auditd/audit.log", [8]),
+]  # fmt: skip
+
+
+@needs_sigma
+@pytest.mark.parametrize("engine", ["interpreter", "compiled"])
+@pytest.mark.parametrize(
+    ("rule", "sample", "expected"), CORPUS_FIRING, ids=[f"{Path(r).stem}-{s}" for r, s, _ in CORPUS_FIRING]
+)
+def test_corpus_rule_fires_on_sample_through_the_mapping(rule, sample, expected, engine, tmp_path):
+    """As in the Lambda: the runtime classifier picks the log type, the logsource mapping (renames, conditions) applies."""
+    result, schemas = plan([str(SIGMA / rule)], str(SCHEMAS))
+    assert not result.errors, [str(d) for d in result.errors]
+    matchers = Matchers(result.compiled, engine)
+    if engine == "compiled":
+        matchers.modules = load_compiled(result, schemas, tmp_path)
+    records = [
+        (record, c.log_type)
+        for payload in payloads(SAMPLES / sample)
+        for record, c in classifier().classify_payload(payload).records
+    ]
+    assert {log_type for _, log_type in records} == {Path(sample).parent.name}
+    fired = [index for index, (record, log_type) in enumerate(records) if matchers.match(log_type, record)]
+    assert fired == expected
+
+
+# --- the worked example of docs/schemas.md -----------------------------------------------------------
+
+
+def _doc_blocks(language: str) -> list[str]:
+    text = (ROOT / "docs" / "schemas.md").read_text(encoding="utf-8").split("## Worked example", 1)[1]
+    return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+
+
+def test_worked_example_of_the_docs_holds(tmp_path, monkeypatch):
+    """The documented GitHub audit schema loads cleanly, classifies the documented event and fires the documented rule."""
+    schema_text, rule_text = _doc_blocks("yaml")
+    (event_text,) = _doc_blocks("json")
+    schemas_dir = tmp_path / "schemas"
+    schemas_dir.mkdir()
+    for path in SCHEMAS.glob("*.yml"):
+        (schemas_dir / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    (schemas_dir / "github_audit.yml").write_text(schema_text)
+    loaded = load_schemas(schemas_dir)
+    assert loaded.diagnostics == []
+    view = Classifier({"log_types": {name: s.runtime_view() for name, s in loaded.schemas.items()}})
+    assert [c.log_type for _, c in view.classify_payload(event_text.encode()).records] == ["github_audit"]
+    (tmp_path / "rule.yml").write_text(rule_text)
+    (tmp_path / "event.json").write_text(event_text)
+    monkeypatch.chdir(ROOT)
+    alerts = run_replay(
+        ["--schemas", str(schemas_dir), "--rules", str(tmp_path / "rule.yml"), str(tmp_path / "event.json")]
+    )
+    assert [(a["log_type"], a["title"]) for a in alerts] == [("github_audit", "Private repository deleted")]
+    if SIGMA.is_dir():
+        result, _ = plan([str(SIGMA / "application" / "github")], str(schemas_dir))
+        assert result.compiled_rule_count == len(result.rules) == 15 and result.diagnostics == []
