@@ -41,7 +41,7 @@ RULE_KEYS = [r.key for r in plan([str(ROOT / "rules")], str(ROOT / "schemas"))[0
 @given(data=st.data())
 def test_shipped_rule_agrees_with_the_interpreter(shipped, rule_key, data):
     """match() contains the rule exactly when the interpreter says it fires (logsource condition included)."""
-    result, schemas, modules = shipped
+    result, _, modules = shipped
     compiled_forms = [c for c in result.compiled if c.rule.key == rule_key]
     assert compiled_forms
     for compiled in compiled_forms:

@@ -48,7 +48,7 @@ def _regression_cases() -> list[tuple[str, Path, Path, int]]:
     index = _rule_index()
     cases = []
     for info_path in sorted(glob.glob(str(SIGMA / "regression_data" / "**" / "info.yml"), recursive=True)):
-        info = yaml.safe_load(open(info_path, encoding="utf-8")) or {}
+        info = yaml.safe_load(Path(info_path).read_text(encoding="utf-8")) or {}
         for test in info.get("regression_tests_info") or []:
             events = Path(info_path).parent / os.path.basename(test["path"]).replace(".evtx", ".json")
             for meta in info.get("rule_metadata") or []:
