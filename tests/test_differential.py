@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from eventgen import events_for, leaf_literals
+from eventgen import events_for, leaf_literals, rule_events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,7 +45,7 @@ def test_shipped_rule_agrees_with_the_interpreter(shipped, rule_key, data):
     compiled_forms = [c for c in result.compiled if c.rule.key == rule_key]
     assert compiled_forms
     for compiled in compiled_forms:
-        event = data.draw(events_for(leaf_literals(compiled.expr)), label="event")
+        event = data.draw(rule_events(compiled.reference), label="event")
         # the reference: the logsource condition and the rule as lowered (field renames included)
         expected = any(eval_expr(c.reference, event) for c in compiled_forms if c.log_type == compiled.log_type)
         assert (compiled.rule.key in modules[compiled.log_type].match(event)) is expected
