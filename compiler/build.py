@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsl.ast import Rule
-from dsl.diagnostics import Diagnostic
+from dsl.diagnostics import Diagnostic, warning
 from dsl.expr import Const, Expr, all_of
 from dsl.loader import load_paths
 from dsl.lower import rule_expr
@@ -84,13 +84,32 @@ def plan(
         if any(d.is_error for d in rule_diags):
             continue
         expr = rule_expr(rule, placeholders)
+        verdict = optimize(expr)
+        if isinstance(verdict, Const):
+            code, says = ("W065", "is always true: it would alert on every record") if verdict.value else ("W064", "can never be true: the rule is left out")
+            result.diagnostics.append(warning(code, f"the condition {says}", rule.detection.loc, "check the condition and its filters"))
+            if not verdict.value:
+                continue
         for schema, mapping in schemas.for_logsource(rule.logsource):
             mapped = rename_fields(expr, mapping.rename) if mapping.fields else expr
             reference = all_of([mapping.when, mapped])
             result.compiled.append(
                 CompiledRule(rule, schema.name, optimize(reference), own=optimize(mapped), when=optimize(mapping.when), reference=reference)
             )
+    result.diagnostics.extend(check_identical_logic(result.compiled))
     return result, schemas
+
+
+def check_identical_logic(compiled: list[CompiledRule]) -> list[Diagnostic]:
+    """A warning for a rule whose optimized logic equals an earlier rule's on the same log type."""
+    first: dict[tuple, CompiledRule] = {}
+    diags = []
+    for c in compiled:
+        key = (c.log_type, c.expr)
+        other = first.setdefault(key, c)
+        if other is not c and other.rule.key != c.rule.key:
+            diags.append(warning("W066", f"this rule's logic is identical to '{other.rule.title}' ({other.rule.loc})", c.rule.loc, "merge the two rules or make them differ"))
+    return diags
 
 
 def rule_metadata(rule: Rule) -> dict:

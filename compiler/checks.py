@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
 
+try:  # Python 3.11+ keeps the regex parser here
+    from re import _constants as sre_constants
+    from re import _parser as sre_parse
+except ImportError:  # pragma: no cover
+    import sre_constants
+    import sre_parse
+
 from dsl.ast import FieldItem, Rule
-from dsl.diagnostics import Diagnostic, error
+from dsl.diagnostics import Diagnostic, error, warning
 
 from .schemas import SchemaSet, unknown_field
 
@@ -56,4 +64,86 @@ def check_duplicate_ids(rules: list[Rule]) -> list[Diagnostic]:
     return diags
 
 
-CHECKS = (check_logsource, check_fields)
+
+# -- modifiers against field types -------------------------------------------------------------
+
+NOT_ADDRESSES = ("integer", "float", "boolean", "timestamp", "object")
+NOT_NUMBERS = ("string", "boolean", "ip", "object")
+NOT_TEXT = ("integer", "float", "boolean", "object")
+
+
+def check_modifier_types(rule: Rule, schemas: SchemaSet) -> list[Diagnostic]:
+    """cidr on a non-address, lt/gt on text, base64 or regexes on numbers: the test can never hold as meant."""
+    diags = []
+    for schema, mapping in schemas.for_logsource(rule.logsource)[:1]:
+        for item in field_items(rule):
+            if item.field is None:
+                continue
+            kind = schema.fields.get(mapping.rename(item.field))
+            mods = set(item.modifiers)
+            problem = None
+            if "cidr" in mods and kind in NOT_ADDRESSES:
+                problem = f"'cidr' on field '{item.field}', which holds {kind} values, not addresses"
+            elif mods & {"lt", "lte", "gt", "gte"} and kind in NOT_NUMBERS:
+                problem = f"a numeric comparison on field '{item.field}', which holds {kind} values"
+            elif mods & {"base64", "base64offset", "re", "windash"} and kind in NOT_TEXT:
+                used = sorted(mods & {"base64", "base64offset", "re", "windash"})[0]
+                problem = f"'{used}' on field '{item.field}', which holds {kind} values, not text"
+            if problem:
+                diags.append(error("E062", problem, item.loc, f"check the field: {schema.name} declares it {kind} in {schema.path}"))
+    return diags
+
+
+# -- regexes that can take exponential time ------------------------------------------------------
+
+
+def check_regexes(rule: Rule, schemas: SchemaSet) -> list[Diagnostic]:
+    """A warning for nested unbounded repeats like `(a+)+`, which backtrack catastrophically on near misses."""
+    diags = []
+    for item in field_items(rule):
+        if item.modifiers[:1] != ("re",):
+            continue
+        for value, loc in zip(item.values, item.value_locs or [item.loc] * len(item.values), strict=False):
+            if isinstance(value, str) and nested_unbounded_repeat(value):
+                diags.append(
+                    warning("W063", "nested unbounded repeats can make this regex backtrack for a very long time", loc, "make the inner or outer repeat bounded or possessive, e.g. (?:a+)++ or a{1,64}")
+                )
+    return diags
+
+
+def nested_unbounded_repeat(pattern: str) -> bool:
+    """Does the regex hold an unbounded repeat inside another unbounded repeat?
+
+    Example:
+        >>> nested_unbounded_repeat("(a+)+b"), nested_unbounded_repeat("(ab)+c*"), nested_unbounded_repeat("(?:x{1,3})+")
+        (True, False, False)
+    """
+    try:
+        parsed = sre_parse.parse(pattern)
+    except (re.error, RecursionError):
+        return False
+    return _nested(parsed, inside=False)
+
+
+def _nested(items, inside: bool) -> bool:
+    for op, arg in items:
+        if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
+            _low, high, body = arg
+            unbounded = high == sre_constants.MAXREPEAT
+            if unbounded and inside and _can_repeat_text(body):
+                return True
+            if _nested(body, inside or unbounded):
+                return True
+        elif op is sre_constants.SUBPATTERN:
+            if _nested(arg[-1], inside):
+                return True
+        elif op is sre_constants.BRANCH and any(_nested(branch, inside) for branch in arg[1]):
+            return True
+    return False
+
+
+def _can_repeat_text(body) -> bool:
+    return any(op not in (sre_constants.AT,) for op, _ in body)
+
+
+CHECKS = (check_logsource, check_fields, check_modifier_types, check_regexes)

@@ -128,3 +128,60 @@ class TestGeneratedPackage:
         """A comment with path:line and title comes right before each rule's test."""
         source = (two_builds[0] / "sigil_rules" / "cloudtrail.py").read_text()
         assert "\n# rules/aws_root_account_usage.yml:1 AWS Root Account Usage\ndef _r" in source.replace(str(ROOT) + "/", "")
+
+
+CHECK_RULE = """\
+title: {title}
+logsource: {{product: aws, service: cloudtrail}}
+detection:
+{detection}
+level: low
+"""
+
+
+def lint_codes(tmp_path, capsys, *detections: str, titles=None) -> list[tuple[str, str]]:
+    for i, detection in enumerate(detections):
+        title = (titles or [f"rule {i}" for _ in detections])[i]
+        write_rule(tmp_path, CHECK_RULE.format(title=title, detection=detection), f"r{i}.yml")
+    main(["lint", "--format", "json", "--schemas", SCHEMAS, str(tmp_path / "rules")])
+    import json as _json
+
+    rows = [_json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    return [(r["code"], r["message"]) for r in rows]
+
+
+class TestSchemaChecks:
+    def test_cidr_on_a_non_address_field(self, tmp_path, capsys):
+        """cidr on a boolean field is an error naming the field's type."""
+        codes = lint_codes(tmp_path, capsys, "  sel:\n    readOnly|cidr: 10.0.0.0/8\n  condition: sel")
+        assert codes == [("E062", "'cidr' on field 'readOnly', which holds boolean values, not addresses")]
+
+    def test_numeric_comparison_on_text(self, tmp_path, capsys):
+        """lt/gt on a string field is an error."""
+        codes = lint_codes(tmp_path, capsys, "  sel:\n    eventName|gt: 5\n  condition: sel")
+        assert codes == [("E062", "a numeric comparison on field 'eventName', which holds string values")]
+
+    def test_catastrophic_regex(self, tmp_path, capsys):
+        """A regex with nested unbounded repeats gets a warning."""
+        codes = lint_codes(tmp_path, capsys, "  sel:\n    userAgent|re: '(a+)+$'\n  condition: sel")
+        assert codes == [("W063", "nested unbounded repeats can make this regex backtrack for a very long time")]
+
+    def test_condition_never_true_and_always_true(self, tmp_path, capsys):
+        """`x and not x` can never fire; `x or not x` always would: both are warnings."""
+        codes = lint_codes(
+            tmp_path, capsys,
+            "  sel:\n    eventName: A\n  condition: sel and not sel",
+            "  sel:\n    eventName: A\n  condition: sel or not sel",
+        )
+        assert ("W064", "the condition can never be true: the rule is left out") in codes
+        assert ("W065", "the condition is always true: it would alert on every record") in codes
+
+    def test_rules_identical_in_logic(self, tmp_path, capsys):
+        """Two rules whose optimized logic is the same get a warning on the second."""
+        codes = lint_codes(
+            tmp_path, capsys,
+            "  sel:\n    eventName: [A, B]\n  condition: sel",
+            "  one:\n    eventName: B\n  two:\n    eventName: a\n  condition: 1 of them",
+            titles=["first", "second"],
+        )
+        assert len(codes) == 1 and codes[0][0] == "W066" and codes[0][1].startswith("this rule's logic is identical to 'first'")

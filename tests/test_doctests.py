@@ -8,6 +8,7 @@ import importlib
 import pytest
 
 MODULES = [
+    "compiler.checks",
     "compiler.literal_trie",
     "compiler.passes.fold_constants",
     "compiler.passes.group_affixes",

@@ -1,11 +1,13 @@
 """Fold constants and flatten nested and/or.
 
 Example:
-    >>> from dsl.expr import And, Const, Exists, Or
+    >>> from dsl.expr import And, Const, Exists, Not, Or
     >>> fold_constants(And((Const(True), Or((Exists("a"), Or((Exists("b"),)))))))
     Or(items=(Exists(field='a'), Exists(field='b')))
     >>> fold_constants(Or((Exists("a"), Const(True))))
     Const(value=True)
+    >>> fold_constants(And((Exists("a"), Not(Exists("a")))))
+    Const(value=False)
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ def fold_constants(expr: Expr) -> Expr:
                 flat.extend(item.items if isinstance(item, kind) else (item,))
             if not flat:
                 return Const(not absorbing)
+            if any(Not(item) in flat for item in flat if not isinstance(item, Not)):
+                return Const(absorbing)  # x and not x: never; x or not x: always
             return flat[0] if len(flat) == 1 else kind(tuple(flat))
         case Not(item):
             inner = fold_constants(item)
