@@ -89,7 +89,7 @@ def main(argv=None) -> int:
         workdir = Path(tmp)
         result, module = build_module(rule_paths, workdir, "all")
         compiled = [c for c in result.compiled if c.log_type == "windows"]
-        report("rules", f"{len(rule_paths)} process_creation rule files, {len(compiled)} compiled")
+        report("rules", f"{len(rule_paths)} process_creation rule files, {result.compiled_rule_count} compiled ({len(compiled)} rule × logsource forms: Sysmon 1 and Security 4688)")
 
         # (a) decoding alone
         t_decode, records = timed(lambda: [loads(line) for line in lines])

@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover
     import sre_parse
 
 GRAM = 4  # contains-literals at least this long are indexed by one of their GRAM-character slices
+DIRECT = 48  # with no more literals than this on a field, `in` tests beat building the text's gram set
 MAX_SLOW = 8  # a rule needing more unindexable (short) literals than this is simply always evaluated
 
 
@@ -56,8 +57,9 @@ def _anchor(field: str, op: str, value: str) -> Anchor:
 def anchors(node: Node, frequency: Counter | None = None) -> tuple[Anchor, ...] | None:
     """Tests of which at least one holds whenever `node` does; None if no such cheap set exists.
 
-    Under `and`, the cheapest option wins, and among equally cheap ones the rarest: `frequency`
-    counts how many trees of the same index test each anchor (see `anchor_frequency`).
+    Under `and`, the option that is cheapest to probe and rarest among the other rules wins:
+    `frequency` counts how many trees of the same index test each anchor (see `anchor_frequency`),
+    and an anchor many rules share selects many candidates.
     """
     found = _necessary(node, frequency or Counter())
     if found is None or sum(a.slow for a in found) > MAX_SLOW:
@@ -95,7 +97,7 @@ def _necessary(node: Node, frequency: Counter) -> tuple[Anchor, ...] | None:
             return (Anchor(field, "contains", literal.casefold()),) if literal else None
         case And(items):
             options = [a for a in (_necessary(i, frequency) for i in items) if a is not None]
-            return min(options, key=lambda a: (sum(x.weight for x in a), sum(frequency[x] for x in a), a)) if options else None
+            return min(options, key=lambda a: (sum(x.weight + min(frequency[x], 64) for x in a), a)) if options else None
         case Or(items):
             parts = [_necessary(i, frequency) for i in items]
             if any(p is None for p in parts):
@@ -132,6 +134,7 @@ class FieldIndex:
     prefixes: tuple[tuple[int, dict[str, tuple[int, ...]]], ...]
     suffixes: tuple[tuple[int, dict[str, tuple[int, ...]]], ...]
     grams: dict[str, tuple[int, ...]]
+    step: int  # texts are sliced into grams at every `step`-th position
     short: tuple[tuple[str, tuple[int, ...]], ...]
 
 
@@ -156,16 +159,36 @@ def _by_length(table: dict[str, set[int]]) -> tuple[tuple[int, dict[str, tuple[i
     return tuple((n, _frozen(t)) for n, t in sorted(lengths.items()))
 
 
+STEPS = (8, 4, 2, 1)
+
+
+def _gram_step(contains: dict[str, set[int]]) -> int:
+    """How sparsely texts may be sliced into grams (0: no grams at all, test each literal directly).
+
+    A literal of length L can be found from slices every `step` characters if L >= GRAM + step - 1;
+    the largest step that leaves at most DIRECT literals to direct `in` tests wins.
+    """
+    if len(contains) <= DIRECT:
+        return 0
+    for step in STEPS:
+        if sum(len(v) < GRAM + step - 1 for v in contains) <= DIRECT:
+            return step
+    return 1
+
+
 def _field_index(field: str, kinds: dict[str, dict[str, set[int]]]) -> FieldIndex:
     contains = kinds.get("contains", {})
-    long_literals = {v: r for v, r in contains.items() if len(v) >= GRAM}
+    step = _gram_step(contains)
+    long_literals = {v: r for v, r in contains.items() if len(v) >= GRAM + step - 1} if step else {}
     frequency = Counter(g for v in long_literals for g in {v[i : i + GRAM] for i in range(len(v) - GRAM + 1)})
     grams: dict[str, set[int]] = {}
     for value, rules in long_literals.items():
-        candidates = [value[i : i + GRAM] for i in range(len(value) - GRAM + 1)]
-        rarest = min(candidates, key=lambda g: (frequency[g], candidates.index(g)))
-        grams.setdefault(rarest, set()).update(rules)
-    short = {v: r for v, r in contains.items() if len(v) < GRAM}
+        # The text is sliced only at every `step`-th position, so index `step` consecutive grams of the
+        # literal (wherever it occurs, one of them sits on a sliced position): the rarest such window.
+        windows = [[value[k + i : k + i + GRAM] for i in range(step)] for k in range(len(value) - GRAM - step + 2)]
+        for gram in min(windows, key=lambda w: (sum(frequency[g] for g in w), windows.index(w))):
+            grams.setdefault(gram, set()).update(rules)
+    short = {v: r for v, r in contains.items() if v not in long_literals}
     endswith = kinds.get("endswith", {})
     segments: dict[str, set[int]] = {}
     for value, rules in endswith.items():
@@ -178,5 +201,6 @@ def _field_index(field: str, kinds: dict[str, dict[str, set[int]]]) -> FieldInde
         prefixes=_by_length(kinds.get("startswith", {})),
         suffixes=_by_length({v: r for v, r in endswith.items() if "\\" not in v}),
         grams=_frozen(grams),
+        step=step or 1,
         short=tuple((v, tuple(sorted(r))) for v, r in sorted(short.items())),
     )

@@ -176,11 +176,11 @@ def run_rules(fields: Fields, tables: tuple, errors: list | None = None) -> list
 def candidates(fields: Fields, always: tuple[int, ...], index: dict[str, tuple], nested: tuple[str, ...]) -> set[int]:
     """Numbers of the rules whose anchors hit, plus `always`: probe each field's tables with its folded texts.
 
-    `index` maps a field path to `(eq, segments, prefixes, suffixes, grams, gram_size, short)` as the
+    `index` maps a field path to `(eq, segments, prefixes, suffixes, grams, (gram size, step), short)` as the
     compiler writes it (compiler/anchors.py); `nested` lists its dotted paths. Flat paths are probed
     only when the record has them, so absent fields cost nothing. Each probe is a hash lookup, one per
-    distinct literal length, one pass of gram slices, or an `in` test for the few literals shorter
-    than a gram.
+    distinct literal length, one pass of gram slices every `step` characters, or an `in` test for the
+    few literals too short for the grams.
     """
     found = set(always)
     record = fields.record
@@ -199,7 +199,7 @@ def _probe(fields: Fields, path: str, value: Any, tables: tuple, found: set[int]
     folded = fields.get(key)
     if folded is None:
         folded = fields[key] = [value.casefold()] if type(value) is str else folded_texts(value)
-    eq, segments, prefixes, suffixes, grams, size, short = tables
+    eq, segments, prefixes, suffixes, grams, (size, step), short = tables
     for text in folded:
         hit = eq.get(text)
         if hit:
@@ -217,7 +217,7 @@ def _probe(fields: Fields, path: str, value: Any, tables: tuple, found: set[int]
             if hit:
                 found.update(hit)
         if grams and len(text) >= size:
-            for gram in grams.keys() & {text[i : i + size] for i in range(len(text) - size + 1)}:
+            for gram in grams.keys() & {text[i : i + size] for i in range(0, len(text) - size + 1, step)}:
                 found.update(grams[gram])
         for literal, rules in short:
             if literal in text:
