@@ -211,8 +211,7 @@ class GeneratedModule:
 class RuleInput:
     """One rule for a module: `check` is its optimized tree, `when` the logsource condition it needs.
 
-    Rules that share a `when` form a group: the module tests the condition once per record and probes
-    only the anchors of the groups whose condition holds.
+    The module tests each distinct `when` at most once per record, and only for rules whose anchors hit.
     """
 
     key: str
@@ -222,32 +221,15 @@ class RuleInput:
     when: Node = ALWAYS_TRUE
 
 
-@dataclass(frozen=True)
-class GroupCode:
-    when: str
-    always: tuple[int, ...]
-    index: list[str]
-    nested: tuple[str, ...]
-
-
 def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: str) -> GeneratedModule:
     """The matcher module for one log type (a plain 4-tuple is (key, origin, tree, metadata))."""
     rules = [r if isinstance(r, RuleInput) else RuleInput(*r) for r in rules]
     writer = ExprWriter()
     codes = [RuleCode(r.key, r.origin, writer.write(r.check)) for r in rules]
-    groups: dict[Node, list[int]] = {}
-    for number, rule in enumerate(rules):
-        groups.setdefault(rule.when, []).append(number)
-    group_codes = []
-    for when, numbers in groups.items():
-        frequency = anchor_frequency([rules[i].check for i in numbers])
-        always, index = build_index([(i, anchors(rules[i].check, frequency)) for i in numbers])
-        group_codes.append(
-            GroupCode(writer.write(when), always, [index_entry(fi) for fi in index], tuple(fi.field for fi in index if "." in fi.field))
-        )
-    whens = list(groups)
-    frequency = anchor_frequency(whens)
-    group_always, group_index = build_index([(i, anchors(w, frequency)) for i, w in enumerate(whens)])
+    whens = list(dict.fromkeys(r.when for r in rules))  # distinct logsource conditions, in rule order
+    frequency = anchor_frequency([r.check for r in rules])
+    always, index = build_index([(i, anchors(r.check, frequency)) for i, r in enumerate(rules)])
+    when_codes = [writer.write(w) for w in whens]
     writer.used.update(("Fields", "run_rules"))
     constants = writer.constant_lines()
     source = _environment().get_template("matcher_module.py.j2").render(
@@ -258,10 +240,11 @@ def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: st
         hook_modules=sorted(writer.hooks),
         rules=codes,
         rules_table=[(r.key, literal(r.meta)) for r in rules],
-        groups=group_codes,
-        group_always=group_always,
-        group_index=[index_entry(fi) for fi in group_index],
-        group_nested=tuple(fi.field for fi in group_index if "." in fi.field),
+        whens=when_codes,
+        rule_whens=tuple(whens.index(r.when) for r in rules),
+        always=always,
+        index=[index_entry(fi) for fi in index],
+        nested=tuple(fi.field for fi in index if "." in fi.field),
     )
     compile(source, f"<sigil_rules.{log_type}>", "exec")  # fail at build time, never in Lambda
     return GeneratedModule(source, dict(sorted(writer.hooks.items())))

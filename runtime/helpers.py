@@ -150,21 +150,26 @@ class LazyRegex:
 def run_rules(fields: Fields, tables: tuple, errors: list | None = None) -> list[str]:
     """The ids of the rules that match, in rule order: the body of every generated `match`.
 
-    `tables` is `(groups, group_always, group_index, group_nested, checks, rule_ids)` as a generated
-    module lays it out. Groups whose anchors hit and whose logsource condition holds contribute
-    candidates; each candidate's check decides. With an `errors` list, a check that raises is recorded
-    there as `(rule id, exception)` and the other rules still run; without one, the exception propagates.
+    `tables` is `(always, index, nested, whens, rule_whens, checks, rule_ids)` as a generated module
+    lays it out. Anchor hits (plus `always`) give the candidate rules; a candidate counts when its
+    logsource condition holds (each condition tested at most once per record) and its check passes.
+    With an `errors` list, a check that raises is recorded there as `(rule id, exception)` and the
+    other rules still run; without one, the exception propagates.
     """
-    groups, group_always, group_index, group_nested, checks, rule_ids = tables
-    found: set[int] = set()
-    for group in candidates(fields, group_always, group_index, group_nested):
-        when, always, index, nested = groups[group]
-        if when(fields):
-            found |= candidates(fields, always, index, nested)
-    if errors is None:
-        return [rule_ids[i] for i in sorted(found) if checks[i](fields)]
+    always, index, nested, whens, rule_whens, checks, rule_ids = tables
+    verdicts: dict[int, bool] = {}
     matched = []
-    for i in sorted(found):
+    for i in sorted(candidates(fields, always, index, nested)):
+        w = rule_whens[i]
+        ok = verdicts.get(w)
+        if ok is None:
+            ok = verdicts[w] = bool(whens[w](fields))
+        if not ok:
+            continue
+        if errors is None:
+            if checks[i](fields):
+                matched.append(rule_ids[i])
+            continue
         try:
             if checks[i](fields):
                 matched.append(rule_ids[i])
