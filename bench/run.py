@@ -71,6 +71,7 @@ def main(argv=None) -> int:
     parser.add_argument("--interpreter-sample", type=int, default=300)
     parser.add_argument("--sqlite-sample", type=int, default=5_000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument("--skip-runtime", action="store_true", help="leave out the Lambda pipeline measurements (about 70 s)")
     args = parser.parse_args(argv)
     loads, decoder_name = decoder()
     rows: list[tuple[str, str]] = []
@@ -160,6 +161,13 @@ def main(argv=None) -> int:
         imports = [float(subprocess.run([sys.executable, "-c", probe, str(workdir / "corpus")], capture_output=True, text=True, check=True, cwd=ROOT).stdout) for _ in range(3)]
         size = sum(p.stat().st_size for p in package.rglob("*.py"))
         report("import generated modules", f"{statistics.median(imports):.3f} s (median of 3, bytecode precompiled), {size / 1e6:.1f} MB of source")
+
+        # the whole Lambda pipeline: records per second by input format, memory while streaming S3
+        if not args.skip_runtime:
+            from bench import runtime_bench
+
+            for label, value in runtime_bench.measure(workdir / "runtime"):
+                report(label, value)
 
     targets = [
         ("(b) ≤ 20× (a) at 1,000+ rules", b <= 20 * a, f"{b / a:.1f}×"),
