@@ -141,6 +141,12 @@ def parser() -> argparse.ArgumentParser:
 
     add_streamalert_import(schemas_sub)
 
+    p = sub.add_parser("streamalert", help="StreamAlert migration: replay its test events")
+    streamalert_sub = p.add_subparsers(dest="streamalert_command", required=True)
+    from .streamalert_check import add_parser as add_streamalert_check
+
+    add_streamalert_check(streamalert_sub)
+
     p = sub.add_parser("bundle", help="pack runtime/ and the generated modules into the Lambda zip")
     p.add_argument("--build", default=DEFAULT_OUT)
     p.add_argument("--out", default=str(Path(DEFAULT_OUT) / "sigil-lambda.zip"))

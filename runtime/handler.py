@@ -1,6 +1,9 @@
 """Lambda entry point ``runtime.handler.handler``: any supported trigger in, alerts out, the rest quarantined.
 
-Environment: ``SIGIL_ALERTS_TOPIC_ARN`` (required: alerts are published there), ``SIGIL_QUARANTINE_URL``
+Alerts go to their outputs through `runtime.outputs.dispatch` (docs/outputs.md): ``SIGIL_ALERTS_TOPIC_ARN``
+makes the SNS topic ``aws-sns:alerts`` an output of every alert; it may be left out when ``outputs.json`` or
+``SIGIL_OUTPUTS_OVERRIDE`` configures outputs or ``SIGIL_DLQ_URL`` a dead-letter queue, but with none of
+these an alert would have nowhere to go, so the handler refuses to run. Also ``SIGIL_QUARANTINE_URL``
 (``s3://bucket/prefix`` or an SQS queue URL), ``SIGIL_SOURCES`` (the source map as JSON; else the
 package's ``sources.json``; else every source may carry every log type), ``SIGIL_DEADLINE_MARGIN_MS``
 (stop this long before Lambda's deadline; default 20% of the time left, 0.5 to 5 s),
@@ -15,8 +18,8 @@ import os
 from typing import Any
 
 from runtime import logs, metrics, quarantine
-from runtime.outputs import sns
-from runtime.pipeline import BatchResult, Deadline, Deliver, Runtime, deliver_each, process_batch
+from runtime.outputs import dispatch
+from runtime.pipeline import BatchResult, Deadline, Deliver, Runtime, process_batch
 from runtime.rules import RuleSet, rule_set
 from runtime.sources.limits import Limits
 from runtime.sources.source_map import SourceMap
@@ -33,12 +36,9 @@ class IncompleteBatch(RuntimeError):
 
 def handler(event: Any, context: object) -> dict[str, list[dict[str, str]]]:
     """Process the event; return Lambda's partial batch response (Kinesis, SQS) or raise to retry (others)."""
-    topic_arn = os.environ.get(TOPIC_ENV)
-    if not topic_arn:
-        raise RuntimeError(f"{TOPIC_ENV} is not set")
     logs.bind(request_id=getattr(context, "aws_request_id", None))
     deadline = _deadline(context)
-    runtime = build_runtime(rule_set(), _sns_deliver(topic_arn, deadline), deadline)
+    runtime = build_runtime(rule_set(), dispatcher_deliver(deadline), deadline)
     result = process_batch(event, runtime)
     report(result)
     if not result.partial and not result.complete:
@@ -70,13 +70,20 @@ def _deadline(context: object) -> Deadline:
     return Deadline(context, int(margin) if margin else None)
 
 
-def _sns_deliver(topic_arn: str, deadline: Deadline) -> Deliver:
-    """Publish each alert to the SNS topic.
+def dispatcher_deliver(deadline: Deadline) -> Deliver:
+    """Return the cold-start dispatcher's ``deliver``, bounded by the deadline; refuse a setup with no destination.
 
-    This is the seam where the outputs dispatcher plugs in, as
-    ``functools.partial(dispatch.deliver, remaining=deadline.remaining_seconds)``.
+    Raises RuntimeError when no output, default route or dead-letter queue is configured (a rule may still
+    name outputs of its own, but its alerts would be lost without one), and OutputConfigError for an invalid
+    ``outputs.json``: both at the first invocation, before any record is read.
     """
-    return deliver_each(functools.partial(sns.publish, topic_arn=topic_arn), deadline)
+    config = dispatch.default_dispatcher().config
+    if not (config.outputs or config.default_outputs or config.required_outputs or config.dead_letter_queue_url):
+        raise RuntimeError(
+            f"no alert destination: set {TOPIC_ENV}, configure outputs (outputs.json, SIGIL_OUTPUTS_OVERRIDE)"
+            " or a dead-letter queue (SIGIL_DLQ_URL)"
+        )
+    return functools.partial(dispatch.deliver, remaining=deadline.remaining_seconds)
 
 
 def _source_map(text: str | None, rules: RuleSet) -> SourceMap:

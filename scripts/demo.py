@@ -1,7 +1,8 @@
 """Run the bundled Lambda handler on samples/kinesis/*.json against a local moto server and print the alerts.
 
 ``make demo`` builds ``build/sigil-lambda.zip`` first, then runs ``python scripts/demo.py``. Nothing leaves
-127.0.0.1: the samples go through a moto Kinesis stream into the handler, whose alerts go to SNS and are
+127.0.0.1: the samples go through a moto Kinesis stream into the handler, whose outputs dispatcher sends the
+alerts to the SNS topic named by SIGIL_ALERTS_TOPIC_ARN (every alert's ``aws-sns:alerts`` output); they are
 read back from an SQS queue subscribed to the topic. Exits non-zero when no alert arrives.
 """
 

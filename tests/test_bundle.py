@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -101,21 +102,24 @@ class TestBuild:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("layout", ["extracted", "zip"])
+@pytest.mark.parametrize(
+    ("layout", "outputs"), [("extracted", "topic"), ("zip", "topic"), ("zip", "override")]
+)
 def test_handler_runs_from_bundle_alone(
-    layout: str, build_dir: Path, tmp_path: Path, alert_sink: AlertSink
+    layout: str, outputs: str, build_dir: Path, tmp_path: Path, alert_sink: AlertSink
 ) -> None:
-    """In an isolated interpreter the bundled handler turns the sample event into one alert."""
+    """In an isolated interpreter the bundled handler turns the sample event into one alert on its SNS output,
+    named by SIGIL_ALERTS_TOPIC_ARN or by SIGIL_OUTPUTS_OVERRIDE alone."""
     bundle = build_bundle(build_dir, tmp_path / "sigil-lambda.zip")
     if layout == "extracted":  # as Lambda runs it, from /var/task
         with zipfile.ZipFile(bundle) as archive:
             archive.extractall(tmp_path / "task")
         bundle = tmp_path / "task"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        **local_aws_env(alert_sink.endpoint_url),
-        "SIGIL_ALERTS_TOPIC_ARN": alert_sink.topic_arn,
-    }
+    env = {"PATH": os.environ.get("PATH", ""), **local_aws_env(alert_sink.endpoint_url)}
+    if outputs == "topic":
+        env["SIGIL_ALERTS_TOPIC_ARN"] = alert_sink.topic_arn
+    else:
+        env["SIGIL_OUTPUTS_OVERRIDE"] = json.dumps({"aws-sns:alerts": {"topic_arn": alert_sink.topic_arn}})
     completed = subprocess.run(
         [sys.executable, "-I", "-S", "-c", INVOKE, str(bundle), str(SAMPLE), *boto3_paths()],
         capture_output=True,

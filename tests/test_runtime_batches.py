@@ -20,6 +20,8 @@ from test_runtime_sources import console_login
 
 from runtime import handler as handler_module
 from runtime import metrics
+from runtime.outputs import dispatch
+from runtime.outputs.sns import SnsOutput
 from runtime.pipeline import DeliveryReport, Runtime, deliver_each, process_batch
 from runtime.rules import load_rules, rule_set
 
@@ -59,14 +61,14 @@ class TestPartialBatches:
         self, cloudtrail_rules: Path, alert_sink: AlertSink, runtime_aws: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """Of good, bad and undeliverable SQS messages only the undeliverable one is reported for retry."""
-        real_publish = handler_module.sns.publish
+        real_send = SnsOutput.send
 
-        def publish(alert: dict[str, Any], topic_arn: str) -> str:
+        def send(output: SnsOutput, alert: dict[str, Any]) -> None:
             if user_of(alert) == "unlucky":
                 raise ConnectionError("output down")
-            return real_publish(alert, topic_arn)
+            real_send(output, alert)
 
-        monkeypatch.setattr(handler_module.sns, "publish", publish)
+        monkeypatch.setattr(SnsOutput, "send", send)
         queue = Queue.create(runtime_aws)
         queue.send(json.dumps(console_login("lucky")), "{not json", json.dumps(console_login("unlucky")))
         event = queue.lambda_event()
@@ -271,7 +273,9 @@ class TestObservability:
     ) -> None:
         """Every line the handler writes is JSON: a structured log line or an EMF document with its metrics."""
         monkeypatch.setenv("SIGIL_ALERTS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts")
-        monkeypatch.setattr(handler_module.sns, "publish", lambda alert, topic_arn: None)
+        monkeypatch.setattr(SnsOutput, "send", lambda output, alert: None)
+        monkeypatch.delenv("SIGIL_DLQ_URL", raising=False)
+        dispatch.reset_default()
         event = kinesis_event(json.dumps({"Records": [fake_rules_record("a")]}).encode(), b"{bad")
         handler_module.handler(event, None)
         lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

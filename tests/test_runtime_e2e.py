@@ -1,4 +1,5 @@
-"""The runtime path against a local moto server: Kinesis event in, alert out of SNS (read back through SQS)."""
+"""The runtime path against a local moto server: Kinesis event in, alerts out through the outputs dispatcher
+to SNS (read back through SQS), or into the dead-letter queue."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import Any
 
 import make_samples
 import pytest
-from moto_process import AlertSink
+from moto_process import AlertSink, Queue
 from support import fake_rules
 
 from runtime.handler import handler
+from runtime.outputs import dispatch
+from runtime.outputs.dlq import read_dead_letters
 
 pytestmark = pytest.mark.slow
 
@@ -55,13 +58,24 @@ class TestHandlerOnMoto:
         assert len(alert["alert_id"]) == 64
 
     def test_retry_gives_same_alert_ids(self, handwritten_rules: Path, alert_sink: AlertSink) -> None:
-        """Processing the sample event twice publishes the same alert ids (a retried batch is deduplicable)."""
+        """The sample event processed again after a cold start publishes the same alert ids (deduplicable)."""
         event = json.loads(SAMPLE.read_text())
         handler(event, None)
         first = sorted(alert["alert_id"] for alert in alert_sink.receive())
+        dispatch.reset_default()
         handler(event, None)
         second = sorted(alert["alert_id"] for alert in alert_sink.receive())
         assert first and first == second
+
+    def test_retry_in_the_same_container_sends_nothing_twice(
+        self, handwritten_rules: Path, alert_sink: AlertSink
+    ) -> None:
+        """A batch retried in the same process succeeds without publishing its already delivered alerts again."""
+        event = json.loads(SAMPLE.read_text())
+        assert handler(event, None) == {"batchItemFailures": []}
+        assert alert_sink.receive()
+        assert handler(event, None) == {"batchItemFailures": []}
+        assert alert_sink.receive() == []
 
     def test_unreachable_topic_is_a_batch_item_failure(
         self, handwritten_rules: Path, alert_sink: AlertSink, monkeypatch: Any
@@ -77,6 +91,36 @@ class TestHandlerOnMoto:
             if fake_rules.RULE_ID in _match(cloudtrail_record(payload))
         }
         assert failed == matching and matching
+
+    def test_unreachable_topic_with_dead_letter_queue(
+        self, handwritten_rules: Path, alert_sink: AlertSink, aws_env: str, monkeypatch: Any
+    ) -> None:
+        """With a dead-letter queue, alerts SNS refuses are dead-lettered with the error and no item retries."""
+        dlq = Queue.create(aws_env)
+        monkeypatch.setenv("SIGIL_DLQ_URL", dlq.url)
+        monkeypatch.setenv("SIGIL_ALERTS_TOPIC_ARN", alert_sink.topic_arn + "-missing")
+        event = json.loads(SAMPLE.read_text())
+        assert handler(event, None) == {"batchItemFailures": []}
+        letters = read_dead_letters(dlq.bodies())
+        expected = [cloudtrail_record(p) for p in sample_payloads() if fake_rules.RULE_ID in _match(cloudtrail_record(p))]
+        assert sorted(json.dumps(letter["alert"]["record"], sort_keys=True) for letter in letters) == sorted(
+            json.dumps(record, sort_keys=True) for record in expected
+        )
+        assert {(letter["output"], letter["reason"]) for letter in letters} == {("aws-sns:alerts", "permanent")}
+        assert all("NotFound" in letter["error"] for letter in letters)
+
+    def test_alert_with_nowhere_to_go_is_dead_lettered(
+        self, handwritten_rules: Path, aws_env: str, monkeypatch: Any
+    ) -> None:
+        """With only a dead-letter queue configured, the rule's unconfigured output dead-letters its alerts."""
+        dlq = Queue.create(aws_env)
+        monkeypatch.delenv("SIGIL_ALERTS_TOPIC_ARN", raising=False)
+        monkeypatch.setenv("SIGIL_DLQ_URL", dlq.url)
+        event = json.loads(SAMPLE.read_text())
+        assert handler(event, None) == {"batchItemFailures": []}
+        letters = read_dead_letters(dlq.bodies())
+        assert letters and {letter["alert"]["rule_id"] for letter in letters} == {fake_rules.RULE_ID}
+        assert all("topic_arn" in letter["error"] for letter in letters)
 
 
 def _match(record: dict[str, Any]) -> list[str]:
@@ -95,7 +139,7 @@ class TestCompiledRulesOnMoto:
     def test_retried_s3_batch_gives_same_alert_ids(
         self, compiled_rules: Path, alert_sink: AlertSink, runtime_aws: str
     ) -> None:
-        """An SQS batch of S3 notifications processed twice publishes the same alert ids, once per record."""
+        """An SQS batch of S3 notifications processed again after a cold start publishes the same alert ids."""
         import gzip
 
         from moto_process import Queue, create_bucket, notify_queue
@@ -109,6 +153,7 @@ class TestCompiledRulesOnMoto:
         event = queue.lambda_event()
         assert handler(event, None) == {"batchItemFailures": []}
         first = sorted(alert["alert_id"] for alert in alert_sink.receive())
+        dispatch.reset_default()
         assert handler(event, None) == {"batchItemFailures": []}
         second = sorted(alert["alert_id"] for alert in alert_sink.receive())
         assert len(first) == 2 and first == second

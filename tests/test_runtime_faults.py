@@ -15,6 +15,7 @@ from moto_process import AlertSink, Queue, client
 from test_runtime_sources import FIREWALL_RULE, FIREWALL_SCHEMA, console_login, put
 
 from runtime import handler as handler_module
+from runtime.outputs.sns import SnsOutput
 from runtime.sources import s3
 
 pytestmark = pytest.mark.slow
@@ -219,11 +220,11 @@ class TestDeadline:
         """Publishing takes 1.2 s (an output that is slow to answer); yields the users published."""
         published: list[str] = []
 
-        def publish(alert: dict[str, Any], topic_arn: str) -> None:
+        def send(output: SnsOutput, alert: dict[str, Any]) -> None:
             time.sleep(1.2)
             published.append(alert["record"]["userIdentity"]["userName"])
 
-        monkeypatch.setattr(handler_module.sns, "publish", publish)
+        monkeypatch.setattr(SnsOutput, "send", send)
         monkeypatch.setenv("SIGIL_DEADLINE_MARGIN_MS", "2000")
         return published
 

@@ -6,6 +6,7 @@ import base64
 import gzip
 import hashlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from support import fake_rules
 from runtime import handler as handler_module
 from runtime.alerts import alert_id, build_alert
 from runtime.classifier import Classifier
+from runtime.outputs import OutputConfigError, dispatch
+from runtime.outputs.sns import SnsOutput
 from runtime.parsers import ParseError, json_parser, parse
 from runtime.pipeline import Runtime, deliver_each, process_batch
 from runtime.rules import load_rules, rule_set
@@ -270,21 +273,60 @@ class TestProcessBatch:
 
 
 class TestHandler:
-    def test_requires_topic(self, handwritten_rules: object, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Without SIGIL_ALERTS_TOPIC_ARN the handler fails loudly."""
+    @pytest.fixture
+    def sent(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[dict[str, Any], str]]]:
+        """Replace SNS publishing by the dispatcher with a recorder of (alert, topic ARN); yield the record."""
+        sent: list[tuple[dict[str, Any], str]] = []
+
+        def send(output: SnsOutput, alert: dict[str, Any]) -> None:
+            sent.append((alert, str(output.settings["topic_arn"])))
+
+        monkeypatch.setattr(SnsOutput, "send", send)
+        for name in ("SIGIL_OUTPUTS_FILE", "SIGIL_OUTPUTS_OVERRIDE", "SIGIL_DLQ_URL"):
+            monkeypatch.delenv(name, raising=False)
+        dispatch.reset_default()
+        yield sent
+        dispatch.reset_default()
+
+    def test_refuses_to_run_without_any_destination(
+        self, handwritten_rules: object, sent: list[Any], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With no topic, no configured output and no dead-letter queue the handler fails loudly, reading nothing."""
         monkeypatch.delenv("SIGIL_ALERTS_TOPIC_ARN", raising=False)
         with pytest.raises(RuntimeError, match="SIGIL_ALERTS_TOPIC_ARN"):
-            handler_module.handler({"Records": []}, None)
+            handler_module.handler(kinesis_event([cloudtrail_payload(CONSOLE_LOGIN)]), None)
+        assert sent == []
+
+    def test_invalid_outputs_configuration_fails_before_reading(
+        self, handwritten_rules: object, sent: list[Any], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An output configuration naming an unknown service stops the handler before any alert is sent."""
+        monkeypatch.setenv("SIGIL_ALERTS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts")
+        monkeypatch.setenv("SIGIL_OUTPUTS_OVERRIDE", json.dumps({"carrier-pigeon:loft": {}}))
+        with pytest.raises(OutputConfigError, match="carrier-pigeon"):
+            handler_module.handler(kinesis_event([cloudtrail_payload(CONSOLE_LOGIN)]), None)
+        assert sent == []
+
+    def test_configured_outputs_replace_the_topic(
+        self, handwritten_rules: object, sent: list[tuple[dict[str, Any], str]], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without SIGIL_ALERTS_TOPIC_ARN, an output set by SIGIL_OUTPUTS_OVERRIDE receives the rule's alerts."""
+        monkeypatch.delenv("SIGIL_ALERTS_TOPIC_ARN", raising=False)
+        arn = "arn:aws:sns:us-east-1:123456789012:from-override"
+        monkeypatch.setenv("SIGIL_OUTPUTS_OVERRIDE", json.dumps({"sns:alerts": {"topic_arn": arn}}))
+        response = handler_module.handler(kinesis_event([cloudtrail_payload(CONSOLE_LOGIN)]), None)
+        assert response == {"batchItemFailures": []}
+        assert [(alert["rule_id"], topic) for alert, topic in sent] == [(fake_rules.RULE_ID, arn)]
 
     def test_response_and_summary(
-        self, handwritten_rules: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        self,
+        handwritten_rules: object,
+        sent: list[tuple[dict[str, Any], str]],
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
     ) -> None:
         """The handler returns Lambda's partial-batch response and logs one summary line last."""
-        sent: list[tuple[dict[str, Any], str]] = []
         monkeypatch.setenv("SIGIL_ALERTS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts")
-        monkeypatch.setattr(
-            handler_module.sns, "publish", lambda alert, topic_arn: sent.append((alert, topic_arn))
-        )
         response = handler_module.handler(kinesis_event([cloudtrail_payload(CONSOLE_LOGIN)]), None)
         assert response == {"batchItemFailures": []}
         assert [topic for _, topic in sent] == ["arn:aws:sns:us-east-1:123456789012:alerts"]

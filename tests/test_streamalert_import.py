@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from compiler.schemas import load_schemas
+from compiler.streamalert_check import CheckResult, check
 from compiler.streamalert_import import (
     HEADER,
     RUNTIME_GAPS,
@@ -19,7 +20,6 @@ from compiler.streamalert_import import (
     jmespath_records,
     main,
 )
-from runtime.classifier import Classifier
 from runtime.parsers import parse
 from runtime.sources.source_map import SourceMap
 
@@ -283,51 +283,25 @@ def _test_events() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def _payload(event: dict[str, Any], logs: dict[str, dict[str, Any]]) -> bytes:
-    """The raw payload StreamAlert's test harness would deliver (override_record filled with type defaults)."""
-    data = event.get("data")
-    if data is None:
-        log = logs[event["log"]]
-        schema = (log.get("configuration") or {}).get("envelope_keys", log["schema"])
-        data = {key: _default(kind) for key, kind in schema.items()} | event["override_record"]
-    return (data if isinstance(data, str) else json.dumps(data)).encode()
+@pytest.fixture(scope="module")
+def replay() -> CheckResult:
+    """StreamAlert's test events replayed through our classifier by `compiler.streamalert_check`."""
+    return check(CONF, STREAMALERT / "rules")
 
 
-def _default(kind: Any) -> Any:
-    return {"string": "", "integer": 0, "float": 0.0, "boolean": False}[kind] if isinstance(kind, str) else type(kind)()
-
-
-def _classify_test_events(schemas, imported: Path) -> tuple[int, list[tuple[str, str, Any]]]:
-    """Classify every test event with the runtime; return the hits and (file, expected, got) per miss."""
-    classifier = Classifier({"log_types": {name: s.runtime_view() for name, s in schemas.schemas.items()}})
-    source_map = SourceMap.from_config(json.loads((imported / "sources.json").read_text()))
-    logs = streamalert_logs()
-    hits, misses = 0, []
-    for where, event in _test_events():
-        among = source_map.allowed(f"{event['service']}:{event['source']}", classifier.names)
-        outcome = classifier.classify_payload(_payload(event, logs), among)
-        got = [result.log_type for _, result in outcome.records]
-        if got and all(log_type == event["log"] for log_type in got):
-            hits += 1
-        else:
-            misses.append((where, event["log"], got or outcome.error))
-    return hits, misses
-
-
-def test_streamalert_test_events_classify_as_expected(schemas, imported, capsys):
+def test_streamalert_test_events_classify_as_expected(replay, capsys):
     """StreamAlert's test events land in their expected log type, among those their source may carry."""
-    hits, misses = _classify_test_events(schemas, imported)
+    misses = replay.mismatches
     with capsys.disabled():
-        print(f"\n{hits}/{hits + len(misses)} records classified as expected")
-        for log_type, count in sorted(Counter(expected for _, expected, _ in misses).items()):
-            print(f"  missed {count} {log_type}: got {next(got for _, e, got in misses if e == log_type)}")
-    assert hits + len(misses) == len(_test_events())
-    assert hits >= CLASSIFIED_AT_LEAST
+        print(f"\n{replay.right}/{replay.total} records classified as expected")
+        for log_type, count in sorted(Counter(m.expected for m in misses).items()):
+            print(f"  missed {count} {log_type}: got {next(m.got for m in misses if m.expected == log_type)}")
+    assert replay.total == len(_test_events())
+    assert replay.right >= CLASSIFIED_AT_LEAST
 
 
-def test_every_miss_needs_a_parser_option_the_runtime_lacks(schemas, imported):
+def test_every_miss_needs_a_parser_option_the_runtime_lacks(schemas, replay):
     """A test event may only miss its log type when that log type needs a parser option the runtime lacks."""
-    _, misses = _classify_test_events(schemas, imported)
     gaps = {n for n, s in schemas.schemas.items() if set(s.parser) & {"json_regex_key", "nested_columns", "jmespath"}}
     gaps |= {n for n, s in schemas.schemas.items() if s.parser["type"] == "csv" and "records" in s.parser}
-    assert {log for _, log, _ in misses} <= gaps
+    assert {m.expected for m in replay.mismatches} <= gaps
