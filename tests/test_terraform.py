@@ -27,6 +27,9 @@ BUNDLE = REPO / "build" / "sigil-lambda.zip"
 
 TF_FILES = sorted(TF_DIR.rglob("*.tf"))
 HANDLER = "runtime.handler.handler"
+RUNTIME_DIR = REPO / "runtime"
+# Local mirror of the AWS provider for `terraform init` without network (skipped when absent).
+PLUGIN_MIRROR = Path(os.environ.get("SIGIL_TF_PLUGIN_MIRROR", "/opt/tf-plugins"))
 
 # Actions that support no resource-level permissions and therefore need "Resource": "*".
 ACTIONS_REQUIRING_STAR = {"kinesis:ListStreams"}
@@ -199,9 +202,12 @@ def test_output_names_follow_resource_attr_convention(outputs):
         "lambda_function",
         "lambda_role",
         "lambda_event_source_mapping",
+        "lambda_permission",
         "cloudwatch_log_group",
         "kinesis_stream",
         "sns_topic",
+        "sqs_queue",
+        "s3_bucket",
     )
     for name in outputs:
         assert re.fullmatch(rf"({'|'.join(prefixes)})_[a-z0-9_]+", name), name
@@ -259,8 +265,7 @@ def test_lambda_function_settings(lambda_function, variables):
     assert variables["timeout"]["default"] == 60
     assert lambda_function["reserved_concurrent_executions"] == "var.reserved_concurrent_executions"
     assert variables["reserved_concurrent_executions"].get("default") is None
-    env = _block(lambda_function["environment"])["variables"]
-    assert env["SIGIL_ALERTS_TOPIC_ARN"] == "aws_sns_topic.this.arn"
+    assert _block(lambda_function["environment"])["variables"] == "local.lambda_environment"
     assert "aws_cloudwatch_log_group.this" in _as_list(lambda_function.get("depends_on", []))
 
 
@@ -281,8 +286,17 @@ def test_makefile_writes_bundle_path():
 
 
 def test_tags_applied_to_every_taggable_resource(resources):
-    # aws_iam_role_policy has no tags; event source mappings only since AWS provider 5.77.
-    untaggable = {"aws_iam_role_policy", "aws_lambda_event_source_mapping"}
+    # aws_iam_role_policy, aws_lambda_permission and the S3 bucket configuration resources have no
+    # tags; event source mappings only since AWS provider 5.77.
+    untaggable = {
+        "aws_iam_role_policy",
+        "aws_lambda_event_source_mapping",
+        "aws_lambda_permission",
+        "aws_s3_bucket_ownership_controls",
+        "aws_s3_bucket_public_access_block",
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket_versioning",
+    }
     for (rtype, name), body in resources.items():
         if rtype not in untaggable:
             assert body.get("tags") == "var.tags", f"{rtype}.{name}"
@@ -415,6 +429,364 @@ def test_lambda_policy_scopes(policy_documents):
         for action in _as_list(statement["actions"])
     }
     assert not {a for a in static_actions if a.startswith("kms:")}
+
+
+# --------------------------------------------------------------------------------------------
+# Runtime configuration: environment names shared with runtime/
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tf_locals(module) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for block in module.get("locals", []):
+        for name, value in block.items():
+            assert name not in merged, f"duplicate local {name!r}"
+            merged[name] = value
+    return merged
+
+
+def _environment(tf_locals) -> dict[str, tuple[str | None, str]]:
+    """`local.lambda_environment` (a merge of one-entry objects) -> {name: (guard or None, value)}."""
+    expr = tf_locals["lambda_environment"]
+    assert expr.startswith("merge("), expr
+    entries = re.findall(
+        r"""(?:,|\()\s*(?:([^,?(]+?)\s*\?\s*)?\{\s*"?(SIGIL_[A-Z0-9_]+)"?\s*[=:]\s*([^{},]+?)\s*\}""", expr
+    )
+    assert entries, expr
+    return {name: (guard.strip() or None, _unwrap(value)) for guard, name, value in entries}
+
+
+def _runtime_env_constants() -> dict[str, str]:
+    """`<ROLE>_ENV = "SIGIL_..."` constants of runtime/ (a role defined twice must agree)."""
+    found: dict[str, set[str]] = {}
+    for path in RUNTIME_DIR.rglob("*.py"):
+        for role, name in re.findall(
+            r"""^(\w+_ENV)\s*=\s*["'](SIGIL_[A-Z0-9_]+)["']""", path.read_text(encoding="utf-8"), re.M
+        ):
+            found.setdefault(role, set()).add(name)
+    for role, names in found.items():
+        assert len(names) == 1, f"runtime defines {role} as {sorted(names)}"
+    return {role: names.pop() for role, names in found.items()}
+
+
+def test_environment_names_match_runtime(tf_locals):
+    """Each variable the module sets is the name runtime/ reads, with the value that role needs."""
+    if not RUNTIME_DIR.is_dir():
+        pytest.skip("no runtime/ to compare with")
+    constants = _runtime_env_constants()
+    expected = {
+        constants["TOPIC_ENV"]: "aws_sns_topic.this.arn",
+        constants["DLQ_ENV"]: "local.dlq_url",
+        constants["QUARANTINE_ENV"]: "local.quarantine_url",
+        constants["PREFIX_ENV"]: "var.secrets_prefix",
+    }
+    environment = _environment(tf_locals)
+    assert {name: value for name, (_, value) in environment.items()} == expected
+    runtime_text = "".join(p.read_text(encoding="utf-8") for p in RUNTIME_DIR.rglob("*.py"))
+    for name in environment:
+        assert re.search(rf"""["']{name}["']""", runtime_text), f"{name} is not read by runtime/"
+
+
+def test_optional_environment_set_only_when_configured(tf_locals):
+    """The topic is always set; the dead-letter queue, quarantine and secrets prefix only when configured."""
+    guards = {name: guard for name, (guard, _) in _environment(tf_locals).items()}
+    assert guards == {
+        "SIGIL_ALERTS_TOPIC_ARN": None,
+        "SIGIL_DLQ_URL": "local.dlq_enabled",
+        "SIGIL_QUARANTINE_URL": "local.quarantine_enabled",
+        "SIGIL_SECRETS_PREFIX": "var.secrets_prefix != null",
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Dead-letter queue, quarantine bucket
+# --------------------------------------------------------------------------------------------
+
+
+def _statement(policy_documents, sid) -> tuple[dict, str | None]:
+    """The statement with this sid and the `for_each` of its dynamic block (None when static)."""
+    found = []
+    for document in policy_documents.values():
+        found += [(st, None) for st in _blocks(document.get("statement")) if st.get("sid") == sid]
+        for dyn in _blocks(document.get("dynamic")):
+            for label, body in dyn.items():
+                body = _block(body)
+                if label == "statement":
+                    found += [
+                        (c, body["for_each"]) for c in _blocks(body.get("content")) if c.get("sid") == sid
+                    ]
+    assert len(found) == 1, f"{len(found)} statements with sid {sid!r}"
+    return found[0]
+
+
+def test_dead_letter_queue_created_encrypted_by_default(resources, variables, tf_locals):
+    """The dead-letter queue is created by default with SSE-SQS, or an existing queue's URL is derived from its ARN."""
+    queue = resources[("aws_sqs_queue", "dlq")]
+    assert queue["count"] == "var.create_dlq ? 1 : 0"
+    assert variables["create_dlq"]["default"] is True
+    assert queue["sqs_managed_sse_enabled"] is True
+    assert tf_locals["dlq_arn"] == "var.create_dlq ? aws_sqs_queue.dlq[0].arn : var.dlq_arn"
+    assert "aws_sqs_queue.dlq[0].url" in tf_locals["dlq_url"]
+    assert tf_locals["dlq_enabled"] == "var.create_dlq || var.dlq_arn != null"
+
+
+def test_dead_letter_permission_scoped_to_queue(policy_documents):
+    """The role may only send messages, and only to the dead-letter queue, when there is one."""
+    statement, for_each = _statement(policy_documents, "SendDeadLetters")
+    assert _as_list(statement["actions"]) == ["sqs:SendMessage"]
+    assert _as_list(statement["resources"]) == ["statement.value"]
+    assert for_each == "local.dlq_enabled ? [local.dlq_arn] : []"
+
+
+def test_quarantine_bucket_hardened(resources, variables):
+    """The created quarantine bucket is encrypted, versioned, owner-enforced and blocks all public access."""
+    assert variables["create_quarantine_bucket"]["default"] is True
+    for rtype in (
+        "aws_s3_bucket",
+        "aws_s3_bucket_public_access_block",
+        "aws_s3_bucket_ownership_controls",
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket_versioning",
+    ):
+        assert resources[(rtype, "quarantine")]["count"] == "var.create_quarantine_bucket ? 1 : 0", rtype
+    block = resources[("aws_s3_bucket_public_access_block", "quarantine")]
+    for setting in (
+        "block_public_acls",
+        "block_public_policy",
+        "ignore_public_acls",
+        "restrict_public_buckets",
+    ):
+        assert block[setting] is True, setting
+    versioning = resources[("aws_s3_bucket_versioning", "quarantine")]
+    assert _block(versioning["versioning_configuration"])["status"] == "Enabled"
+    ownership = resources[("aws_s3_bucket_ownership_controls", "quarantine")]
+    assert _block(ownership["rule"])["object_ownership"] == "BucketOwnerEnforced"
+    rule = _block(resources[("aws_s3_bucket_server_side_encryption_configuration", "quarantine")]["rule"])
+    default = _block(rule["apply_server_side_encryption_by_default"])
+    assert default["sse_algorithm"] == 'var.quarantine_kms_key_arn == null ? "AES256" : "aws:kms"'
+    assert default["kms_master_key_id"] == "var.quarantine_kms_key_arn"
+
+
+def test_quarantine_permission_scoped_to_prefix(policy_documents, tf_locals, variables):
+    """The role may only put objects, and only under the quarantine prefix of the quarantine bucket."""
+    statement, for_each = _statement(policy_documents, "WriteQuarantine")
+    assert _as_list(statement["actions"]) == ["s3:PutObject"]
+    assert _as_list(statement["resources"]) == ["statement.value"]
+    assert for_each == "local.quarantine_enabled ? [local.quarantine_objects_arn] : []"
+    objects = tf_locals["quarantine_objects_arn"]
+    assert objects.endswith('"${local.quarantine_bucket_arn}/${var.quarantine_prefix}/*"'), objects
+    assert tf_locals["quarantine_url"].endswith(
+        '"s3://${local.quarantine_bucket_name}/${var.quarantine_prefix}"'
+    )
+    assert variables["quarantine_prefix"]["default"] == "quarantine"
+    assert "^[" in str(variables["quarantine_prefix"]["validation"]), "a prefix must be validated non-empty"
+
+
+# --------------------------------------------------------------------------------------------
+# Additional sources
+# --------------------------------------------------------------------------------------------
+
+
+def test_s3_sources_read_scoped_to_prefixes(policy_documents, tf_locals, variables):
+    """The role may read objects of the source buckets only, under their prefixes when given."""
+    assert variables["s3_sources"]["default"] == []
+    statement, for_each = _statement(policy_documents, "ReadSourceObjects")
+    assert set(_as_list(statement["actions"])) == {"s3:GetObject", "s3:GetObjectVersion"}
+    assert _as_list(statement["resources"]) == ["statement.value"]
+    assert for_each == "length(var.s3_sources) > 0 ? [local.s3_source_object_arns] : []"
+    objects = tf_locals["s3_source_object_arns"]
+    assert '"${source.bucket_arn}/${prefix}*"' in objects and '"${source.bucket_arn}/*"' in objects
+
+
+def test_s3_sources_may_invoke_function(resources, tf_locals):
+    """Each source bucket gets an invoke permission for s3.amazonaws.com scoped to that bucket and its owner."""
+    permission = resources[("aws_lambda_permission", "s3")]
+    assert permission["for_each"] == "local.s3_sources"
+    assert tf_locals["s3_sources"] == "{for source in var.s3_sources : source.bucket_arn => source}"
+    assert permission["principal"] == "s3.amazonaws.com"
+    assert permission["action"] == "lambda:InvokeFunction"
+    assert permission["function_name"] == "aws_lambda_function.this.function_name"
+    assert permission["source_arn"] == "each.key"
+    assert permission["source_account"] == "coalesce(each.value.account_id, local.account_id)"
+
+
+def test_sqs_sources_mapped_with_batch_item_failures(resources, variables):
+    """Each source queue gets an event source mapping that reports failed messages individually."""
+    assert variables["sqs_source_queue_arns"]["default"] == []
+    esm = resources[("aws_lambda_event_source_mapping", "sqs")]
+    assert esm["for_each"] == "local.sqs_source_queue_arns"
+    assert esm["event_source_arn"] == "each.value"
+    assert esm["function_name"] == "aws_lambda_function.this.arn"
+    assert _as_list(esm["function_response_types"]) == ["ReportBatchItemFailures"]
+    assert esm["batch_size"] == "var.sqs_event_source_batch_size"
+    assert "aws_iam_role_policy.lambda" in _as_list(esm["depends_on"])
+
+
+def test_sqs_sources_permissions_scoped_to_queues(policy_documents):
+    """The role may receive, delete and inspect messages of the source queues only."""
+    statement, for_each = _statement(policy_documents, "ReadSourceQueues")
+    assert set(_as_list(statement["actions"])) == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    }
+    assert _as_list(statement["resources"]) == ["statement.value"]
+    assert for_each == "length(var.sqs_source_queue_arns) > 0 ? [var.sqs_source_queue_arns] : []"
+
+
+# --------------------------------------------------------------------------------------------
+# Secrets and KMS
+# --------------------------------------------------------------------------------------------
+
+
+def test_secrets_permissions_scoped_to_prefix(policy_documents, tf_locals, variables, module):
+    """The role may read Secrets Manager secrets and SSM parameters under the secrets prefix of its own account and region only."""
+    assert variables["secrets_prefix"]["default"] == "/sigil/outputs"
+    arn = "arn:${local.partition}:%s:${local.region}:${local.account_id}:%s"
+    secrets, for_each = _statement(policy_documents, "ReadSecretsManagerSecrets")
+    assert _as_list(secrets["actions"]) == ["secretsmanager:GetSecretValue"]
+    assert _as_list(secrets["resources"]) == [arn % ("secretsmanager", "secret:${statement.value}/*")]
+    assert for_each == "var.secrets_prefix != null ? [var.secrets_prefix] : []"
+    parameters, for_each = _statement(policy_documents, "ReadSsmParameters")
+    assert _as_list(parameters["actions"]) == ["ssm:GetParameter"]
+    assert _as_list(parameters["resources"]) == [arn % ("ssm", "parameter${statement.value}/*")]
+    assert for_each == "var.secrets_prefix != null ? [var.secrets_prefix] : []"
+    assert tf_locals["region"] == "data.aws_region.current.name"
+    assert tf_locals["account_id"] == "data.aws_caller_identity.current.account_id"
+    assert tf_locals["partition"] == "data.aws_partition.current.partition"
+    data_sources = set(_typed(module, "data"))
+    assert {
+        ("aws_region", "current"),
+        ("aws_caller_identity", "current"),
+        ("aws_partition", "current"),
+    } <= data_sources
+
+
+def test_kms_permissions_only_for_given_keys(policy_documents):
+    """Each KMS statement exists only when its customer managed key is given, and names only that key."""
+    expected = {
+        "DecryptInputStream": ("local.kinesis_kms_key_arn", {"kms:Decrypt"}),
+        "EncryptAlerts": ("local.sns_kms_key_arn", {"kms:Decrypt", "kms:GenerateDataKey"}),
+        "EncryptQuarantine": ("var.quarantine_kms_key_arn", {"kms:GenerateDataKey"}),
+        "DecryptSources": ("var.source_kms_key_arns", {"kms:Decrypt"}),
+        "DecryptSecrets": ("var.secrets_kms_key_arn", {"kms:Decrypt"}),
+    }
+    for sid, (key, actions) in expected.items():
+        statement, for_each = _statement(policy_documents, sid)
+        assert set(_as_list(statement["actions"])) == actions, sid
+        assert _as_list(statement["resources"]) == ["statement.value"], sid
+        assert for_each is not None and key in for_each and for_each.endswith(": []"), (sid, for_each)
+    kms_sids = {
+        st.get("sid")
+        for document in policy_documents.values()
+        for st in _policy_statements(document)
+        if any(a.startswith("kms:") for a in _as_list(st["actions"]))
+    }
+    assert kms_sids == set(expected)
+
+
+def test_optional_permissions_are_all_conditional(policy_documents):
+    """Every statement of the optional document is a dynamic block that is empty unless its feature is configured."""
+    optional = policy_documents["optional"]
+    assert not _blocks(optional.get("statement"))
+    for dyn in _blocks(optional.get("dynamic")):
+        for label, body in dyn.items():
+            assert label == "statement"
+            assert re.fullmatch(r".+ \? \[.+\] : \[\]", _block(body)["for_each"]), body
+    assert _as_list(policy_documents["lambda"]["source_policy_documents"]) == [
+        "data.aws_iam_policy_document.optional.json"
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Example
+# --------------------------------------------------------------------------------------------
+
+
+def test_example_shows_new_options(example_module):
+    """The complete example configures S3 and SQS sources, the dead-letter queue, the quarantine and the secrets prefix."""
+    for name in (
+        "s3_sources",
+        "sqs_source_queue_arns",
+        "create_dlq",
+        "create_quarantine_bucket",
+        "secrets_prefix",
+    ):
+        assert name in example_module, name
+    source = _block(example_module["s3_sources"])
+    assert source["bucket_arn"] == "local.log_bucket_arn"
+    assert _as_list(source["prefixes"]) == ["AWSLogs/"]
+
+
+def test_example_wires_bucket_notification_after_permission():
+    """The example's bucket notification targets the function and waits for the module's invoke permission."""
+    resources = _typed(_load_dir(EXAMPLE_DIR), "resource")
+    notification = resources[("aws_s3_bucket_notification", "logs")]
+    target = _block(notification["lambda_function"])
+    assert target["lambda_function_arn"] == "module.sigil.lambda_function_arn"
+    assert _as_list(target["events"]) == ["s3:ObjectCreated:*"]
+    assert _as_list(notification["depends_on"]) == ["module.sigil"]
+
+
+# --------------------------------------------------------------------------------------------
+# terraform validate / terraform test, offline, in a temporary copy
+# --------------------------------------------------------------------------------------------
+
+
+def _terraform(args: list[str], cwd: Path, env: dict[str, str]) -> None:
+    proc = subprocess.run(
+        [shutil.which("terraform") or "terraform", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"terraform {' '.join(args)} in {cwd}:\n{proc.stdout}{proc.stderr}"
+
+
+@pytest.fixture(scope="module")
+def terraform_copy(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    if shutil.which("terraform") is None:
+        pytest.skip("terraform binary not installed")
+    if not PLUGIN_MIRROR.is_dir():
+        pytest.skip(f"no AWS provider mirror at {PLUGIN_MIRROR} (set SIGIL_TF_PLUGIN_MIRROR)")
+    root = tmp_path_factory.mktemp("terraform")
+    copy = root / "terraform"
+    shutil.copytree(
+        TF_DIR, copy, ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*")
+    )
+    cli_config = root / "terraformrc"
+    cli_config.write_text(
+        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{PLUGIN_MIRROR}"\n  }}\n}}\n',
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "CHECKPOINT_DISABLE": "1",
+        "TF_CLI_CONFIG_FILE": str(cli_config),
+        "TF_IN_AUTOMATION": "1",
+        # Any AWS call the plan should not make fails fast on a closed local port instead of reaching out.
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    }
+    for directory in ("modules/sigil", "examples/complete"):
+        _terraform(["init", "-backend=false", "-input=false", "-no-color"], copy / directory, env)
+    return copy, env
+
+
+@pytest.mark.parametrize("directory", ["modules/sigil", "examples/complete"])
+def test_terraform_validate(terraform_copy, directory):
+    """`terraform validate` accepts the module and the example."""
+    copy, env = terraform_copy
+    _terraform(["validate", "-no-color"], copy / directory, env)
+
+
+def test_terraform_test_plans_scoped_permissions(terraform_copy):
+    """The module's `terraform test` (offline plans) finds every permission, the environment and the bucket settings as expected."""
+    copy, env = terraform_copy
+    assert list((copy / "modules/sigil/tests").glob("*.tftest.hcl"))
+    _terraform(["test", "-no-color"], copy / "modules/sigil", env)
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,12 +2,21 @@ provider "aws" {
   region = var.region
 }
 
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
 locals {
   tags = {
     Project    = "sigil"
     Example    = "complete"
     Repository = "sigil"
   }
+
+  # The module keys per-bucket and per-queue resources by ARN, so the ARNs must be known at plan
+  # time: they are built from the names (known at plan, and they keep the dependency) rather than
+  # read from the resources' computed `arn`.
+  log_bucket_arn   = "arn:aws:s3:::${aws_s3_bucket.logs.bucket}"
+  source_queue_arn = "arn:aws:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${aws_sqs_queue.source.name}"
 }
 
 module "sigil" {
@@ -34,6 +43,84 @@ module "sigil" {
   event_source_maximum_retry_attempts = 3
 
   sns_kms_master_key_id = "alias/aws/sns"
+
+  # S3 log bucket: the function may read objects under AWSLogs/ and be invoked by the bucket's
+  # notifications (aws_s3_bucket_notification.logs below).
+  s3_sources = [
+    {
+      bucket_arn = local.log_bucket_arn
+      prefixes   = ["AWSLogs/"]
+    },
+  ]
+
+  # SQS queue carrying log records (or S3 notifications relayed through SQS).
+  sqs_source_queue_arns                               = [local.source_queue_arn]
+  sqs_event_source_batch_size                         = 10
+  sqs_event_source_maximum_batching_window_in_seconds = 0
+
+  # Undeliverable alerts go to a dead-letter queue created by the module (SSE-SQS).
+  create_dlq                    = true
+  dlq_message_retention_seconds = 1209600
+
+  # Unparseable records are quarantined to a bucket created by the module (SSE-S3, versioned,
+  # public access blocked) under quarantine/.
+  create_quarantine_bucket = true
+  quarantine_prefix        = "quarantine"
+
+  # Output secrets (webhook URLs, keys) live in Secrets Manager or SSM under this path.
+  secrets_prefix = "/sigil/outputs"
+
+  tags = local.tags
+}
+
+################################################################################
+# Log sources wired to the function
+################################################################################
+
+resource "aws_s3_bucket" "logs" {
+  bucket = var.log_bucket_name
+
+  tags = local.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+# The module grants s3.amazonaws.com the right to invoke the function; the notification is the
+# bucket owner's to configure.
+resource "aws_s3_bucket_notification" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  lambda_function {
+    lambda_function_arn = module.sigil.lambda_function_arn
+    events              = ["s3:ObjectCreated:*"]
+    filter_prefix       = "AWSLogs/"
+  }
+
+  # S3 checks that it may invoke the function (module.sigil's aws_lambda_permission.s3).
+  depends_on = [module.sigil]
+}
+
+resource "aws_sqs_queue" "source" {
+  name                       = "${var.name}-source"
+  sqs_managed_sse_enabled    = true
+  visibility_timeout_seconds = 360 # at least six times the function timeout, as Lambda advises
 
   tags = local.tags
 }

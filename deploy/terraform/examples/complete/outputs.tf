@@ -37,3 +37,18 @@ output "sns_topic_arn" {
   description = "ARN of the SNS topic to subscribe to for alerts"
   value       = module.sigil.sns_topic_arn
 }
+
+output "sqs_queue_dlq_url" {
+  description = "URL of the dead-letter queue undeliverable alerts are sent to"
+  value       = module.sigil.sqs_queue_dlq_url
+}
+
+output "s3_bucket_quarantine_id" {
+  description = "Name of the bucket unparseable records are quarantined to"
+  value       = module.sigil.s3_bucket_quarantine_id
+}
+
+output "lambda_event_source_mapping_sqs_uuids" {
+  description = "UUIDs of the event source mappings from the SQS source queues, by queue ARN"
+  value       = module.sigil.lambda_event_source_mapping_sqs_uuids
+}

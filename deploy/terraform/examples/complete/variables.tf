@@ -9,3 +9,9 @@ variable "name" {
   type        = string
   default     = "sigil"
 }
+
+variable "log_bucket_name" {
+  description = "Name of the S3 bucket created to receive logs (for example a CloudTrail trail's bucket); bucket names are global, so pick a unique one"
+  type        = string
+  default     = "sigil-example-logs"
+}

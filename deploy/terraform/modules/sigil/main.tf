@@ -1,6 +1,23 @@
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
 locals {
   kinesis_stream_name = coalesce(var.kinesis_stream_name, var.name)
   sns_topic_name      = coalesce(var.sns_topic_name, "${var.name}-alerts")
+
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
+  account_id = data.aws_caller_identity.current.account_id
+
+  # Runtime configuration (docs/architecture.md, "Runtime configuration"). Which variables are set
+  # depends on inputs only, so the names are known at plan time even when the values are not.
+  lambda_environment = merge(
+    { SIGIL_ALERTS_TOPIC_ARN = aws_sns_topic.this.arn },
+    local.dlq_enabled ? { SIGIL_DLQ_URL = local.dlq_url } : {},
+    local.quarantine_enabled ? { SIGIL_QUARANTINE_URL = local.quarantine_url } : {},
+    var.secrets_prefix != null ? { SIGIL_SECRETS_PREFIX = var.secrets_prefix } : {},
+  )
 }
 
 ################################################################################
@@ -24,9 +41,7 @@ resource "aws_lambda_function" "this" {
   reserved_concurrent_executions = var.reserved_concurrent_executions
 
   environment {
-    variables = {
-      SIGIL_ALERTS_TOPIC_ARN = aws_sns_topic.this.arn
-    }
+    variables = local.lambda_environment
   }
 
   tags = var.tags

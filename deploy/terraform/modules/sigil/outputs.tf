@@ -74,3 +74,50 @@ output "sns_topic_name" {
   description = "Name of the SNS topic alerts are published to"
   value       = aws_sns_topic.this.name
 }
+
+################################################################################
+# Additional sources
+################################################################################
+
+output "lambda_event_source_mapping_sqs_uuids" {
+  description = "UUIDs of the event source mappings from the SQS source queues to the Lambda function, by queue ARN"
+  value       = { for arn, mapping in aws_lambda_event_source_mapping.sqs : arn => mapping.uuid }
+}
+
+output "lambda_permission_s3_statement_ids" {
+  description = "Statement ids of the permissions letting the S3 source buckets' notifications invoke the Lambda function, by bucket ARN"
+  value       = { for arn, permission in aws_lambda_permission.s3 : arn => permission.statement_id }
+}
+
+################################################################################
+# Dead-letter queue
+################################################################################
+
+output "sqs_queue_dlq_arn" {
+  description = "ARN of the dead-letter queue undeliverable alerts are sent to (the created one, else `dlq_arn`)"
+  value       = local.dlq_arn
+}
+
+output "sqs_queue_dlq_url" {
+  description = "URL of the dead-letter queue undeliverable alerts are sent to (`SIGIL_DLQ_URL`)"
+  value       = local.dlq_url
+}
+
+################################################################################
+# Quarantine bucket
+################################################################################
+
+output "s3_bucket_quarantine_id" {
+  description = "Name of the bucket unparseable records are quarantined to (the created one, else the one of `quarantine_bucket_arn`)"
+  value       = local.quarantine_bucket_name
+}
+
+output "s3_bucket_quarantine_arn" {
+  description = "ARN of the bucket unparseable records are quarantined to"
+  value       = local.quarantine_bucket_arn
+}
+
+output "s3_bucket_quarantine_url" {
+  description = "Where unparseable records are quarantined, as `s3://<bucket>/<prefix>` (`SIGIL_QUARANTINE_URL`)"
+  value       = local.quarantine_url
+}

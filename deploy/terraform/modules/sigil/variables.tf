@@ -188,6 +188,203 @@ variable "sns_kms_master_key_id" {
 }
 
 ################################################################################
+# Additional sources: S3 log buckets and SQS queues
+################################################################################
+
+variable "s3_sources" {
+  description = "S3 buckets whose ObjectCreated notifications (direct, through SNS or through SQS) carry logs to the function: the role gets s3:GetObject and s3:GetObjectVersion on `<bucket_arn>/<prefix>*` for each prefix (the whole bucket when `prefixes` is empty), and s3.amazonaws.com may invoke the function for that bucket (from `account_id`, the current account by default). The bucket notification itself is left to the caller. Bucket ARNs must be known at plan time (write `arn:aws:s3:::<bucket>`)"
+  type = list(object({
+    bucket_arn = string
+    prefixes   = optional(list(string), [])
+    account_id = optional(string)
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for s in var.s3_sources : can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", s.bucket_arn))])
+    error_message = "Each bucket_arn must be an S3 bucket ARN (arn:aws:s3:::<bucket>), without a key or prefix."
+  }
+
+  validation {
+    condition     = length(distinct([for s in var.s3_sources : s.bucket_arn])) == length(var.s3_sources)
+    error_message = "Each bucket may appear only once in s3_sources (list all its prefixes in one entry)."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.s3_sources : s.account_id == null || can(regex("^[0-9]{12}$", s.account_id))])
+    error_message = "The account_id of a bucket must be a 12-digit AWS account id."
+  }
+}
+
+variable "sqs_source_queue_arns" {
+  description = "ARNs of SQS queues the function reads (log records, or S3 notifications relayed through SQS); each gets an event source mapping that reports failed messages individually, and the role gets sqs:ReceiveMessage, sqs:DeleteMessage and sqs:GetQueueAttributes on these queues only. ARNs must be known at plan time"
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.sqs_source_queue_arns : can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,75}(\\.fifo)?$", arn))])
+    error_message = "Each element must be an SQS queue ARN (arn:aws:sqs:<region>:<account>:<queue>)."
+  }
+
+  validation {
+    condition     = length(distinct(var.sqs_source_queue_arns)) == length(var.sqs_source_queue_arns)
+    error_message = "The SQS source queue ARNs must be unique."
+  }
+}
+
+variable "sqs_event_source_batch_size" {
+  description = "Largest number of SQS messages sent to the function in one batch (above 10 requires `sqs_event_source_maximum_batching_window_in_seconds` of at least 1)"
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.sqs_event_source_batch_size >= 1 && var.sqs_event_source_batch_size <= 10000
+    error_message = "The SQS batch size must be between 1 and 10000."
+  }
+}
+
+variable "sqs_event_source_maximum_batching_window_in_seconds" {
+  description = "Longest time in seconds Lambda gathers SQS messages before invoking the function"
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.sqs_event_source_maximum_batching_window_in_seconds >= 0 && var.sqs_event_source_maximum_batching_window_in_seconds <= 300
+    error_message = "The batching window must be between 0 and 300 seconds."
+  }
+}
+
+variable "source_kms_key_arns" {
+  description = "ARNs of customer managed KMS keys encrypting the S3 source objects or SQS source queues; the role gets kms:Decrypt on these keys only (AWS managed keys and SSE-S3/SSE-SQS need nothing)"
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.source_kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", arn))])
+    error_message = "Each element must be a KMS key ARN (an IAM policy cannot grant use of a key through an alias)."
+  }
+}
+
+################################################################################
+# Dead-letter queue for undeliverable alerts
+################################################################################
+
+variable "create_dlq" {
+  description = "Whether to create the SQS dead-letter queue undeliverable alerts are sent to (`SIGIL_DLQ_URL`)"
+  type        = bool
+  default     = true
+}
+
+variable "dlq_name" {
+  description = "Name of the dead-letter queue created when `create_dlq` is true; defaults to `<name>-dlq`"
+  type        = string
+  default     = null
+}
+
+variable "dlq_message_retention_seconds" {
+  description = "Number of seconds the dead-letter queue keeps an undeliverable alert"
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.dlq_message_retention_seconds >= 60 && var.dlq_message_retention_seconds <= 1209600
+    error_message = "The message retention must be between 60 and 1209600 seconds (14 days)."
+  }
+}
+
+variable "dlq_arn" {
+  description = "ARN of an existing SQS queue to dead-letter alerts to when `create_dlq` is false (null: no dead-letter queue). It must use SSE-SQS or an AWS managed key"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.dlq_arn == null || can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", var.dlq_arn))
+    error_message = "The dead-letter queue must be a standard SQS queue ARN (arn:aws:sqs:<region>:<account>:<queue>)."
+  }
+}
+
+################################################################################
+# Quarantine for records no schema accepts
+################################################################################
+
+variable "create_quarantine_bucket" {
+  description = "Whether to create the S3 bucket unparseable records are quarantined to (encrypted, versioned, public access blocked); set it to false and give `quarantine_bucket_arn` to use an existing bucket"
+  type        = bool
+  default     = true
+}
+
+variable "quarantine_bucket_name" {
+  description = "Name of the quarantine bucket created when `create_quarantine_bucket` is true; defaults to a unique name starting with `<name>-quarantine-`"
+  type        = string
+  default     = null
+}
+
+variable "quarantine_bucket_arn" {
+  description = "ARN of an existing bucket to quarantine records to when `create_quarantine_bucket` is false (null: records are only logged, their payloads lost)"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.quarantine_bucket_arn == null || can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.quarantine_bucket_arn))
+    error_message = "The quarantine bucket must be an S3 bucket ARN (arn:aws:s3:::<bucket>), without a key or prefix."
+  }
+}
+
+variable "quarantine_prefix" {
+  description = "Key prefix of the quarantined objects; the role may write under `<prefix>/` only"
+  type        = string
+  default     = "quarantine"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", var.quarantine_prefix))
+    error_message = "The quarantine prefix must be one or more non-empty path segments, without leading or trailing slashes."
+  }
+}
+
+variable "quarantine_kms_key_arn" {
+  description = "ARN of a customer managed KMS key encrypting the quarantine bucket (the created bucket uses it as its default encryption; the role gets kms:GenerateDataKey on it); null for SSE-S3"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.quarantine_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.quarantine_kms_key_arn))
+    error_message = "The quarantine key must be a KMS key ARN (an IAM policy cannot grant use of a key through an alias)."
+  }
+}
+
+variable "quarantine_bucket_force_destroy" {
+  description = "Whether destroying the module deletes the created quarantine bucket even when it still holds quarantined records"
+  type        = bool
+  default     = false
+}
+
+################################################################################
+# Output secrets
+################################################################################
+
+variable "secrets_prefix" {
+  description = "Path under which output secrets live (`SIGIL_SECRETS_PREFIX`): the role may read Secrets Manager secrets and SSM parameters under `<prefix>/` only; null grants no secret access"
+  type        = string
+  default     = "/sigil/outputs"
+
+  validation {
+    condition     = var.secrets_prefix == null || can(regex("^(/[A-Za-z0-9_.-]+)+$", var.secrets_prefix))
+    error_message = "The secrets prefix must start with a slash and have no trailing slash, e.g. /sigil/outputs (letters, digits, _ . - only)."
+  }
+}
+
+variable "secrets_kms_key_arn" {
+  description = "ARN of the customer managed KMS key encrypting the output secrets (the role gets kms:Decrypt on it); null when they use the AWS managed keys"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.secrets_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.secrets_kms_key_arn))
+    error_message = "The secrets key must be a KMS key ARN (an IAM policy cannot grant use of a key through an alias)."
+  }
+}
+
+################################################################################
 # Common
 ################################################################################
 
