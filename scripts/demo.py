@@ -19,8 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import make_samples
-from moto_process import AlertSink, MotoServer, client, local_aws_env
+from moto_process import AlertSink, MotoServer, kinesis_lambda_event, kinesis_stream, local_aws_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "build" / "sigil-lambda.zip"
@@ -81,31 +80,8 @@ def sample_payloads(paths: Iterable[Path]) -> Iterable[tuple[bytes, str]]:
 
 def through_stream(endpoint_url: str, payloads: list[tuple[bytes, str]]) -> dict[str, Any]:
     """Put the payloads into a moto Kinesis stream and read them back as Lambda's event source mapping would."""
-    kinesis = client("kinesis", endpoint_url)
-    kinesis.create_stream(StreamName=STREAM, ShardCount=1)
-    stream = kinesis.describe_stream(StreamName=STREAM)["StreamDescription"]
-    for data, partition_key in payloads:
-        kinesis.put_record(StreamName=STREAM, Data=data, PartitionKey=partition_key)
-    iterator = kinesis.get_shard_iterator(
-        StreamName=STREAM, ShardId=stream["Shards"][0]["ShardId"], ShardIteratorType="TRIM_HORIZON"
-    )["ShardIterator"]
-    records: list[dict[str, Any]] = []
-    while iterator:
-        response = kinesis.get_records(ShardIterator=iterator, Limit=100)
-        if not response["Records"]:
-            break
-        records += [
-            make_samples.kinesis_record(
-                r["Data"],
-                r["SequenceNumber"],
-                r["PartitionKey"],
-                arrival=r["ApproximateArrivalTimestamp"].timestamp(),
-                stream_arn=stream["StreamARN"],
-            )
-            for r in response["Records"]
-        ]
-        iterator = response.get("NextShardIterator")
-    return {"Records": records}
+    stream = kinesis_stream(endpoint_url, STREAM)
+    return kinesis_lambda_event(endpoint_url, stream, [data for data, _ in payloads])
 
 
 def load_handler(bundle: Path) -> Callable[[dict[str, Any], object], dict[str, Any]]:
