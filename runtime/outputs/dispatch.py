@@ -4,6 +4,7 @@ Each (alert id, output) pair is settled once per process: delivered, or dead-let
 A settled pair is never sent again, so when one output of an alert fails and the batch is retried, the
 outputs that already took the alert are skipped. A pair that is neither (no dead-letter queue, the queue
 itself failing, or no time left before the Lambda deadline) is ``failed``: the caller must retry its record.
+With ``SIGIL_LEDGER_TABLE`` the settled pairs are also kept in DynamoDB, across containers (``runtime.outputs.ledger``).
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,9 @@ from runtime.outputs import config as config_module
 from runtime.outputs.base import AwsClients, Resources
 from runtime.outputs.config import OutputsConfig, load_config
 from runtime.outputs.dlq import DeadLetterQueue
+from runtime.outputs.ledger import MEMORY_SIZE, MEMORY_TTL, DeliveryLedger, ledger_from_env
+from runtime.outputs.ledger import TABLE_ENV as LEDGER_TABLE_ENV
+from runtime.outputs.ledger import MemoryLedger as Ledger
 from runtime.retry import Retrier, RetryError, Waiter, describe
 from runtime.secrets import SecretStore
 
@@ -30,8 +32,8 @@ DELIVERED = "delivered"
 DEAD_LETTERED = "dead_lettered"
 FAILED = "failed"
 UNROUTED = "unrouted"
-LEDGER_SIZE = 100_000
-LEDGER_TTL = 3600.0
+LEDGER_SIZE = MEMORY_SIZE
+LEDGER_TTL = MEMORY_TTL
 
 
 @dataclass(frozen=True)
@@ -86,36 +88,6 @@ class _Tally:
         return OutputReport(**dataclasses.asdict(self))
 
 
-class Ledger:
-    """Outcomes of the (alert id, output) pairs settled in this process, kept ``ttl`` seconds (a batch retry
-    comes back within minutes; the same record seen hours later alerts again), at most ``size`` of them.
-    """
-
-    def __init__(
-        self, size: int = LEDGER_SIZE, ttl: float = LEDGER_TTL, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._size, self._ttl, self._clock = size, ttl, clock
-        self._outcomes: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
-
-    def get(self, key: tuple[str, str]) -> str | None:
-        """Return the settled outcome of a pair, or None if unknown or expired."""
-        found = self._outcomes.get(key)
-        if found is None:
-            return None
-        outcome, settled_at = found
-        if self._clock() - settled_at > self._ttl:
-            del self._outcomes[key]
-            return None
-        return outcome
-
-    def settle(self, key: tuple[str, str], outcome: str) -> None:
-        """Record a pair as delivered or dead-lettered; forget the oldest beyond the size bound."""
-        self._outcomes.pop(key, None)
-        self._outcomes[key] = (outcome, self._clock())
-        while len(self._outcomes) > self._size:
-            self._outcomes.popitem(last=False)
-
-
 class Dispatcher:
     """Send alerts to the outputs the configuration routes them to; see ``deliver``."""
 
@@ -126,7 +98,7 @@ class Dispatcher:
         *,
         waiter: Waiter | None = None,
         dead_letters: DeadLetterQueue | None = None,
-        ledger: Ledger | None = None,
+        ledger: DeliveryLedger | None = None,
     ) -> None:
         self.config = config
         self.resources = resources
@@ -247,6 +219,7 @@ ENV_KEYS = (
     config_module.TOPIC_ENV,
     config_module.PREFIX_ENV,
     config_module.BACKEND_ENV,
+    LEDGER_TABLE_ENV,
     "AWS_ENDPOINT_URL",
     "AWS_DEFAULT_REGION",
 )
@@ -263,11 +236,11 @@ def _dispatcher_for(_environment: tuple[str | None, ...]) -> Dispatcher:
     config = load_config()
     aws = AwsClients()
     secrets = SecretStore(config.secrets_prefix, config.secrets_backend, aws)
-    return Dispatcher(config, Resources(aws=aws, secrets=secrets))
+    return Dispatcher(config, Resources(aws=aws, secrets=secrets), ledger=ledger_from_env(aws))
 
 
 def reset_default() -> None:
-    """Forget the default dispatcher (its clients, secrets and ledger), as a new cold start would."""
+    """Forget the default dispatcher (its clients, secrets, in-memory ledger), as a new cold start would."""
     _dispatcher_for.cache_clear()
 
 
