@@ -53,7 +53,7 @@ def timed(fn, *args, repeat: int = 3):
 
 
 def build_module(rule_paths, workdir: Path, name: str):
-    result, schemas = plan([str(p) for p in rule_paths], str(ROOT / "schemas"), keep_going=True)
+    result, schemas = plan([str(p) for p in rule_paths], str(ROOT / "schemas"))
     generate(result, schemas)
     package = write_package(result, schemas, workdir / name)
     subprocess.run([sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(package)], check=True)
@@ -152,7 +152,7 @@ def main(argv=None) -> int:
 
         # whole corpus: compile time, import time, size
         start = time.perf_counter()
-        corpus = compile_rules([str(SIGMA / "rules")], str(ROOT / "schemas"), workdir / "corpus", keep_going=True)
+        corpus = compile_rules([str(SIGMA / "rules")], str(ROOT / "schemas"), workdir / "corpus")
         t_compile = time.perf_counter() - start
         report("compile whole corpus", f"{len(corpus.rules)} rules, {corpus.compiled_rule_count} compiled, {t_compile:.1f} s")
         package = workdir / "corpus" / "sigil_rules"

@@ -1,7 +1,7 @@
 """Choose, for each rule, cheap necessary tests ("anchors") that the runtime can probe in bulk.
 
 A rule can only be true if at least one of its anchors holds, so the generated module probes all
-anchors of a log type through hash tables (`runtime.helpers.candidates`) and evaluates only the
+anchors of a log type through hash tables (`runtime.helpers.run_rules`) and evaluates only the
 rules whose anchors hit. Per-record work then grows with the record, not with the rule count.
 
 Anchors test case-folded text: a case-sensitive test implies its folded one (casefold maps each

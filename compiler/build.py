@@ -67,7 +67,7 @@ def display_path(path: str) -> str:
 
 
 def plan(
-    rule_paths: list[str], schemas_dir: str, keep_going: bool = False, placeholders_file: str | None = None
+    rule_paths: list[str], schemas_dir: str, placeholders_file: str | None = None
 ) -> tuple[BuildResult, SchemaSet]:
     """Load and check everything; lower the rules that pass into per-log-type expressions."""
     loaded = load_paths(rule_paths)
@@ -190,7 +190,7 @@ def _write_json(path: Path, data: dict) -> None:
 def compile_rules(
     rule_paths: list[str], schemas_dir: str, out_dir: str | Path, keep_going: bool = False, placeholders_file: str | None = None
 ) -> BuildResult:
-    result, schemas = plan(rule_paths, schemas_dir, keep_going, placeholders_file)
+    result, schemas = plan(rule_paths, schemas_dir, placeholders_file)
     if result.errors and not keep_going:
         return result
     generate(result, schemas)

@@ -19,7 +19,6 @@ __all__ = [
     "Fields",
     "LazyRegex",
     "all_texts",
-    "candidates",
     "field_ref",
     "folded_texts",
     "get_field",

@@ -1,8 +1,8 @@
 """Load the generated ``sigil_rules`` package once per cold start, and evaluate its matchers safely.
 
-``match(record)`` of a log type's module runs every rule at once. When it raises, and the module also
-exports ``MATCHERS`` (``{rule id: function(record) -> bool}``), each rule is rerun on its own so one
-failing rule does not hide the others; without ``MATCHERS`` the record could not be evaluated.
+``match(record, errors)`` of a log type's module runs every rule at once and records a rule that raises
+in ``errors`` while the others still run (as ``sigil compile`` writes it). A module whose ``match``
+takes no ``errors`` list, or that raises anyway, leaves the record unevaluated, with one error.
 """
 
 from __future__ import annotations
@@ -72,11 +72,7 @@ class RuleSet:
                 return Evaluation(matched, [RuleError(log_type, rule_id, repr(exc)) for rule_id, exc in raised])
             return Evaluation(list(module.match(record)))
         except Exception as exc:  # generated code must not take the batch down
-            whole = RuleError(log_type, None, repr(exc))
-        matchers = getattr(module, "MATCHERS", None)
-        if not isinstance(matchers, Mapping):
-            return Evaluation([], [whole], evaluated=False)
-        return _rule_by_rule(log_type, matchers, record)
+            return Evaluation([], [RuleError(log_type, None, repr(exc))], evaluated=False)
 
 
 @functools.cache
@@ -86,19 +82,6 @@ def _collects_errors(module: Any) -> bool:
         return "errors" in inspect.signature(module.match).parameters
     except (TypeError, ValueError):
         return False
-
-
-def _rule_by_rule(log_type: str, matchers: Mapping[str, Any], record: dict[str, Any]) -> Evaluation:
-    """Run each rule on its own, collecting the ids that match and the errors of those that raise."""
-    matched: list[str] = []
-    errors: list[RuleError] = []
-    for rule_id, test in matchers.items():
-        try:
-            if test(record):
-                matched.append(rule_id)
-        except Exception as exc:  # one failing rule must not stop the others
-            errors.append(RuleError(log_type, rule_id, repr(exc)))
-    return Evaluation(matched, errors)
 
 
 def load_rules(package: str = PACKAGE) -> RuleSet:

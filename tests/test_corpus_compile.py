@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not SIGMA_RULES.is_dir(), reason="../shared/sigm
 
 @pytest.fixture(scope="module")
 def corpus():
-    result, schemas = plan([str(SIGMA_RULES)], str(ROOT / "schemas"), keep_going=True)
+    result, schemas = plan([str(SIGMA_RULES)], str(ROOT / "schemas"))
     return result, schemas
 
 

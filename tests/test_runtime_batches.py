@@ -185,8 +185,8 @@ class TestCountInvariant:
         assert set(result.failures) == failing_items
 
 
-MODULE_WITH_MATCHERS = '''\
-"""A matcher module that also exports MATCHERS, one function per rule."""
+MODULE_WITH_FRAGILE_RULE = '''\
+"""A matcher module keeping the generated contract: `match(record, errors)` isolates a raising rule."""
 LOG_TYPE = "cloudtrail"
 RULES = {
     "fragile": {"title": "Fragile", "level": "low"},
@@ -202,11 +202,20 @@ def _sturdy(record):
     return record.get("eventName") == "ConsoleLogin"
 
 
-MATCHERS = {"fragile": _fragile, "sturdy": _sturdy}
+CHECKS = {"fragile": _fragile, "sturdy": _sturdy}
 
 
-def match(record):
-    return [rule_id for rule_id, test in MATCHERS.items() if test(record)]
+def match(record, errors=None):
+    matched = []
+    for rule_id, test in CHECKS.items():
+        try:
+            if test(record):
+                matched.append(rule_id)
+        except Exception as exc:
+            if errors is None:
+                raise
+            errors.append((rule_id, exc))
+    return matched
 '''
 
 
@@ -216,7 +225,7 @@ def isolated_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     package = tmp_path / "sigil_rules"
     package.mkdir()
     (package / "__init__.py").write_text('LOG_TYPES = {"cloudtrail": "cloudtrail"}\nSCHEMAS_FILE = "schemas.json"\n')
-    (package / "cloudtrail.py").write_text(textwrap.dedent(MODULE_WITH_MATCHERS))
+    (package / "cloudtrail.py").write_text(textwrap.dedent(MODULE_WITH_FRAGILE_RULE))
     (package / "schemas.json").write_text(json.dumps(fake_rules.SCHEMAS))
     _forget()
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -232,7 +241,7 @@ def _forget() -> None:
 
 class TestRuleIsolation:
     def test_one_failing_rule_does_not_stop_the_others(self, isolated_rules: None, capsys: pytest.CaptureFixture[str]) -> None:
-        """When one rule raises, the module's rules are rerun one by one: the others still alert."""
+        """When one rule raises, it is recorded as a rule error and the others still alert."""
         published: list[dict[str, Any]] = []
         event = kinesis_event(json.dumps(fake_rules_record("no-arn")).encode())
         result = process_batch(event, Runtime(rule_set(), deliver_each(published.append)))
