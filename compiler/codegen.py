@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 import runtime.helpers
-from compiler.anchors import GRAM, FieldIndex, anchor_frequency, anchors, build_index
+from compiler.anchors import anchor_stats, anchors, build_index, required_literal
 from compiler.ir import (
     And,
     AnyAffix,
@@ -37,6 +37,7 @@ from compiler.ir import (
     Wildcard,
 )
 from compiler.literal_trie import trie_regex
+from runtime.fields import END, START
 
 # The helpers generated modules may import: exactly what the runtime exports.
 HELPERS = tuple(runtime.helpers.__all__)
@@ -47,6 +48,15 @@ STR_TESTS = {
     "startswith": "t.startswith({lit})",
     "endswith": "t.endswith({lit})",
 }
+# A field's texts in wrapped form (runtime/fields.py): one `in` test checks them all.
+WRAPPED = {"eq": START + "{}" + END, "startswith": START + "{}", "endswith": "{}" + END, "contains": "{}"}
+INLINE_TESTS = 12  # up to this many literals are tested one `in` each; more share one trie regex
+
+
+def wrappable(value: str) -> bool:
+    """Can `value` be tested in a field's wrapped texts? Not empty (the empty substring needs a text)
+    and free of the sentinels."""
+    return bool(value) and START not in value and END not in value
 
 
 @dataclass
@@ -79,6 +89,10 @@ class ExprWriter:
         return f"F[{('f:' if folded else 't:') + name!r}]"
 
     @staticmethod
+    def wrapped_var(name: str, folded: bool) -> str:
+        return f"F[{('w:' if folded else 'u:') + name!r}]"
+
+    @staticmethod
     def raw(name: str) -> str:
         return f"F[{'v:' + name!r}]"
 
@@ -95,6 +109,8 @@ class ExprWriter:
         item = node.item
         if isinstance(item, StrMatch) and item.op == "eq":
             return f"({item.value!r} not in {self.texts_var(item.field, folded=not item.cased)})"
+        if isinstance(item, StrMatch) and item.field is not None and wrappable(item.value):
+            return f"({WRAPPED[item.op].format(item.value)!r} not in {self.wrapped_var(item.field, not item.cased)})"
         if isinstance(item, Exists):
             return f"({self.raw(item.field)} is {self.helper('MISSING')})"
         return f"(not {self.write(item)})"
@@ -106,6 +122,8 @@ class ExprWriter:
         var = self.texts_var(node.field, folded=not node.cased)
         if node.op == "eq":
             return f"({node.value!r} in {var})"
+        if node.field is not None and wrappable(node.value):
+            return f"({WRAPPED[node.op].format(node.value)!r} in {self.wrapped_var(node.field, not node.cased)})"
         return f"any({STR_TESTS[node.op].format(lit=repr(node.value))} for t in {var})"
 
     def write_InSet(self, node: InSet) -> str:
@@ -114,6 +132,13 @@ class ExprWriter:
 
     def write_AnyAffix(self, node: AnyAffix) -> str:
         var = self.texts_var(node.field, folded=not node.cased)
+        if node.field is not None and all(wrappable(v) for v in node.values):
+            wrapped = self.wrapped_var(node.field, not node.cased)
+            if len(node.values) <= INLINE_TESTS:
+                first, *rest = (repr(WRAPPED[node.op].format(v)) for v in node.values)
+                return "(" + " or ".join([f"{first} in (w := {wrapped})", *(f"{v} in w" for v in rest)]) + ")"
+            if node.op == "contains":  # a literal free of sentinels can only match within one text
+                return f"bool({self.constant('rx', trie_regex(node.values), '')}.search({wrapped}))"
         if node.op == "contains":
             if len(node.values) <= 12:
                 return f"any(v in t for t in {var} for v in {self.constant('tuple', node.values)})"
@@ -138,7 +163,11 @@ class ExprWriter:
 
     def write_Regex(self, node: Regex) -> str:
         rx = self.constant("rx", node.pattern, node.flags)
-        return f"any({rx}.search(t) for t in {self.texts_var(node.field, folded=False)})"
+        search = f"any({rx}.search(t) for t in {self.texts_var(node.field, folded=False)})"
+        literal = required_literal(node.pattern, node.flags) if node.field is not None else None
+        if literal and wrappable(literal.casefold()):  # a text without the literal cannot match: skip the scan
+            return f"({literal.casefold()!r} in {self.wrapped_var(node.field, True)} and {search})"
+        return search
 
     def write_NumCompare(self, node: NumCompare) -> str:
         return f"any(n {COMPARE_OPS[node.op]} {node.number!r} for n in F[{'n:' + node.field!r}])"
@@ -227,10 +256,10 @@ def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: st
     writer = ExprWriter()
     codes = [RuleCode(r.key, r.origin, writer.write(r.check)) for r in rules]
     whens = list(dict.fromkeys(r.when for r in rules))  # distinct logsource conditions, in rule order
-    frequency = anchor_frequency([r.check for r in rules])
-    always, index = build_index([(i, anchors(r.check, frequency)) for i, r in enumerate(rules)])
+    stats = anchor_stats([r.check for r in rules])
+    always, index = build_index([(i, anchors(r.check, stats)) for i, r in enumerate(rules)])
     when_codes = [writer.write(w) for w in whens]
-    writer.used.update(("Fields", "run_rules"))
+    writer.used.update(("AnchorIndex", "Fields", "run_rules"))
     constants = writer.constant_lines()
     source = _environment().get_template("matcher_module.py.j2").render(
         log_type=log_type,
@@ -243,17 +272,10 @@ def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: st
         whens=when_codes,
         rule_whens=tuple(whens.index(r.when) for r in rules),
         always=always,
-        index=[index_entry(fi) for fi in index],
-        nested=tuple(fi.field for fi in index if "." in fi.field),
+        anchors=[f"{path!r}: {literal(literals)}" for path, literals in index.items()],
     )
     compile(source, f"<sigil_rules.{log_type}>", "exec")  # fail at build time, never in Lambda
     return GeneratedModule(source, dict(sorted(writer.hooks.items())))
-
-
-def index_entry(fi: FieldIndex) -> str:
-    """One field's probe tables: `path: (eq, segments, prefixes, suffixes, grams, (gram size, step), short)`."""
-    parts = [literal(fi.eq), literal(fi.segments), literal(fi.prefixes), literal(fi.suffixes), literal(fi.grams), repr((GRAM, fi.step)), literal(fi.short)]
-    return f"{fi.field!r}: (" + ", ".join(parts) + ")"
 
 
 def generate_package_init(modules: dict[str, str], generator: str) -> str:

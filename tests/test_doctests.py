@@ -8,6 +8,7 @@ import importlib
 import pytest
 
 MODULES = [
+    "compiler.anchors",
     "compiler.checks",
     "compiler.literal_trie",
     "compiler.passes.fold_constants",
@@ -16,7 +17,8 @@ MODULES = [
     "compiler.passes.normalize",
     "compiler.passes.order_by_cost",
     "dsl.rename",
-    "runtime.helpers",
+    "runtime.anchor_index",
+    "runtime.fields",
 ]
 
 
