@@ -35,9 +35,27 @@ lint: $(STAMP)  ## lint the rules (all diagnostics) and the Python code
 test: $(STAMP)  ## run every test: language, compiler, rule tests, runtime against moto, terraform
 	$(BIN)/pytest -q
 
+# The Lambda of deploy/terraform/modules/sigil: its Python, and its architecture as manylinux names it
+# (aarch64 for Terraform's default arm64, x86_64 for x86_64), e.g. `make bundle LAMBDA_ARCH=x86_64`.
+LAMBDA_PYTHON ?= 3.12
+LAMBDA_ARCH ?= aarch64
+WHEELS := build/wheels/$(LAMBDA_ARCH)
+# The pyahocorasick installed in .venv (read when the recipe runs), so the Lambda runs the version tested here.
+AHOCORASICK_VERSION = $(shell $(BIN)/python -c "import importlib.metadata as m; print(m.version('pyahocorasick'))")
+
+.PHONY: wheels
+wheels: $(WHEELS)/.downloaded  ## download the compiled pyahocorasick wheel for the Lambda (LAMBDA_ARCH, LAMBDA_PYTHON) into build/wheels/
+
+# Downloaded again only when the environment changes (a new pyahocorasick version comes with a new $(STAMP)).
+$(WHEELS)/.downloaded: $(STAMP)
+	rm -rf $(WHEELS)
+	$(BIN)/pip download --quiet pyahocorasick==$(AHOCORASICK_VERSION) --no-deps --only-binary=:all: \
+	  --platform manylinux2014_$(LAMBDA_ARCH) --python-version $(LAMBDA_PYTHON) --implementation cp -d $(WHEELS)
+	touch $@
+
 .PHONY: bundle
-bundle: compile  ## pack runtime/ and the generated matchers into build/sigil-lambda.zip
-	$(SIGIL) bundle --build build --out build/sigil-lambda.zip
+bundle: compile wheels  ## pack runtime/, the generated matchers and the wheels into build/sigil-lambda.zip
+	$(SIGIL) bundle --build build --out build/sigil-lambda.zip --wheels $(WHEELS)
 
 .PHONY: demo
 demo: bundle  ## run the Lambda on sample Kinesis events against a local moto server and print the alerts

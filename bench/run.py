@@ -152,7 +152,7 @@ def main(argv=None) -> int:
 
         # whole corpus: compile time, import time, size
         start = time.perf_counter()
-        corpus = compile_rules([str(SIGMA / "rules")], str(ROOT / "schemas"), workdir / "corpus")
+        corpus = compile_rules([str(SIGMA / "rules")], str(ROOT / "schemas"), workdir / "corpus", keep_going=True)
         t_compile = time.perf_counter() - start
         report("compile whole corpus", f"{len(corpus.rules)} rules, {corpus.compiled_rule_count} compiled, {t_compile:.1f} s")
         package = workdir / "corpus" / "sigil_rules"

@@ -1,4 +1,5 @@
-"""Build the deterministic Lambda zip: ``runtime/**/*.py`` and the generated ``sigil_rules/`` at its root."""
+"""Build the deterministic Lambda zip: ``runtime/**/*.py``, the generated ``sigil_rules/`` and the files of
+the given wheels, all at its root."""
 
 from __future__ import annotations
 
@@ -6,26 +7,82 @@ import argparse
 import os
 import sys
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Iterable, Iterator
+from pathlib import Path, PurePosixPath
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_DIR = REPO_ROOT / "runtime"
 PACKAGE = "sigil_rules"
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+# Every entry, compiled extensions included: Lambda loads a .so with dlopen, which needs read, not execute.
 ZIP_FILE_MODE = 0o644 << 16
 SKIPPED_DIRS = frozenset({"__pycache__"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
 
-def build_bundle(build_dir: Path, out: Path) -> Path:
-    """Write ``out``, the same bytes for the same inputs, from ``runtime/`` and ``build_dir/sigil_rules``."""
+class BundleError(Exception):
+    """The inputs cannot make a valid bundle: no wheel, a wheel we cannot unpack, two files with one name."""
+
+
+def build_bundle(build_dir: Path, out: Path, wheels: Iterable[Path] = ()) -> Path:
+    """Write ``out``, the same bytes for the same inputs, from ``runtime/``, ``build_dir/sigil_rules`` and
+    every file of ``wheels`` (their ``*.dist-info`` included, byte for byte, so its RECORD stays true)."""
     package_dir = Path(build_dir) / PACKAGE
     if not (package_dir / "__init__.py").is_file():
         raise FileNotFoundError(f"{package_dir}/__init__.py not found: run `sigil compile` first")
-    entries = dict(_files(RUNTIME_DIR, "*.py"))
-    entries.update(_files(package_dir, "*"))
+    entries = {name: path.read_bytes() for name, path in _files(RUNTIME_DIR, "*.py")}
+    entries.update((name, path.read_bytes()) for name, path in _files(package_dir, "*"))
+    for wheel in wheels:
+        _add_wheel(entries, Path(wheel))
     out = Path(out)
+    _write_zip(entries, out)
+    return out
+
+
+def wheels_in(directory: Path) -> list[Path]:
+    """The ``*.whl`` files of ``directory``, sorted by name; refuses a missing or wheel-less directory."""
+    wheels = sorted(Path(directory).glob("*.whl"))
+    if not wheels:
+        raise BundleError(f"no *.whl file in {directory} (run `make wheels`, or leave out --wheels)")
+    return wheels
+
+
+def _add_wheel(entries: dict[str, bytes], wheel: Path) -> None:
+    """Add the files of ``wheel`` to ``entries``, refusing any that would replace a file already there."""
+    for name, data in _wheel_files(wheel):
+        if name in entries:
+            raise BundleError(
+                f"{wheel.name}: {name} is already in the bundle "
+                "(a wheel may not replace a file of runtime/, sigil_rules/ or another wheel)"
+            )
+        entries[name] = data
+
+
+def _wheel_files(wheel: Path) -> Iterator[tuple[str, bytes]]:
+    """Yield ``(name, bytes)`` for each file of ``wheel``: its names are already those of an install root."""
+    try:
+        archive = zipfile.ZipFile(wheel)
+    except zipfile.BadZipFile as exc:
+        raise BundleError(f"{wheel}: not a wheel ({exc})") from exc
+    with archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            if _in_data_dir(info.filename):
+                raise BundleError(
+                    f"{wheel.name}: {info.filename} is in a wheel's .data directory (unsupported)"
+                )
+            yield info.filename, archive.read(info)
+
+
+def _in_data_dir(name: str) -> bool:
+    """Whether ``name`` is under ``<dist>-<version>.data/``, whose files pip installs elsewhere."""
+    parts = PurePosixPath(name).parts
+    return len(parts) > 1 and parts[0].endswith(".data")
+
+
+def _write_zip(entries: dict[str, bytes], out: Path) -> None:
+    """Write ``entries`` to ``out`` atomically, sorted, with a fixed date, mode and compression."""
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     with zipfile.ZipFile(partial, "w") as archive:
@@ -34,9 +91,8 @@ def build_bundle(build_dir: Path, out: Path) -> Path:
             info.external_attr = ZIP_FILE_MODE
             info.create_system = 3  # Unix, whatever the building OS, so external_attr means the same
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, entries[name].read_bytes())
+            archive.writestr(info, entries[name])
     os.replace(partial, out)
-    return out
 
 
 def _files(root: Path, pattern: str) -> Iterator[tuple[str, Path]]:
@@ -52,7 +108,7 @@ def _files(root: Path, pattern: str) -> Iterator[tuple[str, Path]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m compiler.bundle [--build-dir build] [--out build/sigil-lambda.zip]``."""
+    """Command line: ``python -m compiler.bundle [--build-dir build] [--out ZIP] [--wheels DIR]``."""
     parser = argparse.ArgumentParser(prog="python -m compiler.bundle", description=__doc__)
     parser.add_argument(
         "--build-dir", type=Path, default=Path("build"), help="directory holding sigil_rules/"
@@ -60,10 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=None, help="zip to write (default: BUILD_DIR/sigil-lambda.zip)"
     )
+    parser.add_argument("--wheels", type=Path, default=None, help="add the files of every *.whl in this dir")
     args = parser.parse_args(argv)
     try:
-        out = build_bundle(args.build_dir, args.out or args.build_dir / "sigil-lambda.zip")
-    except FileNotFoundError as exc:
+        wheels = wheels_in(args.wheels) if args.wheels else []
+        out = build_bundle(args.build_dir, args.out or args.build_dir / "sigil-lambda.zip", wheels)
+    except (FileNotFoundError, BundleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(out)

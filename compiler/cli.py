@@ -82,10 +82,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    from .bundle import build_bundle
+    from .bundle import BundleError, build_bundle, wheels_in
 
-    out = build_bundle(Path(args.build), Path(args.out))
-    print(f"wrote {out} ({out.stat().st_size} bytes)", file=sys.stderr)
+    try:
+        wheels = wheels_in(Path(args.wheels)) if args.wheels else []
+        out = build_bundle(Path(args.build), Path(args.out), wheels)
+    except (FileNotFoundError, BundleError) as exc:
+        print(f"sigil bundle: {exc}", file=sys.stderr)
+        return 1
+    added = "".join(f", {wheel.name}" for wheel in wheels)
+    print(f"wrote {out} ({out.stat().st_size} bytes{added})", file=sys.stderr)
     return 0
 
 
@@ -150,6 +156,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bundle", help="pack runtime/ and the generated modules into the Lambda zip")
     p.add_argument("--build", default=DEFAULT_OUT)
     p.add_argument("--out", default=str(Path(DEFAULT_OUT) / "sigil-lambda.zip"))
+    p.add_argument("--wheels", metavar="DIR", help="also add the files of every *.whl in DIR (`make wheels`)")
     p.set_defaults(func=cmd_bundle)
     return top
 

@@ -3,9 +3,9 @@
 A generated module lists each field's anchors as *wrapped literals*: every text of a field is read
 as `START + text + END`, so `START + v + END` tests equality, `START + v` a prefix, `v + END` a
 suffix and a bare `v` a substring, and one multi-pattern scan of the field's wrapped texts finds
-every anchor that holds. With pyahocorasick installed (a compiled wheel the Lambda bundle ships
-for both architectures) that scan is one Aho-Corasick pass in C; without it, `ScanTables` finds the
-same anchors with hash tables in pure Python (tests prove both give the same rules).
+every anchor that holds. With pyahocorasick installed (a compiled wheel; `make bundle` ships the
+one for the Lambda's architecture) that scan is one Aho-Corasick pass in C; without it,
+`ScanTables` finds the same anchors with hash tables in pure Python (tests prove both agree).
 
 The rules returned are exactly those with an anchor that holds (up to texts that themselves hold
 the sentinel characters, which can only add rules): each is then checked in full.
@@ -170,7 +170,19 @@ class AnchorIndex:
         record = fields.record
         if isinstance(record, dict):
             for path in flat.keys() & record.keys():
-                _probe(fields, record[path], flat[path], found)
+                entry = flat[path]
+                value = record[path]
+                if entry[2] == AUTOMATON and type(value) is str:  # the common case, inlined
+                    folded = value.casefold()
+                    fields[entry[0]] = [folded]
+                    if START in folded or END in folded:
+                        wrapped = fields[entry[1]]
+                    else:
+                        wrapped = fields[entry[1]] = START + folded + END
+                    for _, rules in entry[3].iter(wrapped):
+                        found.update(rules)
+                else:
+                    _probe(fields, value, entry, found)
         for path, entry in self._nested:
             value = fields["v:" + path]
             if value is not MISSING:

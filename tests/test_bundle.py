@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,8 @@ from moto_process import AlertSink, local_aws_env
 from support import fake_rules
 from support.fake_rules import write_handwritten_rules_package
 
-from compiler.bundle import build_bundle
+from compiler.bundle import BundleError, build_bundle
+from compiler.cli import main as sigil
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "kinesis" / "cloudtrail.json"
@@ -38,6 +40,51 @@ INVOKE = textwrap.dedent(
     print("RESPONSE " + json.dumps(response))
     """
 )
+
+
+# Runs in `python -I -S` with the bundle alone on sys.path: a pure-Python wheel's module and metadata load
+# from the zip. (A compiled extension such as pyahocorasick's cannot be imported from a zip: Lambda extracts
+# the bundle to /var/task first, so it is not tried here.)
+IMPORT_FAKE_WHEEL = textwrap.dedent(
+    """
+    import importlib.metadata, sys
+    sys.path[:0] = [sys.argv[1]]
+    import fakeac
+    assert fakeac.__file__.startswith(sys.argv[1]), fakeac.__file__
+    print(fakeac.double(21), importlib.metadata.version("fakeac"))
+    """
+)
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+FAKE_MODULE = b"def double(value):\n    return 2 * value\n"
+
+
+def write_wheel(
+    directory: Path,
+    files: dict[str, bytes] | None = None,
+    name: str = "fakeac",
+    date_time: tuple[int, ...] = (2024, 5, 6, 7, 8, 10),
+    mode: int = 0o755,
+) -> Path:
+    """Write ``<name>-1.0-py3-none-any.whl`` in ``directory``: a directory entry, ``files`` (default: the
+    package ``<name>`` with ``double``) and a dist-info with METADATA, WHEEL and RECORD."""
+    files = {f"{name}/__init__.py": FAKE_MODULE} if files is None else files
+    dist_info = f"{name}-1.0.dist-info"
+    members = {
+        **files,
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = f"{dist_info}/RECORD"
+    members[record] = "".join(f"{member},,\n" for member in [*members, record]).encode()
+    directory.mkdir(parents=True, exist_ok=True)
+    wheel = directory / f"{name}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(zipfile.ZipInfo(f"{name}/", date_time=date_time), b"")
+        for member, data in members.items():
+            info = zipfile.ZipInfo(member, date_time=date_time)
+            info.external_attr = (0o100000 | mode) << 16
+            archive.writestr(info, data)
+    return wheel
 
 
 @pytest.fixture
@@ -99,6 +146,125 @@ class TestBuild:
         """Without ``sigil_rules`` in the build dir the bundle is refused with a hint."""
         with pytest.raises(FileNotFoundError, match="sigil compile"):
             build_bundle(tmp_path, tmp_path / "x.zip")
+
+
+class TestWheels:
+    def test_wheel_files_at_root(self, build_dir: Path, tmp_path: Path) -> None:
+        """A wheel's files, dist-info included, land byte for byte at the zip root, with the bundle's date and
+        mode; its directory entries do not."""
+        wheel = write_wheel(tmp_path / "wheels")
+        bundle = build_bundle(build_dir, tmp_path / "sigil-lambda.zip", [wheel])
+        with zipfile.ZipFile(wheel) as source:
+            wheel_files = {
+                info.filename: source.read(info) for info in source.infolist() if not info.is_dir()
+            }
+        with zipfile.ZipFile(bundle) as archive:
+            infos = archive.infolist()
+            bundled = {name: archive.read(name) for name in wheel_files}
+        names = [info.filename for info in infos]
+        assert names == sorted(names)
+        assert bundled == wheel_files
+        assert {"fakeac/__init__.py", "fakeac-1.0.dist-info/RECORD"} <= set(names)
+        assert "fakeac/" not in names
+        assert {(info.date_time, info.external_attr) for info in infos} == {(ZIP_EPOCH, 0o644 << 16)}
+
+    def test_wheel_module_imports_from_the_zip_alone(self, build_dir: Path, tmp_path: Path) -> None:
+        """In an isolated interpreter, the bundled wheel's module imports and its metadata is found."""
+        bundle = build_bundle(build_dir, tmp_path / "sigil-lambda.zip", [write_wheel(tmp_path / "wheels")])
+        completed = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", IMPORT_FAKE_WHEEL, str(bundle)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        assert completed.stdout.split() == ["42", "1.0"]
+
+    def test_deterministic(self, build_dir: Path, tmp_path: Path) -> None:
+        """The same files give the same bytes, whatever the dates and modes recorded in the wheel."""
+        first = build_bundle(build_dir, tmp_path / "a.zip", [write_wheel(tmp_path / "one")])
+        again = build_bundle(build_dir, tmp_path / "b.zip", [write_wheel(tmp_path / "one")])
+        restamped = write_wheel(tmp_path / "two", date_time=(2031, 12, 31, 23, 59, 58), mode=0o600)
+        other = build_bundle(build_dir, tmp_path / "c.zip", [restamped])
+        assert first.read_bytes() == again.read_bytes() == other.read_bytes()
+
+    @pytest.mark.parametrize(
+        "clashing", ["runtime/handler.py", "sigil_rules/__init__.py", "fakeac/__init__.py"]
+    )
+    def test_clash_refused(self, clashing: str, build_dir: Path, tmp_path: Path) -> None:
+        """A wheel file named like a file of runtime/, sigil_rules/ or an earlier wheel is refused, and no zip
+        is written."""
+        wheels = [
+            write_wheel(tmp_path / "wheels"),
+            write_wheel(tmp_path / "wheels", {clashing: b"x = 1\n"}, name="clasher"),
+        ]
+        out = tmp_path / "sigil-lambda.zip"
+        message = f"clasher-1.0-py3-none-any.whl: {clashing} is already in the bundle"
+        with pytest.raises(BundleError, match=re.escape(message)):
+            build_bundle(build_dir, out, wheels)
+        assert not out.exists()
+
+    def test_data_directory_refused(self, build_dir: Path, tmp_path: Path) -> None:
+        """Files under a wheel's ``.data/`` belong elsewhere than the install root: refused, not misplaced."""
+        wheel = write_wheel(tmp_path / "wheels", {"fakeac-1.0.data/scripts/tool": b"#!/bin/sh\n"})
+        message = "fakeac-1.0.data/scripts/tool is in a wheel's .data directory"
+        with pytest.raises(BundleError, match=re.escape(message)):
+            build_bundle(build_dir, tmp_path / "sigil-lambda.zip", [wheel])
+
+
+class TestBundleCommand:
+    def test_adds_every_wheel_of_the_directory(self, build_dir: Path, tmp_path: Path) -> None:
+        """``--wheels DIR`` adds the files of every ``*.whl`` in DIR and ignores other files."""
+        wheels = tmp_path / "wheels"
+        write_wheel(wheels)
+        write_wheel(wheels, name="otherwheel")
+        (wheels / "notes.txt").write_text("not a wheel")
+        out = tmp_path / "sigil-lambda.zip"
+        assert sigil(["bundle", "--build", str(build_dir), "--out", str(out), "--wheels", str(wheels)]) == 0
+        with zipfile.ZipFile(out) as archive:
+            names = set(archive.namelist())
+        assert {"fakeac/__init__.py", "otherwheel/__init__.py", "runtime/handler.py"} <= names
+        assert "notes.txt" not in names
+
+    def test_without_wheels_unchanged(self, build_dir: Path, tmp_path: Path) -> None:
+        """Without ``--wheels`` the command writes exactly the bundle of runtime/ and sigil_rules/."""
+        out = tmp_path / "cli.zip"
+        assert sigil(["bundle", "--build", str(build_dir), "--out", str(out)]) == 0
+        assert out.read_bytes() == build_bundle(build_dir, tmp_path / "api.zip").read_bytes()
+
+    @pytest.mark.parametrize("make_dir", [True, False], ids=["empty", "missing"])
+    def test_no_wheel_in_directory(
+        self, make_dir: bool, build_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A ``--wheels`` directory without any wheel exits 1 with a message, and writes nothing."""
+        wheels = tmp_path / "wheels"
+        if make_dir:
+            wheels.mkdir()
+            (wheels / "README").write_text("no wheel here")
+        out = tmp_path / "sigil-lambda.zip"
+        assert sigil(["bundle", "--build", str(build_dir), "--out", str(out), "--wheels", str(wheels)]) == 1
+        assert f"sigil bundle: no *.whl file in {wheels}" in capsys.readouterr().err
+        assert not out.exists()
+
+    def test_unreadable_wheel(
+        self, build_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A ``.whl`` that is not a zip exits 1 with a message naming it, and writes nothing."""
+        broken = tmp_path / "wheels" / "broken-1.0-py3-none-any.whl"
+        broken.parent.mkdir()
+        broken.write_text("not a zip")
+        out = tmp_path / "sigil-lambda.zip"
+        wheels = str(broken.parent)
+        assert sigil(["bundle", "--build", str(build_dir), "--out", str(out), "--wheels", wheels]) == 1
+        assert f"sigil bundle: {broken}: not a wheel" in capsys.readouterr().err
+        assert not out.exists()
+
+    def test_uncompiled_build_dir(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """Without ``sigil_rules`` the command exits 1 with the hint, not a traceback."""
+        assert sigil(["bundle", "--build", str(tmp_path), "--out", str(tmp_path / "x.zip")]) == 1
+        assert "run `sigil compile` first" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -29,7 +29,8 @@ def fold_constants(expr: Expr) -> Expr:
                 flat.extend(item.items if isinstance(item, kind) else (item,))
             if not flat:
                 return Const(not absorbing)
-            if any(Not(item) in flat for item in flat if not isinstance(item, Not)):
+            negated = {item.item for item in flat if isinstance(item, Not)}
+            if negated and any(item in negated for item in flat if not isinstance(item, Not)):
                 return Const(absorbing)  # x and not x: never; x or not x: always
             return flat[0] if len(flat) == 1 else kind(tuple(flat))
         case Not(item):
