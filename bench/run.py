@@ -23,6 +23,8 @@ from pathlib import Path
 from bench.events import process_creations, synthesize
 from compiler.build import compile_rules, generate, plan, write_package
 from dsl.interpreter import eval_expr
+from runtime.anchor_index import AnchorIndex
+from runtime.helpers import Fields, run_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGMA = ROOT.parent / "shared" / "sigma"
@@ -69,6 +71,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--interpreter-sample", type=int, default=300)
+    parser.add_argument("--fallback-sample", type=int, default=10_000)
     parser.add_argument("--sqlite-sample", type=int, default=5_000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     parser.add_argument("--skip-runtime", action="store_true", help="leave out the Lambda pipeline measurements (about 70 s)")
@@ -102,6 +105,14 @@ def main(argv=None) -> int:
         t_b, b_pairs = timed(lambda: [match(loads(line)) for line in lines])
         b = per_event_us(t_b, len(lines))
         report("(b) decode + compiled matchers", f"{b:.1f} µs/event = {b / a:.1f}× (a)")
+
+        # (b') the same without the compiled wheel: the anchor index's pure-Python tables
+        scan_tables = (AnchorIndex(module.ANCHORS, module.ALWAYS, automaton=False), *module.TABLES[1:])
+        fallback_lines = lines[: args.fallback_sample]
+        t_f, f_pairs = timed(lambda: [run_rules(Fields(loads(line)), scan_tables) for line in fallback_lines], repeat=1)
+        f = per_event_us(t_f, len(fallback_lines))
+        same = sum(f_pairs[i] == b_pairs[i] for i in range(len(fallback_lines)))
+        report("(b') (b) without pyahocorasick (pure-Python anchor tables)", f"{f:.1f} µs/event (sample of {len(fallback_lines):,}) = {f / a:.1f}× (a); {same}/{len(fallback_lines)} events match as in (b)")
 
         # (c) decode + reference interpreter, on a sample
         sample = lines[: args.interpreter_sample]
