@@ -57,3 +57,16 @@ def synthesize(bases: list[dict[str, Any]], count: int, seed: int = 20261125) ->
         event["UtcTime"] = f"2026-11-{1 + n % 28:02d} {n % 24:02d}:{n % 60:02d}:{(n * 7) % 60:02d}.{n % 1000:03d}"
         lines.append(json.dumps(event, sort_keys=True).encode())
     return lines
+
+
+def with_distinct_command_lines(lines: list[bytes]) -> list[bytes]:
+    """The same events with every CommandLine and ParentCommandLine made unique (a trailing ` #n`):
+    the worst case for the runtime's memo of recently seen field values."""
+    out = []
+    for n, line in enumerate(lines):
+        event = json.loads(line)
+        for key in ("CommandLine", "ParentCommandLine"):
+            if isinstance(event.get(key), str):
+                event[key] += f" #{n}"
+        out.append(json.dumps(event, sort_keys=True).encode())
+    return out

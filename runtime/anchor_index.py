@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from runtime.fields import END, MISSING, START
+from runtime.fields import END, MISSING, START, wrap
 
 try:  # the compiled wheel; the pure-Python tables below give the same answers
     import ahocorasick
@@ -29,6 +29,11 @@ Rules = tuple[int, ...]
 # How a field is probed: equality literals only, a few literals tested one by one, an automaton, tables.
 EQUALS, FEW_TESTS, AUTOMATON, TABLES = range(4)
 FEW = 4  # up to this many literals, `in` tests beat starting an automaton scan
+# Field values repeat across records (image paths, companies, users, common command lines): each
+# field remembers what probing its last distinct values found, up to MEMO_SIZE values of at most
+# MEMO_TEXT characters (then it starts afresh), so memory stays bounded.
+MEMO_SIZE = 1024
+MEMO_TEXT = 512
 
 
 def literal_kind(wrapped: str) -> tuple[str, str]:
@@ -154,7 +159,7 @@ class AnchorIndex:
                 probe = (AUTOMATON, _automaton(literals))
             else:
                 probe = (TABLES, ScanTables(literals))
-            entry = ("f:" + path, "w:" + path, *probe)
+            entry = ("f:" + path, "w:" + path, *probe, {})  # the last: memo of recent values
             if "." in path:
                 nested.append((path, entry))
             else:
@@ -172,17 +177,20 @@ class AnchorIndex:
             for path in flat.keys() & record.keys():
                 entry = flat[path]
                 value = record[path]
-                if entry[2] == AUTOMATON and type(value) is str:  # the common case, inlined
-                    folded = value.casefold()
-                    fields[entry[0]] = [folded]
-                    if START in folded or END in folded:
-                        wrapped = fields[entry[1]]
-                    else:
-                        wrapped = fields[entry[1]] = START + folded + END
-                    for _, rules in entry[3].iter(wrapped):
-                        found.update(rules)
-                else:
+                if type(value) is not str:
                     _probe(fields, value, entry, found)
+                    continue
+                memo = entry[4]
+                seen = memo.get(value)
+                if seen is None:
+                    seen = _scan_text(value, entry)
+                    if len(value) <= MEMO_TEXT:
+                        if len(memo) >= MEMO_SIZE:
+                            memo.clear()
+                        memo[value] = seen
+                fields[entry[0]], fields[entry[1]], rules = seen
+                if rules:
+                    found.update(rules)
         for path, entry in self._nested:
             value = fields["v:" + path]
             if value is not MISSING:
@@ -190,42 +198,46 @@ class AnchorIndex:
         return found
 
 
-def _probe(fields: Any, value: Any, entry: tuple, found: set[int]) -> None:
-    """Add the rules whose anchors on one field hold; leaves the field's folded texts in `fields`."""
-    fkey, wkey, kind, table = entry
-    if type(value) is str:
-        folded = value.casefold()
-        fields[fkey] = [folded]
-        if kind == EQUALS:
-            hit = table.get(folded)
-            if hit:
-                found.update(hit)
-            return
-        if kind == TABLES:
-            for rules in table.hits((folded,)):
-                found.update(rules)
-            return
-        if START in folded or END in folded:
-            wrapped = fields[wkey]
-        else:
-            wrapped = fields[wkey] = START + folded + END
-    else:
-        texts = fields[fkey]
-        if kind == EQUALS:
-            for text in texts:
-                hit = table.get(text)
-                if hit:
-                    found.update(hit)
-            return
-        if kind == TABLES:
-            for rules in table.hits(texts):
-                found.update(rules)
-            return
-        wrapped = fields[wkey]
-    if kind == FEW_TESTS:
+def _scan_text(value: str, entry: tuple) -> tuple[list[str], str, Rules]:
+    """(folded texts, wrapped texts, rules anchored) of one string value: what a probe leaves."""
+    _, _, kind, table, _ = entry
+    folded = value.casefold()
+    wrapped = START + folded + END if START not in folded and END not in folded else wrap([folded])
+    found: set[int] = set()
+    if kind == EQUALS:
+        found.update(table.get(folded, ()))
+    elif kind == TABLES:
+        for rules in table.hits((folded,)):
+            found.update(rules)
+    elif kind == FEW_TESTS:
         for literal, rules in table:
             if literal in wrapped:
                 found.update(rules)
-    elif wrapped:
+    else:
         for _, rules in table.iter(wrapped):
+            found.update(rules)
+    return [folded], wrapped, tuple(sorted(found))
+
+
+def _probe(fields: Any, value: Any, entry: tuple, found: set[int]) -> None:
+    """Add the rules whose anchors on one field hold, for any value (a string, a list, a number)."""
+    fkey, wkey, kind, table, _ = entry
+    if type(value) is str:
+        fields[fkey], fields[wkey], rules = _scan_text(value, entry)
+        found.update(rules)
+        return
+    texts = fields[fkey]
+    if kind == EQUALS:
+        for text in texts:
+            found.update(table.get(text, ()))
+    elif kind == TABLES:
+        for rules in table.hits(texts):
+            found.update(rules)
+    elif kind == FEW_TESTS:
+        wrapped = fields[wkey]
+        for literal, rules in table:
+            if literal in wrapped:
+                found.update(rules)
+    elif texts:
+        for _, rules in table.iter(fields[wkey]):
             found.update(rules)
