@@ -124,12 +124,17 @@ class Fields(dict):
 
     def __missing__(self, key: str) -> Any:
         kind, _, path = key.partition(":")
+        record = self.record
         if kind == "v":
-            value = get_field(self.record, path)
-        elif kind == "f":
-            value = folded_texts(self["v:" + path])
-        elif kind == "t":
-            value = texts(self["v:" + path])
+            value = record[path] if type(record) is dict and path in record else get_field(record, path)
+        elif kind == "f" or kind == "t":
+            raw = record[path] if type(record) is dict and path in record else self["v:" + path]
+            if type(raw) is str:
+                value = [raw.casefold() if kind == "f" else raw]
+            elif type(raw) is int or type(raw) is float:
+                value = [str(raw)]
+            else:
+                value = folded_texts(raw) if kind == "f" else texts(raw)
         elif kind == "n":
             value = numbers(self["v:" + path])
         elif kind == "w":
@@ -137,10 +142,8 @@ class Fields(dict):
         elif kind == "u":
             value = wrap(self["t:" + path])
         elif path == "t":
-            value = all_texts(self.record)
+            value = all_texts(record)
         else:
             value = [t.casefold() for t in self["k:t"]]
         self[key] = value
         return value
-
-

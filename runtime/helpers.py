@@ -77,18 +77,25 @@ def run_rules(fields: Fields, tables: tuple, errors: list | None = None) -> list
     run; without one, the exception propagates.
     """
     index, whens, rule_whens, checks, rule_ids = tables
+    candidates = index.candidates(fields)
     verdicts: dict[int, bool] = {}
     matched = []
-    for i in sorted(index.candidates(fields)):
+    if errors is None:
+        for i in candidates:
+            w = rule_whens[i]
+            ok = verdicts.get(w)
+            if ok is None:
+                ok = verdicts[w] = bool(whens[w](fields))
+            if ok and checks[i](fields):
+                matched.append(i)
+        matched.sort()
+        return [rule_ids[i] for i in matched]
+    for i in sorted(candidates):  # in rule order, so errors are too
         w = rule_whens[i]
         ok = verdicts.get(w)
         if ok is None:
             ok = verdicts[w] = bool(whens[w](fields))
         if not ok:
-            continue
-        if errors is None:
-            if checks[i](fields):
-                matched.append(rule_ids[i])
             continue
         try:
             if checks[i](fields):

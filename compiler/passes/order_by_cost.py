@@ -1,12 +1,14 @@
 """Order the terms of every and/or cheapest first, so short-circuiting skips the costly ones.
 
-Costs are rough per-record estimates: presence and set lookups are cheap, regexes and Python
-escape hatches dear. The sort is stable, so equal-cost terms keep the rule author's order.
+Costs are rough per-record estimates: string tests (one `in` on a field's texts, which the anchor
+scan has usually read already) and set lookups are cheapest, presence tests next (they read the
+raw value), regexes and Python escape hatches dear. The sort is stable, so equal-cost terms keep
+the rule author's order.
 
 Example:
     >>> from compiler.ir import And, Exists, Regex, StrMatch, fmt
     >>> fmt(order_by_cost(And((Regex("c", "a.*b"), StrMatch("c", "contains", "x"), Exists("u")))))
-    "and(exists(u), contains(c, 'x'), re(c, 'a.*b', ''))"
+    "and(contains(c, 'x'), exists(u), re(c, 'a.*b', ''))"
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from compiler.ir import (
 
 LEAF_COST = {
     Const: 0,
-    IsNull: 1,
-    Exists: 1,
+    IsNull: 3,
+    Exists: 3,
     InSet: 2,
     NumCompare: 4,
     Cidr: 8,
@@ -44,7 +46,7 @@ LEAF_COST = {
     TimePart: 15,
     PyCall: 50,
 }
-STR_COST = {"eq": 2, "startswith": 3, "endswith": 3, "contains": 5}
+STR_COST = {"eq": 2, "startswith": 2, "endswith": 2, "contains": 2}
 
 
 def cost(node: Node) -> int:
