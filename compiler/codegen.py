@@ -259,7 +259,7 @@ def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: st
     stats = anchor_stats([r.check for r in rules])
     always, index = build_index([(i, anchors(r.check, stats)) for i, r in enumerate(rules)])
     when_codes = [writer.write(w) for w in whens]
-    writer.used.update(("AnchorIndex", "Fields", "run_rules"))
+    writer.used.update(("AnchorIndex", "Condition", "Fields", "run_rules"))
     constants = writer.constant_lines()
     source = _environment().get_template("matcher_module.py.j2").render(
         log_type=log_type,
@@ -270,12 +270,30 @@ def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: st
         rules=codes,
         rules_table=[(r.key, literal(r.meta)) for r in rules],
         whens=when_codes,
+        when_paths=[fields_read(w) for w in whens],
         rule_whens=tuple(whens.index(r.when) for r in rules),
         always=always,
         anchors=[f"{path!r}: {literal(literals)}" for path, literals in index.items()],
     )
     compile(source, f"<sigil_rules.{log_type}>", "exec")  # fail at build time, never in Lambda
     return GeneratedModule(source, dict(sorted(writer.hooks.items())))
+
+
+def fields_read(node: Node) -> tuple[str, ...] | None:
+    """The top-level fields a tree reads, sorted; None if it reads anything else (nested paths,
+    keywords, the whole record in a Python hook), so that its value cannot be remembered by them."""
+    match node:
+        case And(items) | Or(items):
+            parts = [fields_read(i) for i in items]
+            return None if any(p is None for p in parts) else tuple(sorted({f for p in parts for f in p}))
+        case Not(item):
+            return fields_read(item)
+        case Const():
+            return ()
+        case PyCall():
+            return None
+    names = [node.field, *([node.other] if isinstance(node, FieldRef) else [])]
+    return None if any(n is None or "." in n for n in names) else tuple(sorted(set(names)))
 
 
 def generate_package_init(modules: dict[str, str], generator: str) -> str:

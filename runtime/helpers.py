@@ -17,6 +17,7 @@ from runtime.values import all_texts, folded_texts, ip_in, numbers, texts, time_
 __all__ = [
     "MISSING",
     "AnchorIndex",
+    "Condition",
     "Fields",
     "LazyRegex",
     "all_texts",
@@ -67,6 +68,41 @@ class LazyRegex:
         return (self._regex or self._compiled()).fullmatch(text)
 
 
+class Condition:
+    """A logsource condition, `test(fields)`, remembered by the values of the top-level fields it reads.
+
+    Records of one source repeat a few channel and event id values, so most records reuse a verdict.
+    `paths` is None when the condition reads anything else (nested paths, keywords, Python hooks);
+    values other than strings, integers and null are never remembered (True == 1 and 0.0 == -0.0
+    would share a verdict their texts do not).
+    """
+
+    __slots__ = ("_defaults", "_memo", "paths", "test")
+
+    MEMO_SIZE = 1024
+    PLAIN = frozenset((str, int, type(None), type(MISSING)))
+
+    def __init__(self, test: Any, paths: tuple[str, ...] | None = None) -> None:
+        self.test, self.paths = test, paths
+        self._defaults = (MISSING,) * len(paths or ())
+        self._memo: dict[tuple, bool] = {}
+
+    def __call__(self, fields: Fields) -> bool:
+        record = fields.record
+        if self.paths is None or type(record) is not dict:
+            return bool(self.test(fields))
+        key = tuple(map(record.get, self.paths, self._defaults))
+        if not self.PLAIN.issuperset(map(type, key)):
+            return bool(self.test(fields))
+        verdict = self._memo.get(key)
+        if verdict is None:
+            verdict = bool(self.test(fields))
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = verdict
+        return verdict
+
+
 def run_rules(fields: Fields, tables: tuple, errors: list | None = None) -> list[str]:
     """The ids of the rules that match, in rule order: the body of every generated `match`.
 
@@ -85,7 +121,7 @@ def run_rules(fields: Fields, tables: tuple, errors: list | None = None) -> list
             w = rule_whens[i]
             ok = verdicts.get(w)
             if ok is None:
-                ok = verdicts[w] = bool(whens[w](fields))
+                ok = verdicts[w] = whens[w](fields)
             if ok and checks[i](fields):
                 matched.append(i)
         matched.sort()
@@ -94,7 +130,7 @@ def run_rules(fields: Fields, tables: tuple, errors: list | None = None) -> list
         w = rule_whens[i]
         ok = verdicts.get(w)
         if ok is None:
-            ok = verdicts[w] = bool(whens[w](fields))
+            ok = verdicts[w] = whens[w](fields)
         if not ok:
             continue
         try:
