@@ -259,7 +259,7 @@ def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: st
     stats = anchor_stats([r.check for r in rules])
     always, index = build_index([(i, anchors(r.check, stats)) for i, r in enumerate(rules)])
     when_codes = [writer.write(w) for w in whens]
-    writer.used.update(("AnchorIndex", "Condition", "Fields", "run_rules"))
+    writer.used.update(("AnchorIndex", "Conditions", "Fields", "run_rules"))
     constants = writer.constant_lines()
     source = _environment().get_template("matcher_module.py.j2").render(
         log_type=log_type,

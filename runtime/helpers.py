@@ -17,7 +17,7 @@ from runtime.values import all_texts, folded_texts, ip_in, numbers, texts, time_
 __all__ = [
     "MISSING",
     "AnchorIndex",
-    "Condition",
+    "Conditions",
     "Fields",
     "LazyRegex",
     "all_texts",
@@ -68,45 +68,64 @@ class LazyRegex:
         return (self._regex or self._compiled()).fullmatch(text)
 
 
-class Condition:
-    """A logsource condition, `test(fields)`, remembered by the values of the top-level fields it reads.
+class Conditions:
+    """A module's logsource conditions: `verdicts(fields)[w]` tells whether condition `w` holds.
 
-    Records of one source repeat a few channel and event id values, so most records reuse a verdict.
-    `paths` is None when the condition reads anything else (nested paths, keywords, Python hooks);
-    values other than strings, integers and null are never remembered (True == 1 and 0.0 == -0.0
-    would share a verdict their texts do not).
+    Records of one source repeat a few channel and event id values, so when every condition reads
+    only top-level fields (`paths[w]`, None for anything else: nested paths, keywords, Python
+    hooks), all verdicts are computed once per distinct combination of those fields' values and
+    remembered (up to MEMO_SIZE combinations). Values other than strings, integers and null are
+    never remembered (True == 1 and 0.0 == -0.0 would share verdicts their texts do not).
+    Otherwise each condition is tested when first needed, once per record.
     """
 
-    __slots__ = ("_defaults", "_memo", "paths", "test")
+    __slots__ = ("_defaults", "_memo", "_paths", "tests")
 
     MEMO_SIZE = 1024
     PLAIN = frozenset((str, int, type(None), type(MISSING)))
 
-    def __init__(self, test: Any, paths: tuple[str, ...] | None = None) -> None:
-        self.test, self.paths = test, paths
-        self._defaults = (MISSING,) * len(paths or ())
-        self._memo: dict[tuple, bool] = {}
+    def __init__(self, tests: tuple, paths: tuple[tuple[str, ...] | None, ...]) -> None:
+        self.tests = tests
+        memoizable = all(p is not None for p in paths)
+        self._paths = tuple(sorted({f for p in paths for f in p})) if memoizable else None
+        self._defaults = (MISSING,) * len(self._paths or ())
+        self._memo: dict[tuple, tuple[bool, ...]] = {}
 
-    def __call__(self, fields: Fields) -> bool:
+    def verdicts(self, fields: Fields) -> Any:
         record = fields.record
-        if self.paths is None or type(record) is not dict:
-            return bool(self.test(fields))
-        key = tuple(map(record.get, self.paths, self._defaults))
+        if self._paths is None or type(record) is not dict:
+            return _Verdicts(self.tests, fields)
+        key = tuple(map(record.get, self._paths, self._defaults))
         if not self.PLAIN.issuperset(map(type, key)):
-            return bool(self.test(fields))
-        verdict = self._memo.get(key)
-        if verdict is None:
-            verdict = bool(self.test(fields))
+            return _Verdicts(self.tests, fields)
+        verdicts = self._memo.get(key)
+        if verdicts is None:
+            verdicts = tuple(bool(test(fields)) for test in self.tests)
             if len(self._memo) >= self.MEMO_SIZE:
                 self._memo.clear()
-            self._memo[key] = verdict
+            self._memo[key] = verdicts
+        return verdicts
+
+
+class _Verdicts(dict):
+    """Verdicts tested when first asked for, once per record."""
+
+    __slots__ = ("fields", "tests")
+
+    def __init__(self, tests: tuple, fields: Fields) -> None:
+        super().__init__()
+        self.tests, self.fields = tests, fields
+
+    def __missing__(self, w: int) -> bool:
+        verdict = self[w] = bool(self.tests[w](self.fields))
         return verdict
 
 
 def run_rules(fields: Fields, tables: tuple, errors: list | None = None) -> list[str]:
     """The ids of the rules that match, in rule order: the body of every generated `match`.
 
-    `tables` is `(index, whens, rule_whens, checks, rule_ids)` as a generated module lays it out.
+    `tables` is `(index, whens, rule_whens, checks, rule_ids)` as a generated module lays it out
+    (`whens` a `Conditions`).
     The anchor index gives the candidate rules; a candidate counts when its logsource condition
     holds (each condition tested at most once per record) and its check passes. With an `errors`
     list, a check that raises is recorded there as `(rule id, exception)` and the other rules still
@@ -114,24 +133,18 @@ def run_rules(fields: Fields, tables: tuple, errors: list | None = None) -> list
     """
     index, whens, rule_whens, checks, rule_ids = tables
     candidates = index.candidates(fields)
-    verdicts: dict[int, bool] = {}
+    if not candidates:
+        return []
+    verdicts = whens.verdicts(fields)
     matched = []
     if errors is None:
         for i in candidates:
-            w = rule_whens[i]
-            ok = verdicts.get(w)
-            if ok is None:
-                ok = verdicts[w] = whens[w](fields)
-            if ok and checks[i](fields):
+            if verdicts[rule_whens[i]] and checks[i](fields):
                 matched.append(i)
         matched.sort()
         return [rule_ids[i] for i in matched]
     for i in sorted(candidates):  # in rule order, so errors are too
-        w = rule_whens[i]
-        ok = verdicts.get(w)
-        if ok is None:
-            ok = verdicts[w] = whens[w](fields)
-        if not ok:
+        if not verdicts[rule_whens[i]]:
             continue
         try:
             if checks[i](fields):
