@@ -198,10 +198,16 @@ def main(argv=None) -> int:
             for label, value in runtime_bench.measure(workdir / "runtime"):
                 report(label, value)
 
+    distinct_note = " with every command line distinct"
+    g, gd = growth[-1][1] / growth[0][1], growth_distinct[-1][1] / growth_distinct[0][1]
     targets = [
-        ("(b) ≤ 20× (a) at 1,000+ rules", b <= 20 * a, f"{b / a:.1f}×"),
-        ("(b) ≥ 50× faster than (d)", "d" in locals() and d >= 50 * b, f"{d / b:.0f}×" if "d" in locals() else "n/a"),
-        ("100× rules ≤ 3× cost", growth[-1][1] <= 3 * growth[0][1], f"{growth[-1][1] / growth[0][1]:.1f}×"),
+        ("(b) ≤ 20× (a) at 1,000+ rules", b <= 20 * a, f"{b / a:.1f}× ({u / ua:.1f}×{distinct_note})"),
+        (
+            "(b) ≥ 50× faster than (d)",
+            "d" in locals() and d >= 50 * b,
+            f"{d / b:.0f}× ({d / u:.0f}×{distinct_note})" if "d" in locals() else "n/a",
+        ),
+        ("100× rules ≤ 3× cost", g <= 3, f"{g:.1f}× ({gd:.1f}×{distinct_note})"),
         ("whole-corpus compile < 20 s", t_compile < 20, f"{t_compile:.1f} s"),
         ("import < 0.5 s", statistics.median(imports) < 0.5, f"{statistics.median(imports):.3f} s"),
     ]
@@ -226,6 +232,11 @@ def write_results(path: Path, rows, targets, notes, disagreements) -> None:
         "| target | met | value |",
         "|---|---|---|",
         *[f"| {name} | {'yes' if ok else 'no'} | {value} |" for name, ok, value in targets],
+        "",
+        "Met or not is judged on the events the issue describes: resampled regression events with new",
+        "users, hosts, GUIDs and PIDs, so command lines repeat. The runtime remembers what it found for",
+        "each field's recent distinct values, so in brackets the same measure where no CommandLine or",
+        "ParentCommandLine repeats, the worst case for that memory.",
         "",
         "## Disagreements",
         "",
