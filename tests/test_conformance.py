@@ -602,6 +602,13 @@ REGEX = [
         ("at-start", {"Image": "C:\\Windows\\x.exe"}, True),
         ("inside", {"Image": "D:\\C:\\Windows\\x.exe"}, False),
     ),
+    *group(  # Python's IGNORECASE matches i to the dotless i and the dotted capital I, which case-fold apart
+        "re-inline-i-turkish-i",
+        sel("Name|re: '(?i)mimikatz'"),
+        ("dotted-capital", {"Name": "run M\u0130M\u0130KATZ now"}, True),
+        ("dotless", {"Name": "run m\u0131m\u0131katz now"}, True),
+        ("absent", {"Name": "run mimi now"}, False),
+    ),
     *group(
         "re-case-sensitive",
         sel("Name|re: 'Mimikatz'"),
