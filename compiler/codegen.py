@@ -106,6 +106,12 @@ class ExprWriter:
         return "(" + " or ".join(self.write(i) for i in node.items) + ")"
 
     def write_Not(self, node: Not) -> str:
+        """The negated test itself where Python has one (`not in`, `is`, `isdisjoint`), else `not (...)`.
+
+        >>> w = ExprWriter()
+        >>> w.write(Not(InSet("Image", ("system", "vmmem")))), w.write(Not(Exists("User")))
+        ("SET0.isdisjoint(F['f:Image'])", "(F['v:User'] is MISSING)")
+        """
         item = node.item
         if isinstance(item, StrMatch) and item.op == "eq":
             return f"({item.value!r} not in {self.texts_var(item.field, folded=not item.cased)})"
@@ -113,6 +119,8 @@ class ExprWriter:
             return f"({WRAPPED[item.op].format(item.value)!r} not in {self.wrapped_var(item.field, not item.cased)})"
         if isinstance(item, Exists):
             return f"({self.raw(item.field)} is {self.helper('MISSING')})"
+        if isinstance(item, InSet):
+            return self.write_InSet(item).removeprefix("not ")
         return f"(not {self.write(item)})"
 
     def write_Const(self, node: Const) -> str:

@@ -10,6 +10,7 @@ import pytest
 MODULES = [
     "compiler.anchors",
     "compiler.checks",
+    "compiler.codegen",
     "compiler.literal_trie",
     "compiler.passes.fold_constants",
     "compiler.passes.group_affixes",
