@@ -53,9 +53,21 @@ $(WHEELS)/.downloaded: $(STAMP)
 	  --platform manylinux2014_$(LAMBDA_ARCH) --python-version $(LAMBDA_PYTHON) --implementation cp -d $(WHEELS)
 	touch $@
 
+# The interpreter compiling the bundle's bytecode (/var/task is read-only: without .pyc in the zip, every cold
+# start compiles every module): the first Python $(LAMBDA_PYTHON) that runs, python$(LAMBDA_PYTHON) on PATH (a
+# pyenv shim exists but may fail) or a pyenv install; empty if none. Override: BYTECODE_PYTHON=/path/to/python.
+BYTECODE_CANDIDATES = python$(LAMBDA_PYTHON) $(sort $(wildcard $(HOME)/.pyenv/versions/$(LAMBDA_PYTHON).*/bin/python$(LAMBDA_PYTHON)))
+BYTECODE_PYTHON ?= $(firstword $(foreach py,$(BYTECODE_CANDIDATES),$(shell $(py) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(LAMBDA_PYTHON)")' >/dev/null 2>&1 && echo $(py))))
+
 .PHONY: bundle
-bundle: compile wheels  ## pack runtime/, the generated matchers and the wheels into build/sigil-lambda.zip
-	$(SIGIL) bundle --build build --out build/sigil-lambda.zip --wheels $(WHEELS)
+bundle: compile wheels  ## pack runtime/, the generated matchers, their bytecode (BYTECODE_PYTHON) and the wheels into build/sigil-lambda.zip
+	$(eval BYTECODE_PYTHON := $(BYTECODE_PYTHON))
+	@if [ -z "$(BYTECODE_PYTHON)" ]; then \
+	  echo "warning: no Python $(LAMBDA_PYTHON) runs here (tried: $(strip $(BYTECODE_CANDIDATES))): the bundle has no bytecode," >&2; \
+	  echo "warning: so the Lambda will compile every module from source at every cold start (/var/task is read-only)." >&2; \
+	  echo "warning: install Python $(LAMBDA_PYTHON) or run: make bundle BYTECODE_PYTHON=/path/to/python$(LAMBDA_PYTHON)" >&2; \
+	fi
+	$(SIGIL) bundle --build build --out build/sigil-lambda.zip --wheels $(WHEELS)$(if $(BYTECODE_PYTHON), --bytecode $(BYTECODE_PYTHON))
 
 .PHONY: demo
 demo: bundle  ## run the Lambda on sample Kinesis events against a local moto server and print the alerts

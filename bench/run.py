@@ -190,6 +190,8 @@ def main(argv=None) -> int:
         imports = [float(subprocess.run([sys.executable, "-c", probe, str(workdir / "corpus")], capture_output=True, text=True, check=True, cwd=ROOT).stdout) for _ in range(3)]
         size = sum(p.stat().st_size for p in package.rglob("*.py"))
         report("import generated modules", f"{statistics.median(imports):.3f} s (median of 3, bytecode precompiled), {size / 1e6:.1f} MB of source")
+        t_source = import_from_source(package, workdir / "corpus-source", probe)
+        report("import generated modules without bytecode", f"{t_source:.3f} s (median of 3, compiled from source: a Lambda cold start without `sigil bundle --bytecode`)")
 
         # the whole Lambda pipeline: records per second by input format, memory while streaming S3
         if not args.skip_runtime:
@@ -213,6 +215,17 @@ def main(argv=None) -> int:
     ]
     write_results(args.out, rows, targets, notes, disagree_bc)
     return 0
+
+
+def import_from_source(package: Path, workdir: Path, probe: str) -> float:
+    """Median of 3 runs of ``probe`` on a copy of ``package`` without ``__pycache__``, under ``-B``: what the
+    import costs where no bytecode can be read or written (Lambda's read-only /var/task)."""
+    import shutil
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    shutil.copytree(package, workdir / package.name, ignore=shutil.ignore_patterns("__pycache__"))
+    runs = [float(subprocess.run([sys.executable, "-B", "-c", probe, str(workdir)], capture_output=True, text=True, check=True, cwd=ROOT).stdout) for _ in range(3)]
+    return statistics.median(runs)
 
 
 def write_results(path: Path, rows, targets, notes, disagreements) -> None:

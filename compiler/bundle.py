@@ -1,5 +1,5 @@
 """Build the deterministic Lambda zip: ``runtime/**/*.py``, the generated ``sigil_rules/`` and the files of
-the given wheels, all at its root."""
+the given wheels, all at its root; optionally the bytecode of their modules for the Lambda's Python."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 import zipfile
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
@@ -18,25 +19,49 @@ ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 ZIP_FILE_MODE = 0o644 << 16
 SKIPPED_DIRS = frozenset({"__pycache__"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
+BYTECODE_HELP = (
+    "also add the .pyc of every module, compiled by this interpreter (the Lambda's: python3.12), so that "
+    "cold starts do not compile them"
+)
 
 
 class BundleError(Exception):
     """The inputs cannot make a valid bundle: no wheel, a wheel we cannot unpack, two files with one name."""
 
 
-def build_bundle(build_dir: Path, out: Path, wheels: Iterable[Path] = ()) -> Path:
+def build_bundle(
+    build_dir: Path, out: Path, wheels: Iterable[Path] = (), bytecode_python: str | None = None
+) -> Path:
     """Write ``out``, the same bytes for the same inputs, from ``runtime/``, ``build_dir/sigil_rules`` and
-    every file of ``wheels`` (their ``*.dist-info`` included, byte for byte, so its RECORD stays true)."""
+    every file of ``wheels`` (their ``*.dist-info`` included, byte for byte, so its RECORD stays true).
+
+    With ``bytecode_python`` (an interpreter: a name on PATH or a path), also the checked-hash ``.pyc`` of
+    every ``.py``, compiled by that interpreter (see ``compiler.bytecode``), except where a wheel ships it."""
     package_dir = Path(build_dir) / PACKAGE
     if not (package_dir / "__init__.py").is_file():
         raise FileNotFoundError(f"{package_dir}/__init__.py not found: run `sigil compile` first")
     entries = {name: path.read_bytes() for name, path in _files(RUNTIME_DIR, "*.py")}
     entries.update((name, path.read_bytes()) for name, path in _files(package_dir, "*"))
+    own = set(entries)
     for wheel in wheels:
         _add_wheel(entries, Path(wheel))
+    if bytecode_python is not None:
+        _add_bytecode(entries, own, bytecode_python)
     out = Path(out)
     _write_zip(entries, out)
     return out
+
+
+def bytecode_summary(bundle: Path) -> str | None:
+    """Describe the ``.pyc`` beside the modules of ``bundle``, e.g. ``42 modules for cpython-312``; None
+    when it holds none."""
+    with zipfile.ZipFile(bundle) as archive:
+        names = set(archive.namelist())
+    tags = Counter(PurePosixPath(name).suffixes[-2][1:] for name in names if _source_of(name) in names)
+    if not tags:
+        return None
+    parts = [f"{count} module{'s' if count != 1 else ''} for {tag}" for tag, count in sorted(tags.items())]
+    return ", ".join(parts)
 
 
 def wheels_in(directory: Path) -> list[Path]:
@@ -56,6 +81,30 @@ def _add_wheel(entries: dict[str, bytes], wheel: Path) -> None:
                 "(a wheel may not replace a file of runtime/, sigil_rules/ or another wheel)"
             )
         entries[name] = data
+
+
+def _add_bytecode(entries: dict[str, bytes], own: set[str], python: str) -> None:
+    """Add the ``.pyc`` of every ``.py`` of ``entries``, compiled by ``python``; a wheel's own ``.pyc`` is
+    kept, and one that would replace the bytecode of runtime/ or sigil_rules/ is refused."""
+    from .bytecode import compile_bytecode
+
+    sources = {name: data for name, data in entries.items() if name.endswith(".py")}
+    for pyc, data in compile_bytecode(sources, python).items():
+        source = _source_of(pyc)
+        if pyc not in entries:
+            entries[pyc] = data
+        elif source in own:
+            raise BundleError(
+                f"{pyc} is already in the bundle (a wheel may not replace the bytecode of {source})"
+            )
+
+
+def _source_of(pyc: str) -> str | None:
+    """``a/b.py`` for ``a/__pycache__/b.<tag>.pyc``; None for any other name."""
+    path = PurePosixPath(pyc)
+    if path.parent.name != "__pycache__" or path.suffix != ".pyc" or path.stem.count(".") != 1:
+        return None
+    return (path.parent.parent / f"{path.stem.split('.')[0]}.py").as_posix()
 
 
 def _wheel_files(wheel: Path) -> Iterator[tuple[str, bytes]]:
@@ -108,7 +157,8 @@ def _files(root: Path, pattern: str) -> Iterator[tuple[str, Path]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m compiler.bundle [--build-dir build] [--out ZIP] [--wheels DIR]``."""
+    """Command line: ``python -m compiler.bundle [--build-dir build] [--out ZIP] [--wheels DIR]
+    [--bytecode PYTHON]``."""
     parser = argparse.ArgumentParser(prog="python -m compiler.bundle", description=__doc__)
     parser.add_argument(
         "--build-dir", type=Path, default=Path("build"), help="directory holding sigil_rules/"
@@ -117,16 +167,24 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=None, help="zip to write (default: BUILD_DIR/sigil-lambda.zip)"
     )
     parser.add_argument("--wheels", type=Path, default=None, help="add the files of every *.whl in this dir")
+    parser.add_argument("--bytecode", metavar="PYTHON", default=None, help=BYTECODE_HELP)
     args = parser.parse_args(argv)
     try:
         wheels = wheels_in(args.wheels) if args.wheels else []
-        out = build_bundle(args.build_dir, args.out or args.build_dir / "sigil-lambda.zip", wheels)
+        out = build_bundle(
+            args.build_dir, args.out or args.build_dir / "sigil-lambda.zip", wheels, args.bytecode
+        )
     except (FileNotFoundError, BundleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.bytecode is not None:
+        print(f"bytecode: {bytecode_summary(out)}", file=sys.stderr)
     print(out)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as compiler.bundle, not __main__: compiler.bytecode's errors subclass compiler.bundle.BundleError.
+    from compiler.bundle import main as bundle_main
+
+    sys.exit(bundle_main())

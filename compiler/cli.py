@@ -82,14 +82,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    from .bundle import BundleError, build_bundle, wheels_in
+    from .bundle import BundleError, build_bundle, bytecode_summary, wheels_in
 
     try:
         wheels = wheels_in(Path(args.wheels)) if args.wheels else []
-        out = build_bundle(Path(args.build), Path(args.out), wheels)
+        out = build_bundle(Path(args.build), Path(args.out), wheels, args.bytecode)
     except (FileNotFoundError, BundleError) as exc:
         print(f"sigil bundle: {exc}", file=sys.stderr)
         return 1
+    if args.bytecode is not None:
+        print(f"bytecode: {bytecode_summary(out)}", file=sys.stderr)
     added = "".join(f", {wheel.name}" for wheel in wheels)
     print(f"wrote {out} ({out.stat().st_size} bytes{added})", file=sys.stderr)
     return 0
@@ -153,10 +155,13 @@ def parser() -> argparse.ArgumentParser:
 
     add_streamalert_check(streamalert_sub)
 
+    from .bundle import BYTECODE_HELP
+
     p = sub.add_parser("bundle", help="pack runtime/ and the generated modules into the Lambda zip")
     p.add_argument("--build", default=DEFAULT_OUT)
     p.add_argument("--out", default=str(Path(DEFAULT_OUT) / "sigil-lambda.zip"))
     p.add_argument("--wheels", metavar="DIR", help="also add the files of every *.whl in DIR (`make wheels`)")
+    p.add_argument("--bytecode", metavar="PYTHON", help=BYTECODE_HELP)
     p.set_defaults(func=cmd_bundle)
     return top
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import marshal
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -18,6 +20,7 @@ from support import fake_rules
 from support.fake_rules import write_handwritten_rules_package
 
 from compiler.bundle import BundleError, build_bundle
+from compiler.bytecode import BytecodeError, compile_bytecode
 from compiler.cli import main as sigil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +55,25 @@ IMPORT_FAKE_WHEEL = textwrap.dedent(
     import fakeac
     assert fakeac.__file__.startswith(sys.argv[1]), fakeac.__file__
     print(fakeac.double(21), importlib.metadata.version("fakeac"))
+    """
+)
+# Runs in `python -I -S -B` on an extracted bundle (as Lambda's read-only /var/task): imports the given
+# modules with `compile` failing for any source of the bundle, so they import only from its bytecode.
+IMPORT_WITHOUT_COMPILING = textwrap.dedent(
+    """
+    import builtins, importlib, sys
+    task, deps, *modules = sys.argv[1:]
+    sys.path[:0] = [task, *deps.split()]
+    real_compile = builtins.compile
+    def compile(source, filename, *args, **kwargs):
+        if str(filename).startswith(task):
+            raise AssertionError("compiled from source: " + str(filename))
+        return real_compile(source, filename, *args, **kwargs)
+    builtins.compile = compile
+    for name in modules:
+        module = importlib.import_module(name)
+        assert module.__file__.startswith(task), module.__file__
+    print("imported", *modules)
     """
 )
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -319,3 +341,209 @@ def test_demo_runs_on_bundle(build_dir: Path, tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert fake_rules.RULE_ID in completed.stdout
     assert completed.stdout.splitlines()[-1] == "1 alerts from 5 records"
+
+
+def python312() -> str | None:
+    """A Python 3.12 (the Lambda's) that runs: ``python3.12`` on PATH, else a pyenv install; None if none."""
+    candidates = [
+        shutil.which("python3.12"),
+        *sorted(map(str, Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))),
+    ]
+    for candidate in filter(None, candidates):
+        probe = [candidate, "-c", "import sys; sys.exit(sys.version_info[:2] != (3, 12))"]
+        if subprocess.run(probe, capture_output=True, timeout=30, check=False).returncode == 0:
+            return candidate
+    return None
+
+
+def bundled(bundle: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(bundle) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def extract(bundle: Path, task: Path) -> Path:
+    """Extract ``bundle`` to ``task``, as Lambda does to /var/task."""
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(task)
+    return task
+
+
+def import_without_compiling(
+    task: Path, modules: list[str], python: str = sys.executable
+) -> subprocess.CompletedProcess[str]:
+    """Run ``IMPORT_WITHOUT_COMPILING`` with ``python`` on the extracted bundle ``task`` and ``modules``."""
+    deps = " ".join(boto3_paths())
+    return subprocess.run(
+        [python, "-I", "-S", "-B", "-c", IMPORT_WITHOUT_COMPILING, str(task), deps, *modules],
+        capture_output=True,
+        text=True,
+        cwd=task,
+        timeout=60,
+        check=False,
+    )
+
+
+class TestBytecode:
+    def test_pyc_for_every_module(self, build_dir: Path, tmp_path: Path) -> None:
+        """Every .py of runtime/ and sigil_rules/ gets its checked-hash .pyc for the interpreter, named by its
+        cache tag; each names its source by its zip name, never by the temporary directory; the stale .pyc of
+        the build dir is not bundled."""
+        entries = bundled(
+            build_bundle(build_dir, tmp_path / "sigil-lambda.zip", bytecode_python=sys.executable)
+        )
+        sources = sorted(name for name in entries if name.endswith(".py"))
+        assert len(sources) > 10 and all(name.startswith(("runtime/", "sigil_rules/")) for name in sources)
+        expected = {importlib.util.cache_from_source(name): name for name in sources}
+        assert sorted(name for name in entries if name.endswith(".pyc")) == sorted(expected)
+        tag = sys.implementation.cache_tag
+        assert f"runtime/__pycache__/helpers.{tag}.pyc" in expected
+        for pyc, source in expected.items():
+            data = entries[pyc]
+            assert data[:4] == importlib.util.MAGIC_NUMBER
+            assert int.from_bytes(data[4:8], "little") == 0b11, pyc  # hash-based, checked
+            assert marshal.loads(data[16:]).co_filename == source
+            assert b"sigil-bytecode-" not in data and str(tmp_path).encode() not in data
+
+    def test_deterministic_across_processes(self, build_dir: Path, tmp_path: Path) -> None:
+        """A build in another process (the command line) gives the same bytes, whatever the sources' mtimes."""
+        first = build_bundle(build_dir, tmp_path / "a.zip", bytecode_python=sys.executable).read_bytes()
+        for path in (build_dir / "sigil_rules").iterdir():
+            os.utime(path, (1_700_000_000, 1_700_000_000))
+        second = tmp_path / "b.zip"
+        command = [
+            sys.executable,
+            "-m",
+            "compiler.bundle",
+            "--build-dir",
+            str(build_dir),
+            "--out",
+            str(second),
+        ]
+        completed = subprocess.run(
+            [*command, "--bytecode", sys.executable],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        assert (
+            f"bytecode: {len([n for n in bundled(second) if n.endswith('.pyc')])} modules for "
+            in completed.stderr
+        )
+        assert first == second.read_bytes()
+
+    def test_modules_import_from_bytecode_alone(self, build_dir: Path, tmp_path: Path) -> None:
+        """From the extracted bundle, with every compile of a bundled source failing, the handler and the rule
+        modules import; without --bytecode the same import fails, compiling the first source."""
+        modules = ["runtime.handler", "sigil_rules", "sigil_rules.cloudtrail"]
+        with_pyc = build_bundle(build_dir, tmp_path / "with.zip", bytecode_python=sys.executable)
+        completed = import_without_compiling(extract(with_pyc, tmp_path / "with"), modules)
+        assert completed.returncode == 0, completed.stderr
+        assert completed.stdout.split() == ["imported", *modules]
+        without = extract(build_bundle(build_dir, tmp_path / "without.zip"), tmp_path / "without")
+        completed = import_without_compiling(without, modules)
+        assert completed.returncode != 0
+        assert f"compiled from source: {without / 'runtime' / '__init__.py'}" in completed.stderr
+
+    def test_edited_source_is_compiled_again(self, build_dir: Path, tmp_path: Path) -> None:
+        """A source edited after the build (say in the Lambda console) no longer matches its pyc's hash: Python
+        compiles it instead of running the stale bytecode."""
+        bundle = build_bundle(build_dir, tmp_path / "sigil-lambda.zip", bytecode_python=sys.executable)
+        task = extract(bundle, tmp_path / "task")
+        assert import_without_compiling(task, ["sigil_rules"]).returncode == 0
+        init = task / "sigil_rules" / "__init__.py"
+        init.write_text(init.read_text() + "EDITED = True\n")
+        completed = import_without_compiling(task, ["sigil_rules"])
+        assert f"compiled from source: {init}" in completed.stderr
+
+    def test_wheel_modules(self, build_dir: Path, tmp_path: Path) -> None:
+        """A wheel's module gets its pyc too, unless the wheel ships it (kept byte for byte); a wheel's pyc
+        for a module of runtime/ is refused."""
+        tag = sys.implementation.cache_tag
+        shipped = f"fakeac/__pycache__/__init__.{tag}.pyc"
+        plain = write_wheel(tmp_path / "plain")
+        entries = bundled(
+            build_bundle(build_dir, tmp_path / "a.zip", [plain], bytecode_python=sys.executable)
+        )
+        assert marshal.loads(entries[shipped][16:]).co_filename == "fakeac/__init__.py"
+        own = write_wheel(tmp_path / "own", {"fakeac/__init__.py": FAKE_MODULE, shipped: b"the wheel's own"})
+        entries = bundled(build_bundle(build_dir, tmp_path / "b.zip", [own], bytecode_python=sys.executable))
+        assert entries[shipped] == b"the wheel's own"
+        clashing = f"runtime/__pycache__/handler.{tag}.pyc"
+        clasher = write_wheel(tmp_path / "clash", {clashing: b"x"}, name="clasher")
+        with pytest.raises(BundleError, match=re.escape(f"{clashing} is already in the bundle")):
+            build_bundle(build_dir, tmp_path / "c.zip", [clasher], bytecode_python=sys.executable)
+
+    def test_missing_interpreter(
+        self, build_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An interpreter that does not exist: BundleError naming it; the command exits 1 with one line and
+        writes nothing."""
+        missing = str(tmp_path / "no-such-python")
+        with pytest.raises(BytecodeError, match=re.escape(f"bytecode interpreter {missing} not found")):
+            build_bundle(build_dir, tmp_path / "x.zip", bytecode_python=missing)
+        out = tmp_path / "sigil-lambda.zip"
+        assert sigil(["bundle", "--build", str(build_dir), "--out", str(out), "--bytecode", missing]) == 1
+        err = capsys.readouterr().err
+        assert err == f"sigil bundle: bytecode interpreter {missing} not found\n"
+        assert not out.exists()
+
+    def test_interpreter_that_fails(self, build_dir: Path, tmp_path: Path) -> None:
+        """An interpreter that exists but does not run (like a pyenv shim without that version) is named with
+        its exit status and first line of error; the module's command line exits 1, without traceback."""
+        shim = tmp_path / "python3.12"
+        shim.write_text("#!/bin/sh\necho 'pyenv: python3.12: command not found' >&2\nexit 127\n")
+        shim.chmod(0o755)
+        with pytest.raises(
+            BundleError,
+            match=re.escape(f"{shim} does not run (exit 127: pyenv: python3.12: command not found)"),
+        ):
+            compile_bytecode({"a.py": b"x = 1\n"}, str(shim))
+        completed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "compiler.bundle",
+                "--build-dir",
+                str(build_dir),
+                "--out",
+                str(tmp_path / "x.zip"),
+                "--bytecode",
+                str(shim),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+            check=False,
+        )
+        assert completed.returncode == 1
+        assert (
+            completed.stderr.startswith("error: bytecode interpreter") and "Traceback" not in completed.stderr
+        )
+
+    def test_source_that_does_not_compile(self, build_dir: Path, tmp_path: Path) -> None:
+        """A module with a syntax error is named, with the error and its line."""
+        (build_dir / "sigil_rules" / "broken.py").write_text("x = 1\ndef f(:\n")
+        message = "sigil_rules/broken.py does not compile: SyntaxError: invalid syntax (line 2)"
+        with pytest.raises(BundleError, match=re.escape(message)):
+            build_bundle(build_dir, tmp_path / "x.zip", bytecode_python=sys.executable)
+
+    def test_lambda_python(self, build_dir: Path, tmp_path: Path) -> None:
+        """Built with Python 3.12, the Lambda's, the bytecode is named cpython-312 and that Python imports the
+        rule modules from it alone."""
+        python = python312()
+        if python is None:
+            pytest.skip("no Python 3.12 that runs (python3.12 on PATH or ~/.pyenv/versions/3.12*)")
+        bundle = build_bundle(build_dir, tmp_path / "sigil-lambda.zip", bytecode_python=python)
+        names = set(bundled(bundle))
+        assert {
+            "runtime/__pycache__/handler.cpython-312.pyc",
+            "sigil_rules/__pycache__/cloudtrail.cpython-312.pyc",
+        } <= names
+        assert not [name for name in names if name.endswith(".pyc") and ".cpython-312." not in name]
+        task = extract(bundle, tmp_path / "task")
+        completed = import_without_compiling(task, ["sigil_rules", "sigil_rules.cloudtrail"], python)
+        assert completed.returncode == 0, completed.stderr
