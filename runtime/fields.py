@@ -34,14 +34,19 @@ def get_field(record: Mapping[str, Any], path: str) -> Any | Literal[Missing.MIS
     """Return the value at ``path`` in ``record``: the exact key first, then a dotted path through dicts.
 
     A key that itself contains dots wins over descending, at every level, so ``"a.b.c"`` finds
-    ``{"a.b": {"c": 1}}`` as well as ``{"a": {"b": {"c": 1}}}``. Returns ``MISSING`` when absent.
+    ``{"a.b": {"c": 1}}`` as well as ``{"a": {"b": {"c": 1}}}``. Through a list of maps the path
+    continues in each map, and the values found are listed (a list found is spliced in), so a rule
+    on ``target.name`` tests every target's name; elements without the path are skipped. Returns
+    ``MISSING`` when absent, from every element too. Lists have no indexes: ``a.0`` is a key.
 
     >>> get_field({"a": {"b": 1}}, "a.b")
     1
     >>> get_field({"a.b": 2, "a": {"b": 1}}, "a.b")
     2
-    >>> get_field({"a": [1]}, "a.0")
-    MISSING
+    >>> get_field({"a": [{"b": 1}, {"c": 2}, {"b": [3, 4]}, "text"]}, "a.b")
+    [1, 3, 4]
+    >>> get_field({"a": [1]}, "a.0"), get_field({"a": [{"c": 2}]}, "a.b")
+    (MISSING, MISSING)
     """
     if path in record:
         return record[path]
@@ -60,8 +65,33 @@ def _descend(obj: Mapping[str, Any], path: str) -> Any:
             found = _descend(child, rest)
             if found is not MISSING:
                 return found
+        elif isinstance(child, list):
+            found = _each(child, path[dot + 1 :])
+            if found is not MISSING:
+                return found
         dot = path.find(".", dot + 1)
     return MISSING
+
+
+def _each(items: list, path: str) -> Any:
+    """The values at ``path`` in each map of ``items`` (and of lists nested in it), lists spliced in."""
+    found: list = []
+    anywhere = False
+    for item in items:
+        if isinstance(item, Mapping):
+            value = get_field(item, path)
+        elif isinstance(item, list):
+            value = _each(item, path)
+        else:
+            continue
+        if value is MISSING:
+            continue
+        anywhere = True
+        if isinstance(value, list):
+            found.extend(value)
+        else:
+            found.append(value)
+    return found if anywhere else MISSING
 
 
 class Wrapped(str):

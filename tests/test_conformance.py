@@ -165,6 +165,31 @@ STRUCTURE = [
         ("flat-key-with-dot", {"user.name": "alice"}, True),
         ("nested-other", {"user": {"name": "bob"}}, False),
     ),
+    *group(
+        "dotted-path-through-list-of-maps",
+        sel("target.displayName: 'alice'"),
+        ("second-element", {"target": [{"displayName": "bob"}, {"displayName": "Alice"}]}, True),
+        ("no-element-matches", {"target": [{"displayName": "bob"}]}, False),
+        ("elements-without-the-field", {"target": [{"id": "alice"}, "alice"]}, False),
+        ("list-in-an-element", {"target": [{"displayName": ["x", "alice"]}]}, True),
+        ("list-of-lists", {"target": [[{"displayName": "alice"}]]}, True),
+        ("deeper-map", {"target": [{"displayName": {"alice": 1}}]}, False),
+        ("exact-dotted-key-first", {"target": [{"displayName": "bob"}], "target.displayName": "alice"}, True),
+    ),
+    *group(
+        "dotted-path-through-list-of-maps-deeper",
+        sel("target.detail.name|endswith: 'ice'"),
+        ("nested-in-element", {"target": [{"detail": {"name": "bob"}}, {"detail": {"name": "Alice"}}]}, True),
+        ("list-twice", {"target": [{"detail": [{"name": "alice"}]}]}, True),
+        ("none", {"target": [{"detail": {"name": "bob"}}]}, False),
+    ),
+    *group(
+        "dotted-path-through-list-of-maps-presence",
+        "present:\n    target.displayName|exists: true\nabsent:\n    target.displayName: null\ncondition: present and not absent\n",
+        ("one-element-has-it", {"target": [{"id": 1}, {"displayName": "x"}]}, True),
+        ("no-element-has-it", {"target": [{"id": 1}]}, False),
+        ("empty-list", {"target": []}, False),
+    ),
 ]
 
 # -- numbers, numeric strings, hex strings, booleans ---------------------------------------------

@@ -308,6 +308,8 @@ CORPUS_FIRING = [
     ("identity/okta/okta_policy_modified_or_deleted.yml", "okta/system_log.jsonl", [1]),
     ("identity/okta/okta_policy_modified_or_deleted.yml", "okta/event_hook.json", [0]),
     ("identity/okta/okta_user_session_start_via_anonymised_proxy.yml", "okta/system_log.jsonl", [0]),
+    # target.displayName reads through Okta's list of targets
+    ("identity/okta/okta_new_behaviours_admin_console.yml", "okta/system_log.jsonl", [2]),
     ("web/webserver_generic/web_path_traversal_exploitation_attempt.yml", "webserver_access/nginx_access.log", [1]),
     ("web/webserver_generic/web_f5_tm_utility_bash_api_request.yml", "webserver_access/apache_access.log", [1]),
     ("web/product/nginx/web_nginx_core_dump.yml", "nginx_error/error.log", [1]),
