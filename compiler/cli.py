@@ -72,9 +72,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     errors = [d for d in counts["diagnostics"] if d.is_error]
     if errors:
         print(text_report(errors), file=sys.stderr)
+    for note in counts["notes"]:
+        print(f"sigil replay: {note}", file=sys.stderr)
     print(
         f"{plural(counts['events'], 'event')}, {plural(counts['alerts'], 'alert')}, "
         f"{counts['unclassified']} unclassified, {plural(counts['rules'], 'rule')} ({args.engine})"
+        + (f", {plural(counts['lenient'], 'event')} replayed by required fields, unlike the Lambda" if counts["lenient"] else "")
         + (f", {counts['unmapped']} fit no log type (use --log-type)" if counts["unmapped"] else ""),
         file=sys.stderr,
     )
@@ -133,7 +136,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("interpreter", "compiled"), default="compiled", help="compiled matchers (default) or the reference interpreter")
     p.add_argument("--schemas", default=DEFAULT_SCHEMAS)
     p.add_argument("--placeholders", metavar="FILE", help="YAML mapping placeholder name → list of values, for `expand`")
-    p.add_argument("events", nargs="+", help="event files (JSON lines, array, concatenated, gzip) or - for stdin")
+    p.add_argument("events", nargs="+", help="event files, read as the Lambda reads them (JSON lines, arrays, concatenated JSON, or text logs line by line; gzip too), or - for stdin")
     p.set_defaults(func=cmd_replay)
 
     from .classify_cmd import add_parser as add_classify

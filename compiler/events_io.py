@@ -24,10 +24,11 @@ def read_bytes(path: str) -> bytes:
     return data
 
 
-def iter_events(path: str) -> Iterator[Any]:
-    """Every event in the file, in order; a top-level JSON array yields its elements."""
+def json_values(data: bytes, path: str) -> Iterator[Any]:
+    """Every JSON value of ``data`` (JSON lines, concatenated or pretty-printed), a top-level array's
+    elements one by one; ``path`` names the file in errors."""
     try:
-        text = read_bytes(path).decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise EventsError(f"{path}: not UTF-8 text ({exc})") from None
     decoder = json.JSONDecoder()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,15 +15,13 @@ from dsl.expr import Const
 from dsl.interpreter import eval_expr
 from dsl.lower import rule_expr
 from runtime.classifier import Classifier
-from runtime.helpers import get_field
-from runtime.parsers import evtx
 
 from .build import CompiledRule, generate, plan, write_package
-from .events_io import iter_events
 from .passes import optimize
+from .replay_records import GENERIC, file_records
 from .schemas import SchemaSet
 
-GENERIC = "json"  # the schema-less log type: any JSON object, every rule applies
+MAX_NOTES = 5  # notes on records not replayed, or replayed unlike the Lambda, printed before the summary
 
 
 @dataclass(frozen=True)
@@ -32,6 +30,7 @@ class Alert:
     log_type: str
     file: str
     event_index: int
+    record_index: int = 0
 
     def as_dict(self) -> dict:
         return {
@@ -41,20 +40,8 @@ class Alert:
             "log_type": self.log_type,
             "file": self.file,
             "event_index": self.event_index,
+            "record_index": self.record_index,
         }
-
-
-def records_of(obj: Any, parser: dict) -> list[Any]:
-    """The records one decoded object holds under a log type's parser options."""
-    records = [obj]
-    path = parser.get("records")
-    if path and isinstance(obj, dict):
-        inner = get_field(obj, path.removesuffix("[*]"))
-        if isinstance(inner, list):
-            records = [r for r in inner if isinstance(r, dict)]
-    if parser.get("layout") == "evtx":
-        records = [evtx.flatten(r) if isinstance(r, dict) else r for r in records]
-    return records
 
 
 class Matchers:
@@ -109,7 +96,8 @@ def replay(
     emit: Callable[[Alert], None],
     placeholders_file: str | None = None,
 ) -> dict:
-    """Evaluate the rules on every event; return counts for the summary."""
+    """Evaluate the rules on every record of the event files (see `compiler.replay_records`); return counts
+    for the summary, with the first notes on records not replayed, or replayed unlike the Lambda."""
     result, schemas = plan(rule_paths, schemas_dir, placeholders_file=placeholders_file)
     if log_type == GENERIC:
         result.compiled = generic_rules(result.rules, result.placeholders)
@@ -122,37 +110,29 @@ def replay(
         if engine == "compiled":
             matchers.modules = load_compiled(result, schemas, Path(tmp))
         classifier = Classifier({"log_types": {n: s.runtime_view() for n, s in schemas.schemas.items()}})
-        counts = {"events": 0, "alerts": 0, "unclassified": 0}
+        counts: dict = {"events": 0, "alerts": 0, "unclassified": 0, "lenient": 0, "notes": []}
+
+        def warn(note: str) -> None:
+            if len(counts["notes"]) < MAX_NOTES:
+                counts["notes"].append(note)
         for path in event_paths:
-            for index, obj in enumerate(iter_events(path)):
-                counts["events"] += 1
-                for lt, record in _classified(obj, log_type, schemas, classifier):
-                    if lt is None:
-                        counts["unclassified"] += 1
-                        continue
-                    for rule in matchers.match(lt, record):
-                        counts["alerts"] += 1
-                        emit(Alert(rule, lt, path, index))
+            last = -1
+            for replayed in file_records(path, classifier, log_type):
+                counts["events"] += replayed.event_index != last
+                last = replayed.event_index
+                if replayed.log_type is None:
+                    counts["unclassified"] += 1
+                    warn(f"{path}: event {replayed.event_index}: not replayed: {replayed.note}")
+                    continue
+                if replayed.note:
+                    counts["lenient"] += replayed.record_index == 0
+                    if replayed.record_index == 0:
+                        warn(f"{path}: event {replayed.event_index}: {replayed.note}; replayed as {replayed.log_type}")
+                for rule in matchers.match(replayed.log_type, replayed.record):
+                    counts["alerts"] += 1
+                    emit(Alert(rule, replayed.log_type, path, replayed.event_index, replayed.record_index))
     counts["rules"] = len(result.rules)
     schema_codes = ("E060", "W060", "E061")  # about schemas: with --log-type they don't apply, else the rule just doesn't run
     counts["diagnostics"] = [d for d in result.diagnostics if d.code not in schema_codes]
     counts["unmapped"] = 0 if log_type else sum(d.code == "E061" for d in result.diagnostics)
     return counts
-
-
-def _classified(obj: Any, log_type: str | None, schemas: SchemaSet, classifier: Classifier) -> Iterator[tuple[str | None, Any]]:
-    if log_type == GENERIC:
-        yield GENERIC, obj
-        return
-    if log_type is not None:
-        for record in records_of(obj, schemas.schemas[log_type].parser):
-            yield log_type, record
-        return
-    for candidate in classifier.log_types:
-        records = records_of(obj, dict(candidate.parser))
-        if records and all(isinstance(r, dict) for r in records) and not candidate.missing(records[0]):
-            for record in records:
-                yield candidate.name, record
-            return
-    yield None, obj
-

@@ -65,7 +65,7 @@ class TestReplay:
         assert [a["event_index"] for a in alerts] == [1, 2]
         assert alerts[0] == {
             "rule_id": "6a3c1b9e-2d4f-4e5a-9b8c-7d6e5f4a3b21", "title": "Suspicious whoami", "level": "high",
-            "log_type": "windows", "file": str(path), "event_index": 1,
+            "log_type": "windows", "file": str(path), "event_index": 1, "record_index": 0,
         }
         assert err.strip() == "3 events, 2 alerts, 0 unclassified, 1 rule (compiled)"
 
@@ -101,6 +101,76 @@ class TestReplay:
         status, _, err = run(["replay", "--rules", str(rule_file), str(bad)], capsys)
         assert status == 1
         assert err.startswith(f"sigil replay: {bad}:2:7: invalid JSON")
+
+    def test_a_broken_json_line_is_reported_and_the_others_replay(self, rule_file, tmp_path, capsys, monkeypatch):
+        """A file whose first line is not JSON is read line by line, as the Lambda reads an S3 object:
+        the broken line is named, not replayed, and the others still run."""
+        monkeypatch.chdir(ROOT)
+        events = tmp_path / "events.jsonl"
+        events.write_text('{"EventID": 1, "Channel": \n' + json.dumps(SYSMON) + "\n")
+        status, out, err = run(["replay", "--rules", str(rule_file), str(events)], capsys)
+        assert status == 0
+        assert [(a["event_index"], a["rule_id"]) for a in map(json.loads, out.splitlines())] == [(1, "6a3c1b9e-2d4f-4e5a-9b8c-7d6e5f4a3b21")]
+        lines = err.splitlines()
+        assert lines[0].startswith(f"sigil replay: {events}: event 0: not replayed: ")
+        assert "invalid JSON" in lines[0]
+        assert lines[-1] == "2 events, 1 alert, 1 unclassified, 1 rule (compiled)"
+
+    def test_an_event_the_schema_refuses_still_replays_with_a_note(self, rule_file, tmp_path, capsys, monkeypatch):
+        """An EventID the windows schema cannot read as an integer: the Lambda would read the event as the
+        generic json type; replay says so, and runs the rules on it as the log type whose required fields it has."""
+        monkeypatch.chdir(ROOT)
+        events = tmp_path / "events.json"
+        events.write_text(json.dumps({**SYSMON, "EventID": "one"}) + "\n" + json.dumps(SYSMON) + "\n")
+        status, out, err = run(["replay", "--rules", str(rule_file), "--engine", "interpreter", str(events)], capsys)
+        assert status == 0
+        # the process_creation condition wants EventID 1: the lenient record does not fire, the other does
+        assert [a["event_index"] for a in map(json.loads, out.splitlines())] == [1]
+        lines = err.splitlines()
+        assert lines[0] == (
+            f"sigil replay: {events}: event 0: the Lambda would read it as json, not windows "
+            "(windows: EventID 'one' is not an integer); replayed as windows"
+        )
+        assert lines[-1] == "2 events, 1 alert, 0 unclassified, 1 rule (interpreter), 1 event replayed by required fields, unlike the Lambda"
+
+    def test_an_event_the_lambda_would_quarantine_still_replays_with_a_note(self, rule_file, tmp_path, capsys, monkeypatch):
+        """Without a generic json type among the schemas, the Lambda would quarantine that event."""
+        monkeypatch.chdir(ROOT)
+        schemas = tmp_path / "schemas"
+        schemas.mkdir()
+        (schemas / "windows.yml").write_text((ROOT / "schemas" / "windows.yml").read_text())
+        events = tmp_path / "events.json"
+        events.write_text(json.dumps({**SYSMON, "EventID": "one"}) + "\n")
+        status, _, err = run(["replay", "--rules", str(rule_file), "--schemas", str(schemas), str(events)], capsys)
+        assert status == 0
+        assert err.splitlines()[0] == (
+            f"sigil replay: {events}: event 0: the Lambda would quarantine it "
+            "(no log type fits: windows: EventID 'one' is not an integer); replayed as windows"
+        )
+
+    def test_generic_log_type_reads_json_only(self, rule_file, tmp_path, capsys, monkeypatch):
+        """`--log-type json` on a text log: each line is named as not JSON, none replayed."""
+        monkeypatch.chdir(ROOT)
+        events = tmp_path / "auth.log"
+        events.write_text("May 14 10:22:31 host sshd[812]: Accepted publickey for alice\n")
+        status, out, err = run(["replay", "--rules", str(rule_file), "--log-type", "json", str(events)], capsys)
+        assert status == 0 and out == ""
+        assert err.splitlines() == [
+            f"sigil replay: {events}: event 0: not replayed: not JSON: --log-type json reads JSON events only",
+            "1 event, 0 alerts, 1 unclassified, 1 rule (compiled)",
+        ]
+
+    def test_forced_log_type_parses_text_with_its_parser(self, tmp_path, capsys, monkeypatch):
+        """`--log-type linux_syslog` parses each line with that schema's parser and runs every rule."""
+        monkeypatch.chdir(ROOT)
+        rule = tmp_path / "sshd.yml"
+        rule.write_text("title: sshd accepted\nlogsource: {product: linux}\ndetection:\n  sel:\n    message|contains: Accepted publickey\n  condition: sel\nlevel: low\n")
+        events = tmp_path / "auth.log"
+        events.write_text("May 14 10:22:31 host sshd[812]: Accepted publickey for alice\nMay 14 10:22:32 host sshd[812]: closed\n")
+        status, out, err = run(["replay", "--rules", str(rule), "--log-type", "linux_syslog", str(events)], capsys)
+        assert status == 0
+        assert [(a["event_index"], a["log_type"]) for a in map(json.loads, out.splitlines())] == [(0, "linux_syslog")]
+        assert err.splitlines() == ["2 events, 1 alert, 0 unclassified, 1 rule (compiled)"]
 
 
 class TestLintFormats:

@@ -49,22 +49,9 @@ def payloads(sample: Path) -> list[bytes]:
     return [raw] if SCHEMA[sample.parent.name].parser["type"] == "json" else raw.splitlines()
 
 
-def replay_reads_as_is(schema: Schema) -> bool:
-    """Whether `sigil replay` reads the log type's files itself: JSON without an envelope to copy."""
-    return schema.parser["type"] == "json" and not schema.parser.get("envelope_keys")
-
-
-def replay_args(sample: Path, schema: Schema, tmp_path: Path) -> list[str]:
-    """The events file and options to replay a sample: parsed into JSON lines first when replay cannot read it.
-
-    Those, and the generic type (no logsource), are replayed with --log-type.
-    """
-    if replay_reads_as_is(schema):
-        return [str(sample)] + (["--log-type", schema.name] if not schema.logsources else [])
-    events = tmp_path / f"{sample.name}.jsonl"
-    records = parsers.parse(sample.read_bytes(), schema.parser)
-    events.write_text("".join(json.dumps(record) + "\n" for record in records))
-    return [str(events), "--log-type", schema.name]
+def replay_args(sample: Path, schema: Schema) -> list[str]:
+    """The events file and options to replay a sample as it is: the generic type (no logsource) with --log-type."""
+    return [str(sample)] + (["--log-type", schema.name] if not schema.logsources else [])
 
 
 # --- loading -----------------------------------------------------------------------------------------
@@ -244,10 +231,9 @@ FIRING = {
     "osquery_differential": ({"product": "osquery", "service": "differential"},
                              {"action": "added", "columns.command|contains": "| bash"}, {"results.log": [0]}),
     "json": ({"product": "example"}, {"level": "warn", "msg|contains": "declined"}, {"app_events.jsonl": [0]}),
-    # replayed from the records the runtime parser makes, with --log-type
     "osquery_snapshot": ({"product": "osquery", "service": "snapshot"},
                          {"osquery.name": "pack_hunting_processes", "cmdline|contains": "stratum+tcp://"},
-                         {"results.log": [1]}),
+                         {"results.log": [0]}),  # its one line holds every row; the second fires
     "vpc_flow": ({"product": "aws", "service": "vpcflowlogs"}, {"dstport": 3389, "action": "REJECT"},
                  {"cloudwatch_lines.log": [1]}),
     "s3_access": ({"product": "aws", "service": "s3accesslogs"}, {"operation": "REST.GET.OBJECT", "http_status": 403},
@@ -283,9 +269,8 @@ def test_every_log_type_has_a_firing_rule():
 def test_a_rule_fires_on_its_sample_through_replay(log_type, tmp_path, monkeypatch):
     """`sigil replay` fires the rule on exactly the expected events, tagged with the sample's log type.
 
-    JSON samples are replayed as they are (the replay classifies them); text logs and osquery snapshots,
-    which the runtime parser reshapes, are parsed first and replayed as JSON lines with --log-type, as is
-    the generic type, which no logsource reaches.
+    Every sample is replayed as it is: replay reads, parses and classifies it as the Lambda would (text
+    logs line by line); the generic type, which no logsource reaches, with --log-type.
     """
     logsource, selection, files = FIRING[log_type]
     rule = tmp_path / "rule.yml"
@@ -293,7 +278,7 @@ def test_a_rule_fires_on_its_sample_through_replay(log_type, tmp_path, monkeypat
     monkeypatch.chdir(ROOT)
     for name, expected in files.items():
         alerts = run_replay(
-            ["--rules", str(rule), *replay_args(SAMPLES / log_type / name, SCHEMA[log_type], tmp_path)]
+            ["--rules", str(rule), *replay_args(SAMPLES / log_type / name, SCHEMA[log_type])]
         )
         assert sorted(a["event_index"] for a in alerts) == expected, name
         assert {a["log_type"] for a in alerts} <= {log_type}
@@ -341,6 +326,16 @@ def test_corpus_rule_fires_on_sample_through_the_mapping(rule, sample, expected,
     assert {log_type for _, log_type in records} == {Path(sample).parent.name}
     fired = [index for index, (record, log_type) in enumerate(records) if matchers.match(log_type, record)]
     assert fired == expected
+
+
+def test_replay_names_the_record_within_its_event(tmp_path, monkeypatch):
+    """An event holding several records (an osquery snapshot's rows) fires with the record's index."""
+    logsource, selection, _ = FIRING["osquery_snapshot"]
+    rule = tmp_path / "rule.yml"
+    rule.write_text(_rule_yaml(logsource, selection))
+    monkeypatch.chdir(ROOT)
+    alerts = run_replay(["--rules", str(rule), str(SAMPLES / "osquery_snapshot" / "results.log")])
+    assert [(a["event_index"], a["record_index"]) for a in alerts] == [(0, 1)]
 
 
 # --- the worked example of docs/schemas.md -----------------------------------------------------------
