@@ -35,6 +35,14 @@ EVTX_EVENT = {
 }
 
 
+def _schema_view() -> dict[str, Any]:
+    """The runtime view of the shipped schemas (what `sigil compile` writes as schemas.json)."""
+    from compiler.schemas import load_schemas
+
+    loaded = load_schemas(str(Path(__file__).resolve().parents[1] / "schemas"))
+    return {"log_types": {name: schema.runtime_view() for name, schema in loaded.schemas.items()}}
+
+
 class TestJson:
     def test_records_path_through_lists(self) -> None:
         """A path with ``[*]`` in the middle selects a field of every element."""
@@ -44,6 +52,29 @@ class TestJson:
     def test_top_level_array(self) -> None:
         """``records: "[*]"`` takes the elements of a top-level array."""
         assert json_parser.parse(b'[{"a": 1}, {"a": 2}]', {"records": "[*]"}) == [{"a": 1}, {"a": 2}]
+
+    def test_top_level_array_holds_documents(self) -> None:
+        """Without a records path starting at ``[*]``, a top-level array (an API page) is a list of documents,
+        each taken as the payload would be alone: its records path applies to each, envelope keys come from each."""
+        assert json_parser.parse(b'[{"a": 1}, {"a": 2}]', {}) == [{"a": 1}, {"a": 2}]
+        page = [{"data": {"events": [{"x": 1}, {"x": 2}]}, "host": "h1"}, {"x": 3, "host": "h2"}]
+        options = {"records": "data.events[*]", "envelope_keys": ["host"]}
+        assert json_parser.parse(json.dumps(page).encode(), options) == [
+            {"x": 1, "envelope": {"host": "h1"}},
+            {"x": 2, "envelope": {"host": "h1"}},
+            {"x": 3, "host": "h2", "envelope": {"host": "h2"}},  # a document without the path is its own record
+        ]
+        with pytest.raises(ParseError, match="JSON payload is not an object"):
+            json_parser.parse(b'[{"a": 1}, 2]', {})
+
+    def test_okta_api_page_classifies_every_event(self) -> None:
+        """A page of /api/v1/logs (a JSON array of LogEvents) gives one okta record per event."""
+        sample = Path(__file__).parent / "samples" / "okta" / "system_log.jsonl"
+        events = [json.loads(line) for line in sample.read_text().splitlines()]
+        schemas = json.loads(json.dumps(_schema_view()))
+        outcome = Classifier(schemas).classify_payload(json.dumps(events).encode())
+        assert [c.log_type for _, c in outcome.records] == ["okta"] * len(events)
+        assert [r["uuid"] for r, _ in outcome.records] == [e["uuid"] for e in events]
 
     def test_records_path_without_list_marker(self) -> None:
         """A records path that selects no list is a configuration error, reported as a parse error."""
@@ -239,6 +270,27 @@ class TestRegex:
         """Unusable patterns are parse errors."""
         with pytest.raises(ParseError, match=message):
             regex_parser.parse(b"x", {"pattern": pattern})
+
+    def test_skip_lines(self) -> None:
+        """Lines the ``skip`` pattern finds give no record; an invalid skip pattern is a parse error."""
+        options = {"pattern": r"(?P<n>\d+) (?P<word>\w+)", "skip": r"^#|^n word$"}
+        assert regex_parser.parse(b"n word\n# comment\n1 one\n2 two\n", options) == [
+            {"n": "1", "word": "one"},
+            {"n": "2", "word": "two"},
+        ]
+        assert regex_parser.parse(b"# only a comment\n", options) == []
+        with pytest.raises(ParseError, match="invalid skip pattern"):
+            regex_parser.parse(b"1 one", {**options, "skip": "("})
+
+    def test_vpc_flow_file_from_s3_starts_with_a_header(self) -> None:
+        """The header line of a flow log file in S3 gives no record, so nothing is quarantined for it."""
+        sample = Path(__file__).parent / "samples" / "vpc_flow" / "cloudwatch_lines.log"
+        header = b"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+        classifier = Classifier(_schema_view())
+        outcome = classifier.classify_payload(header, header=header)
+        assert outcome.error is None and outcome.records == []
+        for line in sample.read_bytes().splitlines():
+            assert [c.log_type for _, c in classifier.classify_payload(line, header=header).records] == ["vpc_flow"]
 
     def test_dispatch(self) -> None:
         """The registry passes the options to the parser named by ``type``."""

@@ -1,5 +1,8 @@
 """Parse JSON payloads: one document or newline-delimited documents, then pick out the records.
 
+A top-level array (a page of Okta's System Log API, a CloudTrail event list) holds documents, unless the
+records path itself starts there (``[*]...``).
+
 Options: ``records`` (a path like ``Records[*]`` to nested records), ``embedded_json`` (the records are
 JSON strings), ``json_regex_key`` (the record is the JSON object found in that text field, as in a
 syslog line carrying JSON), ``layout: evtx`` (flatten evtx_dump events), ``envelope_keys`` (root fields
@@ -24,7 +27,10 @@ def parse(raw: bytes, options: Mapping[str, Any], header: bytes | None = None) -
     """Return the records in ``raw`` under ``options``; raise ParseError when there are none to be had."""
     path = options.get("records")
     records: list[dict[str, Any]] = []
-    for doc in documents(raw):
+    docs = documents(raw)
+    if not (path or "").startswith(paths.EACH):  # a top-level array (an API page) holds documents
+        docs = [item for doc in docs for item in (doc if isinstance(doc, list) else (doc,))]
+    for doc in docs:
         selected = paths.select(doc, path) if path else [doc]
         if options.get("embedded_json"):
             selected = [_embedded(value) for value in selected]

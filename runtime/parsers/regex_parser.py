@@ -1,8 +1,10 @@
 """Parse lines with a regular expression: each line must match ``pattern``; its named groups are the fields.
 
 Options: ``pattern`` (required), ``flags`` (names like ``IGNORECASE``), ``partial: true`` to search
-for the pattern in the line instead of matching the whole line. Groups that did not take part in the
-match are left out of the record.
+for the pattern in the line instead of matching the whole line, ``skip`` (a pattern searched in each
+line: a line it finds is a header or comment and gives no record, e.g. the ``version account-id ...``
+line opening VPC flow log files in S3). Groups that did not take part in the match are left out of the
+record.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ def parse(raw: bytes, options: Mapping[str, Any], header: bytes | None = None) -
     """Return one record per non-blank line of ``raw``."""
     pattern = _compile(str(options.get("pattern") or ""), tuple(options.get("flags") or ()))
     find = pattern.search if options.get("partial") else pattern.fullmatch
+    skip = _compile(str(options["skip"]), (), groups=False).search if options.get("skip") else None
     records = []
     for number, line in lines(decode(raw)):
+        if skip is not None and skip(line):
+            continue
         found = find(line)
         if found is None:
             raise ParseError(f"line {number} does not match the pattern: {line[:60]!r}")
@@ -30,7 +35,7 @@ def parse(raw: bytes, options: Mapping[str, Any], header: bytes | None = None) -
 
 
 @functools.lru_cache(maxsize=64)
-def _compile(pattern: str, flags: tuple[str, ...]) -> re.Pattern[str]:
+def _compile(pattern: str, flags: tuple[str, ...], groups: bool = True) -> re.Pattern[str]:
     if not pattern:
         raise ParseError("the regex parser needs a 'pattern'")
     value = 0
@@ -42,7 +47,7 @@ def _compile(pattern: str, flags: tuple[str, ...]) -> re.Pattern[str]:
     try:
         compiled = re.compile(pattern, value)
     except re.error as exc:
-        raise ParseError(f"invalid pattern: {exc}") from None
-    if not compiled.groupindex:
+        raise ParseError(f"invalid {'pattern' if groups else 'skip pattern'}: {exc}") from None
+    if groups and not compiled.groupindex:
         raise ParseError("the pattern has no named groups")
     return compiled
