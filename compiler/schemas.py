@@ -11,6 +11,8 @@ from dsl.diagnostics import Diagnostic, Loc, did_you_mean, error, warning
 from dsl.expr import Const, Expr, all_of, any_of
 from dsl.modifiers import ModifierError, lower_item
 from dsl.yaml_source import YNode, load_documents
+from runtime.parsers.options import OPTIONS as PARSER_OPTIONS
+from runtime.parsers.options import problems as parser_problems
 
 ALWAYS = Const(True)
 FIELD_TYPES = ("string", "integer", "float", "boolean", "ip", "timestamp", "list", "any", "object")
@@ -18,6 +20,10 @@ OPEN_TYPES = ("any", "list")  # any sub-path below these is accepted
 COERCED_TYPES = ("integer", "float", "boolean", "timestamp", "ip")  # the runtime converts text to these
 PARSER_TYPES = ("json", "csv", "kv", "syslog", "regex")  # runtime.parsers.PARSERS
 LOGSOURCE_KEYS = ("product", "category", "service")
+# `normalization` is StreamAlert's, kept by `sigil schemas import-streamalert` (nothing applies it yet).
+SCHEMA_KEYS = ("name", "description", "parser", "classify", "strict_fields", "logsources", "fields", "normalization")
+CLASSIFY_KEYS = ("required", "priority", "patterns")
+MAPPING_KEYS = (*LOGSOURCE_KEYS, "when", "fields")
 
 
 @dataclass(frozen=True)
@@ -122,26 +128,74 @@ class _SchemaReader:
         if name is None or not isinstance(name.value, str):
             self.err("S002", "the schema has no 'name'", doc.loc)
             return None
+        self.unknown_keys(doc, SCHEMA_KEYS, "a schema")
         parser = (doc.get("parser") or YNode([], doc.loc, "map")).plain()
         if not isinstance(parser, dict) or parser.get("type") not in PARSER_TYPES:
             self.err("S003", f"unknown parser {parser!r}", (doc.get("parser") or doc).loc, "parsers: " + ", ".join(PARSER_TYPES))
             return None
-        classify = (doc.get("classify") or YNode([], doc.loc, "map")).plain() or {}
+        self.parser_options(doc.get("parser"), parser)
+        required, priority, patterns = self.classify(doc.get("classify"))
         fields: dict[str, str] = {}
         self.fields(doc.get("fields"), "", fields)
         strict = doc.get("strict_fields")
+        if strict is not None and not isinstance(strict.value, bool):
+            self.err("S014", "strict_fields must be true or false", strict.loc)
         return Schema(
             name=name.value,
             description=str((doc.get("description") or YNode("", doc.loc, "scalar")).value),
             parser=parser,
-            required=tuple(classify.get("required", ())),
-            priority=int(classify.get("priority", 100)),
+            required=required,
+            priority=priority,
             fields=fields,
             logsources=tuple(self.logsources(doc.get("logsources"))),
-            strict_fields=True if strict is None else bool(strict.value),
+            strict_fields=True if strict is None else strict.value is not False,
             path=doc.loc.path,
-            patterns={k: tuple(v if isinstance(v, list) else [v]) for k, v in (classify.get("patterns") or {}).items()},
+            patterns=patterns,
         )
+
+    def unknown_keys(self, node: YNode, known: tuple[str, ...], what: str, code: str = "S011") -> None:
+        for key, key_loc, _ in node.value if node.kind == "map" else ():
+            if key not in known:
+                self.err(code, f"unknown key '{key}' in {what}", key_loc, did_you_mean(str(key), known) or "keys: " + ", ".join(known))
+
+    def parser_options(self, node: YNode | None, parser: dict[str, Any]) -> None:
+        """S012 for each option the parser does not read or cannot use, at the option."""
+        known = sorted(PARSER_OPTIONS[parser["type"]])
+        for option, message in parser_problems(parser):
+            unknown = option is not None and option not in known
+            value = node.get(option) if node is not None and option else None
+            at_key = node.key_loc(option) if node is not None and option and unknown else None
+            where = at_key or (value.loc if value is not None else None) or (node.loc if node else self.doc.loc)
+            hint = (did_you_mean(option, known) or "options: " + ", ".join(known)) if unknown else None
+            self.err("S012", message, where, hint)
+
+    def classify(self, node: YNode | None) -> tuple[tuple[str, ...], int, dict[str, tuple[str, ...]]]:
+        """(required, priority, patterns) of `classify`, with S013 for each value of the wrong kind."""
+        if node is None:
+            return (), 100, {}
+        if node.kind != "map":
+            self.err("S013", "classify must be a mapping of required, priority and patterns", node.loc)
+            return (), 100, {}
+        self.unknown_keys(node, CLASSIFY_KEYS, "classify", "S013")
+        required, priority, patterns = (), 100, {}
+        if (found := node.get("required")) is not None:
+            value = found.plain()
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                required = tuple(value)
+            else:
+                self.err("S013", "classify.required must be a list of field paths", found.loc)
+        if (found := node.get("priority")) is not None:
+            if isinstance(found.value, int) and not isinstance(found.value, bool):
+                priority = found.value
+            else:
+                self.err("S013", f"classify.priority must be an integer, not {found.type_name()}", found.loc, "lower numbers are tried first")
+        if (found := node.get("patterns")) is not None:
+            value = found.plain()
+            if isinstance(value, dict) and all(isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)) for v in value.values()):
+                patterns = {k: tuple(v if isinstance(v, list) else [v]) for k, v in value.items()}
+            else:
+                self.err("S013", "classify.patterns must map field paths to a glob or a list of globs", found.loc)
+        return required, priority, patterns
 
     def fields(self, node: YNode | None, prefix: str, out: dict[str, str]) -> None:
         if node is None:
@@ -172,6 +226,7 @@ class _SchemaReader:
             if not isinstance(plain, dict):
                 self.err("S006", "a logsource entry must be a mapping", entry.loc)
                 continue
+            self.unknown_keys(entry, MAPPING_KEYS, "a logsource entry", "S006")
             try:
                 when = _when_expr(plain.get("when"))
             except ModifierError as exc:

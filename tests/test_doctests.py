@@ -20,6 +20,7 @@ MODULES = [
     "dsl.rename",
     "runtime.anchor_index",
     "runtime.fields",
+    "runtime.parsers.options",
 ]
 
 

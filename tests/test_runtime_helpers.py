@@ -26,10 +26,13 @@ class TestGetField:
             ({"a.b": {"c": 4}}, "a.b.c", 4),
             ({"a": {"b.c": 5}}, "a.b.c", 5),
             ({"a": {"b": 1}, "a.b": {"c": 6}}, "a.b.c", 6),
+            ({"a": [{"b": 1}, {"c": 2}, {"b": [3, 4]}]}, "a.b", [1, 3, 4]),
+            ({"a": [[{"b": {"c": 7}}], {"b": {"c": 8}}]}, "a.b.c", [7, 8]),
         ],
     )
     def test_found(self, record: dict, path: str, expected: object) -> None:
-        """Exact keys win, then dotted paths descend through nested dicts, keys with dots included."""
+        """Exact keys win, then dotted paths descend through nested dicts, keys with dots included, and
+        through lists of maps (the values of every element that has the path)."""
         assert get_field(record, path) == expected
 
     @pytest.mark.parametrize(
@@ -37,7 +40,8 @@ class TestGetField:
         [
             ({}, "a"),
             ({"a": 1}, "a.b"),
-            ({"a": [{"b": 1}]}, "a.b"),
+            ({"a": [{"c": 1}, 2, "b"]}, "a.b"),
+            ({"a": [1]}, "a.0"),
             ({"a": {"b": 1}}, "a.c"),
             ({"a": {}}, "a."),
         ],

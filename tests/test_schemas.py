@@ -63,6 +63,63 @@ def test_every_schema_loads_without_diagnostics():
     assert len(SCHEMA) == len(list(SCHEMAS.glob("*.yml")))
 
 
+SCHEMA_MISTAKES = [
+    # (schema YAML, [(code, line, column, message, hint)])
+    ("name: x\nparser: {type: json, recods: 'Records[*]'}\n",
+     [("S012", 2, 22, "unknown option 'recods' of the json parser", "did you mean records?")]),
+    ("name: x\nparser: {type: json, records: Records}\n",
+     [("S012", 2, 31, "records path 'Records' must select a list with [*]", None)]),
+    ("name: x\nparser: {type: json, layout: evt}\n",
+     [("S012", 2, 30, "unknown layout 'evt' (known: evtx)", None)]),
+    ("name: x\nparser: {type: regex, pattern: '(?P<a>'}\n",
+     [("S012", 2, 32, "invalid pattern: missing ), unterminated subpattern at position 0", None)]),
+    ("name: x\nparser: {type: regex, pattern: '(?P<a>x)', flags: [IGNORCASE]}\n",
+     [("S012", 2, 51, "unknown regex flag 'IGNORCASE'", None)]),
+    ("name: x\nparser: {type: regex, pattern: '(?P<a>x)', skip: '('}\n",
+     [("S012", 2, 50, "invalid skip pattern: missing ), unterminated subpattern at position 0", None)]),
+    ("name: x\nparser: {type: csv, delimiter: ';;'}\n",
+     [("S012", 2, 32, "delimiter must be one character, not ';;'", None)]),
+    ("name: x\nparser: {type: csv}\n",
+     [("S012", 2, 9, "the csv parser needs 'columns' or 'header: true'", None)]),
+    ("name: x\nparser: {type: kv, separator: ''}\n",
+     [("S012", 2, 31, "the kv parser needs a non-empty delimiter and separator", None)]),
+    ("name: x\nparser: {type: syslog, format: rfc9999}\n",
+     [("S012", 2, 32, "unknown syslog format 'rfc9999' (known: auto, rfc3164, rfc5424)", None)]),
+    ("name: x\nparser: {type: json}\nclasify: {required: [a]}\n",
+     [("S011", 3, 1, "unknown key 'clasify' in a schema", "did you mean classify?")]),
+    ("name: x\nparser: {type: json}\nclassify: {priority: high, required: a, patterns: {a: 1}, requird: [a]}\n",
+     [("S013", 3, 59, "unknown key 'requird' in classify", "did you mean required?"),
+      ("S013", 3, 38, "classify.required must be a list of field paths", None),
+      ("S013", 3, 22, "classify.priority must be an integer, not text", "lower numbers are tried first"),
+      ("S013", 3, 51, "classify.patterns must map field paths to a glob or a list of globs", None)]),
+    ("name: x\nparser: {type: json}\nstrict_fields: maybe\n",
+     [("S014", 3, 16, "strict_fields must be true or false", None)]),
+    ("name: x\nparser: {type: json}\nlogsources:\n  - {product: p, categroy: c}\n",
+     [("S006", 4, 18, "unknown key 'categroy' in a logsource entry", "did you mean category?")]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "expected"), SCHEMA_MISTAKES, ids=[f"{e[0][0]}-{e[0][3][:40]}" for _, e in SCHEMA_MISTAKES])
+def test_schema_mistakes_are_diagnostics_at_their_place(text, expected, tmp_path):
+    """Each mistake in a schema file is an error at its line and column, with a hint where one helps."""
+    (tmp_path / "x.yml").write_text(text)
+    found = load_schemas(str(tmp_path)).diagnostics
+    assert [(d.code, d.loc.line, d.loc.col, d.message, d.hint) for d in found] == expected
+
+
+def test_a_broken_schema_is_a_message_not_a_traceback(tmp_path, capsys, monkeypatch):
+    """`sigil compile` with a broken schema prints every schema diagnostic, then fails once."""
+    (tmp_path / "x.yml").write_text("name: x\nparser: {type: regex, pattern: '(', skp: 1}\nclassify: {priority: high}\n")
+    monkeypatch.chdir(ROOT)
+    status = sigil(["compile", "--schemas", str(tmp_path), "--out", str(tmp_path / "out"), "rules"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "Traceback" not in err
+    assert [line.split(": ")[1] for line in err.splitlines() if str(tmp_path) in line and ": error[" in line] == [
+        "error[S012]", "error[S012]", "error[S013]",
+    ]
+
+
 def test_the_log_types_of_the_issue_are_shipped():
     """CloudTrail, VPC Flow Logs, S3 access, GuardDuty, EventBridge, osquery, Windows, syslog, auditd, web, Okta, JSON."""
     assert set(SCHEMA) >= REQUIRED_LOG_TYPES

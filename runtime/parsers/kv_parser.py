@@ -18,14 +18,14 @@ from runtime.parsers.text import decode, lines
 
 def parse(raw: bytes, options: Mapping[str, Any], header: bytes | None = None) -> list[dict[str, Any]]:
     """Return one record per non-blank line of ``raw``."""
-    pattern = _pattern(
+    pattern = pair_pattern(
         str(options.get("delimiter", " ")), str(options.get("separator", "=")), str(options.get("quotechars", "\"'"))
     )
     return [_record(pattern, line, number) for number, line in lines(decode(raw))]
 
 
 @functools.lru_cache(maxsize=32)
-def _pattern(delimiter: str, separator: str, quotes: str) -> re.Pattern[str]:
+def pair_pattern(delimiter: str, separator: str, quotes: str) -> re.Pattern[str]:
     """Compile the pair pattern: key, separator, then a quoted or a bare value up to the next delimiter."""
     if not delimiter or not separator:
         raise ParseError("the kv parser needs a non-empty delimiter and separator")

@@ -20,9 +20,9 @@ from runtime.parsers.text import decode, lines
 
 def parse(raw: bytes, options: Mapping[str, Any], header: bytes | None = None) -> list[dict[str, Any]]:
     """Return one record per non-blank line of ``raw``."""
-    pattern = _compile(str(options.get("pattern") or ""), tuple(options.get("flags") or ()))
+    pattern = compile_pattern(str(options.get("pattern") or ""), tuple(options.get("flags") or ()))
     find = pattern.search if options.get("partial") else pattern.fullmatch
-    skip = _compile(str(options["skip"]), (), groups=False).search if options.get("skip") else None
+    skip = compile_pattern(str(options["skip"]), (), groups=False).search if options.get("skip") else None
     records = []
     for number, line in lines(decode(raw)):
         if skip is not None and skip(line):
@@ -35,7 +35,7 @@ def parse(raw: bytes, options: Mapping[str, Any], header: bytes | None = None) -
 
 
 @functools.lru_cache(maxsize=64)
-def _compile(pattern: str, flags: tuple[str, ...], groups: bool = True) -> re.Pattern[str]:
+def compile_pattern(pattern: str, flags: tuple[str, ...], groups: bool = True) -> re.Pattern[str]:
     if not pattern:
         raise ParseError("the regex parser needs a 'pattern'")
     value = 0
