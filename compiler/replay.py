@@ -14,6 +14,7 @@ from dsl.ast import Rule
 from dsl.expr import Const
 from dsl.interpreter import eval_expr
 from dsl.lower import rule_expr
+from dsl.rename import rename_fields
 from runtime.classifier import Classifier
 
 from .build import CompiledRule, generate, plan, write_package
@@ -56,10 +57,13 @@ class Matchers:
         self.modules: dict[str, Any] = {}
 
     def match(self, log_type: str, record: Any) -> list[Rule]:
+        """The rules matching `record`, each once (a rule has a form per logsource mapping)."""
         if self.engine == "compiled":
             module = self.modules.get(log_type)
-            return [self.rules_by_key[k] for k in module.match(record)] if module else []
-        return [c.rule for c in self.by_type.get(log_type, ()) if eval_expr(c.reference or c.expr, record)]
+            keys = module.match(record) if module else []
+        else:
+            keys = [c.rule.key for c in self.by_type.get(log_type, ()) if eval_expr(c.reference or c.expr, record)]
+        return [self.rules_by_key[k] for k in dict.fromkeys(keys)]
 
 
 def load_compiled(result, schemas: SchemaSet, workdir: Path) -> dict[str, Any]:
@@ -87,6 +91,19 @@ def _unmapped(rule: Rule, log_type: str, placeholders: dict) -> CompiledRule:
     return CompiledRule(rule, log_type, own, own=own, when=Const(True), reference=reference)
 
 
+def forced_rules(rule: Rule, log_type: str, schemas: SchemaSet, placeholders: dict) -> list[CompiledRule]:
+    """A rule run against the log type given on the command line: without the logsource's condition, but
+    with its field renames when the rule's logsource maps to that log type (one form per mapping)."""
+    expr = rule_expr(rule, placeholders)
+    forms = []
+    for schema, mapping in schemas.for_logsource(rule.logsource):
+        if schema.name == log_type:
+            reference = rename_fields(expr, mapping.rename) if mapping.fields else expr
+            own = optimize(reference)
+            forms.append(CompiledRule(rule, log_type, own, own=own, when=Const(True), reference=reference))
+    return forms or [_unmapped(rule, log_type, placeholders)]
+
+
 def replay(
     rule_paths: list[str],
     event_paths: list[str],
@@ -104,7 +121,7 @@ def replay(
     elif log_type is not None:
         if log_type not in schemas.schemas:
             raise SystemExit(f"sigil replay: unknown log type '{log_type}' (known: {', '.join(sorted(schemas.schemas))}, json)")
-        result.compiled = [_unmapped(r, log_type, result.placeholders) for r in result.rules if r.enabled]
+        result.compiled = [c for r in result.rules if r.enabled for c in forced_rules(r, log_type, schemas, result.placeholders)]
     matchers = Matchers(result.compiled, engine)
     with tempfile.TemporaryDirectory(prefix="sigil-replay-") as tmp:
         if engine == "compiled":

@@ -385,6 +385,17 @@ def test_corpus_rule_fires_on_sample_through_the_mapping(rule, sample, expected,
     assert fired == expected
 
 
+@needs_sigma
+@pytest.mark.parametrize("engine", ["interpreter", "compiled"])
+def test_forced_log_type_keeps_the_logsource_field_renames(engine, tmp_path, monkeypatch):
+    """`--log-type windows` drops the logsource's condition but not its renames: a Sigma process_creation
+    rule (Image, CommandLine) fires on a Security 4688 event (NewProcessName, CommandLine)."""
+    monkeypatch.chdir(ROOT)
+    rule = SIGMA / "windows/process_creation/proc_creation_win_whoami_all_execution.yml"
+    args = ["--rules", str(rule), "--engine", engine, "--log-type", "windows", str(SAMPLES / "windows" / "security_4688.json")]
+    assert [(a["event_index"], a["log_type"]) for a in run_replay(args)] == [(0, "windows")]
+
+
 def test_replay_names_the_record_within_its_event(tmp_path, monkeypatch):
     """An event holding several records (an osquery snapshot's rows) fires with the record's index."""
     logsource, selection, _ = FIRING["osquery_snapshot"]
