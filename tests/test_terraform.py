@@ -208,6 +208,7 @@ def test_output_names_follow_resource_attr_convention(outputs):
         "sns_topic",
         "sqs_queue",
         "s3_bucket",
+        "dynamodb_table",
     )
     for name in outputs:
         assert re.fullmatch(rf"({'|'.join(prefixes)})_[a-z0-9_]+", name), name
@@ -401,10 +402,14 @@ def _statements_with(policy_documents, action):
 
 
 def test_lambda_policy_scopes(policy_documents):
-    (publish,) = _statements_with(policy_documents, "sns:Publish")
+    # sns:Publish and logs:PutLogEvents also appear in the alert output statements (below).
+    publish, for_each = _statement(policy_documents, "PublishAlerts")
+    assert for_each is None
+    assert _as_list(publish["actions"]) == ["sns:Publish"]
     assert _as_list(publish["resources"]) == ["aws_sns_topic.this.arn"]
 
-    (logs,) = _statements_with(policy_documents, "logs:PutLogEvents")
+    logs, for_each = _statement(policy_documents, "WriteOwnLogs")
+    assert for_each is None
     assert set(_as_list(logs["actions"])) == {"logs:CreateLogStream", "logs:PutLogEvents"}
     assert _as_list(logs["resources"]) == ["${aws_cloudwatch_log_group.this.arn}:*"]
 
@@ -480,6 +485,7 @@ def test_environment_names_match_runtime(tf_locals):
         constants["DLQ_ENV"]: "local.dlq_url",
         constants["QUARANTINE_ENV"]: "local.quarantine_url",
         constants["PREFIX_ENV"]: "var.secrets_prefix",
+        constants["TABLE_ENV"]: "local.delivery_ledger_table_name",
     }
     environment = _environment(tf_locals)
     assert {name: value for name, (_, value) in environment.items()} == expected
@@ -489,13 +495,14 @@ def test_environment_names_match_runtime(tf_locals):
 
 
 def test_optional_environment_set_only_when_configured(tf_locals):
-    """The topic is always set; the dead-letter queue, quarantine and secrets prefix only when configured."""
+    """The topic is always set; the dead-letter queue, quarantine, secrets prefix and ledger only when configured."""
     guards = {name: guard for name, (guard, _) in _environment(tf_locals).items()}
     assert guards == {
         "SIGIL_ALERTS_TOPIC_ARN": None,
         "SIGIL_DLQ_URL": "local.dlq_enabled",
         "SIGIL_QUARANTINE_URL": "local.quarantine_enabled",
         "SIGIL_SECRETS_PREFIX": "var.secrets_prefix != null",
+        "SIGIL_LEDGER_TABLE": "local.delivery_ledger_enabled",
     }
 
 
@@ -671,6 +678,9 @@ def test_kms_permissions_only_for_given_keys(policy_documents):
         "EncryptQuarantine": ("var.quarantine_kms_key_arn", {"kms:GenerateDataKey"}),
         "DecryptSources": ("var.source_kms_key_arns", {"kms:Decrypt"}),
         "DecryptSecrets": ("var.secrets_kms_key_arn", {"kms:Decrypt"}),
+        "EncryptOutputs": ("var.alert_outputs.kms_key_arns", {"kms:GenerateDataKey"}),
+        "EncryptOutputTopicsAndQueues": ("var.alert_outputs.kms_key_arns", {"kms:Decrypt"}),
+        "DecryptDeliveryLedger": ("var.delivery_ledger_kms_key_arn", {"kms:Decrypt"}),
     }
     for sid, (key, actions) in expected.items():
         statement, for_each = _statement(policy_documents, sid)
@@ -687,17 +697,218 @@ def test_kms_permissions_only_for_given_keys(policy_documents):
 
 
 def test_optional_permissions_are_all_conditional(policy_documents):
-    """Every statement of the optional document is a dynamic block that is empty unless its feature is configured."""
-    optional = policy_documents["optional"]
-    assert not _blocks(optional.get("statement"))
-    for dyn in _blocks(optional.get("dynamic")):
-        for label, body in dyn.items():
-            assert label == "statement"
-            assert re.fullmatch(r".+ \? \[.+\] : \[\]", _block(body)["for_each"]), body
+    """Every statement of the optional and output documents is a dynamic block that is empty unless its feature is configured."""
+    for name in ("optional", "outputs"):
+        document = policy_documents[name]
+        assert not _blocks(document.get("statement")), name
+        for dyn in _blocks(document.get("dynamic")):
+            for label, body in dyn.items():
+                assert label == "statement"
+                assert re.fullmatch(r".+ \? \[.+\] : \[\]", _block(body)["for_each"]), body
     assert _as_list(policy_documents["lambda"]["source_policy_documents"]) == [
-        "data.aws_iam_policy_document.optional.json"
+        "data.aws_iam_policy_document.optional.json",
+        "data.aws_iam_policy_document.outputs.json",
     ]
 
+
+
+# --------------------------------------------------------------------------------------------
+# Alert outputs and delivery ledger: the role grants what runtime/outputs/ calls
+# --------------------------------------------------------------------------------------------
+
+OUTPUTS_DIR = RUNTIME_DIR / "outputs"
+# The boto3 service each statement covers -> sid of its statement in the `outputs` policy document.
+OUTPUT_STATEMENTS = {
+    "sns": "PublishOutputTopics",
+    "sqs": "SendOutputQueues",
+    "s3": "WriteOutputObjects",
+    "firehose": "PutOutputRecords",
+    "lambda": "InvokeOutputFunctions",
+    "logs": "WriteOutputLogs",
+    "dynamodb": "ReadWriteDeliveryLedger",
+}
+# Runtime output service (runtime.outputs.OUTPUTS) -> attribute of `alert_outputs` granting it.
+ALERT_OUTPUT_LISTS = {
+    "aws-sns": "sns_topic_arns",
+    "aws-sqs": "sqs_queue_arns",
+    "aws-s3": "s3_buckets",
+    "aws-firehose": "firehose_delivery_stream_arns",
+    "aws-lambda": "lambda_function_arns",
+    "aws-cloudwatch-log": "cloudwatch_log_group_arns",
+}
+# IAM actions whose name is not the API operation's.
+IAM_ACTION_OF_OPERATION = {("lambda", "Invoke"): "lambda:InvokeFunction"}
+# Modules of runtime/outputs/ that never run in the Lambda: the dead-letter redrive is an operator's
+# command (compiler/redrive_cmd.py), run with the operator's credentials, not the function's role.
+NOT_RUN_BY_THE_FUNCTION = {"redrive.py"}
+
+
+def _runtime_output_aws_calls() -> dict[str, set[str]]:
+    """{boto3 service: IAM actions} of the client calls in runtime/outputs/*.py, read from the source.
+
+    A file's services are the string literals passed to a client factory (`aws("sqs")`,
+    `self._aws("sqs")`, `boto3.client("sns")`); its calls are the `.method(` names that are operations
+    of one of those services in botocore's model (`put_log_events` -> `logs:PutLogEvents`).
+    """
+    botocore_session = pytest.importorskip("botocore.session")
+    from botocore import xform_name
+
+    session = botocore_session.get_session()
+    calls: dict[str, set[str]] = {}
+    for path in sorted(OUTPUTS_DIR.glob("*.py")):
+        if path.name in NOT_RUN_BY_THE_FUNCTION:
+            continue
+        text = path.read_text(encoding="utf-8")
+        services = set(re.findall(r"""\b(?:aws|_aws|client)\(\s*["']([a-z0-9-]+)["']\s*[,)]""", text))
+        methods = set(re.findall(r"\.([a-z][a-z0-9_]*)\(", text))
+        for service in services:
+            model = session.get_service_model(service)
+            operations = {xform_name(name): name for name in model.operation_names}
+            for method in methods & operations.keys():
+                operation = operations[method]
+                action = IAM_ACTION_OF_OPERATION.get(
+                    (service, operation), f"{model.signing_name}:{operation}"
+                )
+                calls.setdefault(service, set()).add(action)
+    return calls
+
+
+def test_runtime_output_calls_found():
+    """The source scan finds the calls it must (guards the scan itself against silently finding nothing)."""
+    if not OUTPUTS_DIR.is_dir():
+        pytest.skip("no runtime/outputs to compare with")
+    calls = _runtime_output_aws_calls()
+    assert set(calls) == set(OUTPUT_STATEMENTS), "an AWS service used by runtime/outputs has no statement here"
+    assert "sns:Publish" in calls["sns"] and "dynamodb:PutItem" in calls["dynamodb"]
+    assert "lambda:InvokeFunction" in calls["lambda"]
+
+
+def test_output_statements_grant_exactly_the_runtime_calls(policy_documents):
+    """Each output kind's statement grants every AWS call its runtime output makes, and nothing else.
+
+    A new boto3 call in runtime/outputs/ (say `send_message_batch`) fails here until the module grants it.
+    """
+    if not OUTPUTS_DIR.is_dir():
+        pytest.skip("no runtime/outputs to compare with")
+    calls = _runtime_output_aws_calls()
+    for service, sid in OUTPUT_STATEMENTS.items():
+        statement, for_each = _statement(policy_documents, sid)
+        assert for_each is not None, f"{sid} must be conditional"
+        granted = set(_as_list(statement["actions"]))
+        assert granted == calls.get(service, set()), (
+            f"{sid}: grants {sorted(granted)}, runtime/outputs calls {sorted(calls.get(service, set()))}"
+        )
+
+
+def test_every_aws_output_service_has_an_alert_outputs_list(variables):
+    """Each AWS output service of the runtime has a list in `alert_outputs` (else its alerts go to the DLQ with AccessDenied)."""
+    if not OUTPUTS_DIR.is_dir():
+        pytest.skip("no runtime/outputs to compare with")
+    services = set()
+    for path in OUTPUTS_DIR.glob("*.py"):
+        services |= set(
+            re.findall(r"""^\s+service\s*=\s*["'](aws-[a-z0-9-]+)["']""", path.read_text(encoding="utf-8"), re.M)
+        )
+    assert services == set(ALERT_OUTPUT_LISTS)
+    variable = variables["alert_outputs"]
+    assert variable["default"] == {}
+    assert variable.get("nullable") is False
+    for attribute in [*ALERT_OUTPUT_LISTS.values(), "kms_key_arns"]:
+        assert re.search(rf"\b{attribute} = optional\(list\(", variable["type"]), attribute
+    # One validation per list, so that an ARN of the wrong kind is refused at plan.
+    validations = [_block(v)["condition"] for v in _blocks(variable["validation"])]
+    for attribute in [*ALERT_OUTPUT_LISTS.values(), "kms_key_arns"]:
+        assert any(f"var.alert_outputs.{attribute}" in c for c in validations), attribute
+
+
+def test_alert_output_statements_scoped_to_their_list(policy_documents, tf_locals):
+    """Each output statement exists only when its list is non-empty and names only that list's resources."""
+    expected = {
+        "PublishOutputTopics": "var.alert_outputs.sns_topic_arns",
+        "SendOutputQueues": "var.alert_outputs.sqs_queue_arns",
+        "WriteOutputObjects": "local.alert_output_s3_object_arns",
+        "PutOutputRecords": "var.alert_outputs.firehose_delivery_stream_arns",
+        "InvokeOutputFunctions": "var.alert_outputs.lambda_function_arns",
+        "WriteOutputLogs": "local.alert_output_log_stream_arns",
+        "EncryptOutputs": "var.alert_outputs.kms_key_arns",
+    }
+    for sid, source in expected.items():
+        statement, for_each = _statement(policy_documents, sid)
+        assert for_each == f"length({source}) > 0 ? [{source}] : []", sid
+        assert _as_list(statement["resources"]) == ["statement.value"], sid
+    # S3: under the output's prefix only, used as is like the runtime's key `{prefix}dt=.../{rule_id}/{alert_id}.json`.
+    assert '"${b.bucket_arn}/${b.prefix}*"' in tf_locals["alert_output_s3_object_arns"]
+    assert '"${trimsuffix(arn, ":*")}:*"' in tf_locals["alert_output_log_stream_arns"]
+
+
+def test_s3_output_prefix_default_matches_runtime(variables):
+    """The default prefix granted for an S3 output is the runtime's default prefix."""
+    s3 = (OUTPUTS_DIR / "s3.py").read_text(encoding="utf-8")
+    (runtime_default,) = re.findall(r"""^DEFAULT_PREFIX\s*=\s*["']([^"']*)["']""", s3, re.M)
+    assert f'prefix = optional(string, "{runtime_default}")' in variables["alert_outputs"]["type"]
+    assert re.search(r"""f"\{prefix\}dt=""", s3), "the S3 key must start with the prefix (the granted ARN is <bucket>/<prefix>*)"
+
+
+def test_delivery_ledger_table_matches_runtime(resources, variables):
+    """The created table has the key schema and TTL attribute runtime/outputs/ledger.py reads and writes."""
+    ledger = pytest.importorskip("runtime.outputs.ledger")
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, dict]] = []
+
+        def get_item(self, **kwargs: Any) -> dict:
+            self.calls.append(("get_item", kwargs))
+            return {}
+
+        def put_item(self, **kwargs: Any) -> dict:
+            self.calls.append(("put_item", kwargs))
+            return {}
+
+    client = Recorder()
+    table = ledger.DynamoLedger("t", client, clock=lambda: 1000.0)
+    table.get(("alert-1", "aws-sqs:triage"))
+    table.settle(("alert-1", "aws-sqs:triage"), "delivered")
+    (get_key,) = [kw["Key"] for name, kw in client.calls if name == "get_item"]
+    (item,) = [kw["Item"] for name, kw in client.calls if name == "put_item"]
+    key_types = {name: next(iter(value)) for name, value in get_key.items()}
+
+    table_tf = resources[("aws_dynamodb_table", "ledger")]
+    assert table_tf["count"] == "var.create_delivery_ledger ? 1 : 0"
+    assert variables["create_delivery_ledger"]["default"] is False
+    declared = {_block(a)["name"]: _block(a)["type"] for a in _blocks(table_tf["attribute"])}
+    assert declared == key_types == {table_tf["hash_key"]: "S", table_tf["range_key"]: "S"}
+    assert (table_tf["hash_key"], table_tf["range_key"]) == ("alert_id", "output")
+    ttl = _block(table_tf["ttl"])
+    assert ttl["enabled"] is True
+    assert ttl["attribute_name"] in item and next(iter(item[ttl["attribute_name"]])) == "N"
+    assert int(item[ttl["attribute_name"]]["N"]) > 1000, "the TTL attribute must be an epoch time in the future"
+
+
+def test_delivery_ledger_table_hardened(resources, variables):
+    """On demand, encrypted with a KMS key (aws/dynamodb or the given one), point-in-time recovery and deletion protection by default."""
+    table = resources[("aws_dynamodb_table", "ledger")]
+    assert table["billing_mode"] == "PAY_PER_REQUEST"
+    sse = _block(table["server_side_encryption"])
+    assert sse["enabled"] is True
+    assert sse["kms_key_arn"] == "var.delivery_ledger_kms_key_arn"
+    assert _block(table["point_in_time_recovery"])["enabled"] == "var.delivery_ledger_point_in_time_recovery_enabled"
+    assert variables["delivery_ledger_point_in_time_recovery_enabled"]["default"] is True
+    assert table["deletion_protection_enabled"] == "var.delivery_ledger_deletion_protection_enabled"
+    assert variables["delivery_ledger_deletion_protection_enabled"]["default"] is True
+
+
+def test_delivery_ledger_permission_scoped_to_table(policy_documents, tf_locals):
+    """The role may get and put items of the ledger table only, when there is one; its key only through DynamoDB."""
+    statement, for_each = _statement(policy_documents, "ReadWriteDeliveryLedger")
+    assert _as_list(statement["resources"]) == ["statement.value"]
+    assert for_each == "local.delivery_ledger_enabled ? [local.delivery_ledger_table_arn] : []"
+    assert tf_locals["delivery_ledger_enabled"] == "var.create_delivery_ledger || var.delivery_ledger_table_arn != null"
+    assert "aws_dynamodb_table.ledger[0].arn" in tf_locals["delivery_ledger_table_arn"]
+    decrypt, _ = _statement(policy_documents, "DecryptDeliveryLedger")
+    condition = _block(decrypt["condition"])
+    assert condition["variable"] == "kms:ViaService"
+    assert _as_list(condition["values"]) == ["dynamodb.${local.region}.${data.aws_partition.current.dns_suffix}"]
 
 # --------------------------------------------------------------------------------------------
 # Example
@@ -705,13 +916,15 @@ def test_optional_permissions_are_all_conditional(policy_documents):
 
 
 def test_example_shows_new_options(example_module):
-    """The complete example configures S3 and SQS sources, the dead-letter queue, the quarantine and the secrets prefix."""
+    """The complete example configures S3 and SQS sources, the dead-letter queue, the quarantine, the secrets prefix, an alert output and the delivery ledger."""
     for name in (
         "s3_sources",
         "sqs_source_queue_arns",
         "create_dlq",
         "create_quarantine_bucket",
         "secrets_prefix",
+        "alert_outputs",
+        "create_delivery_ledger",
     ):
         assert name in example_module, name
     source = _block(example_module["s3_sources"])

@@ -70,6 +70,25 @@ module "sigil" {
   # Output secrets (webhook URLs, keys) live in Secrets Manager or SSM under this path.
   secrets_prefix = "/sigil/outputs"
 
+  # AWS resources that outputs.json delivers alerts to (docs/outputs.md): the role may call exactly
+  # what each output calls, on these resources only. Here the queue below is the `aws-sqs:triage`
+  # output, configured in outputs.json as {"aws-sqs:triage": {"queue_url": "<its URL>"}}.
+  alert_outputs = {
+    sqs_queue_arns = [aws_sqs_queue.alerts.arn]
+    # The other kinds, each next to the outputs.json setting it corresponds to:
+    # sns_topic_arns                = ["arn:aws:sns:eu-west-1:123456789012:secops"]                      # aws-sns: topic_arn
+    # s3_buckets                    = [{ bucket_arn = "arn:aws:s3:::my-alerts", prefix = "alerts/" }]   # aws-s3: bucket, prefix
+    # firehose_delivery_stream_arns = ["arn:aws:firehose:eu-west-1:123456789012:deliverystream/alerts"] # aws-firehose: stream
+    # lambda_function_arns          = ["arn:aws:lambda:eu-west-1:123456789012:function:triage"]         # aws-lambda: function
+    # cloudwatch_log_group_arns     = ["arn:aws:logs:eu-west-1:123456789012:log-group:/sigil/alerts"]   # aws-cloudwatch-log: log_group
+    # kms_key_arns                  = ["arn:aws:kms:eu-west-1:123456789012:key/<id>"]                   # keys of encrypted targets
+  }
+
+  # DynamoDB table of delivered (alert, output) pairs, so that a retry on another container does not
+  # send an alert twice (SIGIL_LEDGER_TABLE): on-demand, TTL, point-in-time recovery, encrypted.
+  create_delivery_ledger                      = true
+  delivery_ledger_deletion_protection_enabled = true
+
   tags = local.tags
 }
 
@@ -121,6 +140,18 @@ resource "aws_sqs_queue" "source" {
   name                       = "${var.name}-source"
   sqs_managed_sse_enabled    = true
   visibility_timeout_seconds = 360 # at least six times the function timeout, as Lambda advises
+
+  tags = local.tags
+}
+
+################################################################################
+# Alert output
+################################################################################
+
+# A queue that an `aws-sqs` output of outputs.json delivers alerts to (module.sigil's alert_outputs).
+resource "aws_sqs_queue" "alerts" {
+  name                    = "${var.name}-triage"
+  sqs_managed_sse_enabled = true
 
   tags = local.tags
 }

@@ -52,3 +52,13 @@ output "lambda_event_source_mapping_sqs_uuids" {
   description = "UUIDs of the event source mappings from the SQS source queues, by queue ARN"
   value       = module.sigil.lambda_event_source_mapping_sqs_uuids
 }
+
+output "sqs_queue_alerts_url" {
+  description = "URL of the queue the `aws-sqs:triage` output delivers alerts to (its `queue_url` in outputs.json)"
+  value       = aws_sqs_queue.alerts.url
+}
+
+output "dynamodb_table_ledger_name" {
+  description = "Name of the DynamoDB delivery ledger table (SIGIL_LEDGER_TABLE)"
+  value       = module.sigil.dynamodb_table_ledger_name
+}

@@ -9,6 +9,16 @@ locals {
   # Decided from inputs only, so the number of statements is known at plan time even when the ARNs are not.
   dlq_enabled        = var.create_dlq || var.dlq_arn != null
   quarantine_enabled = var.create_quarantine_bucket || var.quarantine_bucket_arn != null
+
+  # Alert outputs (runtime/outputs/*.py). The S3 output writes `<prefix>dt=YYYY-MM-DD/<rule_id>/<alert_id>.json`,
+  # the prefix used as is: the role may put objects under `<bucket_arn>/<prefix>*` only.
+  alert_output_s3_object_arns = distinct([for b in var.alert_outputs.s3_buckets : "${b.bucket_arn}/${b.prefix}*"])
+  # The CloudWatch Logs output creates its stream if missing and puts events in it: log-group:<name>:log-stream:<stream>.
+  # ARNs copied from the console end with ":*" already.
+  alert_output_log_stream_arns = distinct([for arn in var.alert_outputs.cloudwatch_log_group_arns : "${trimsuffix(arn, ":*")}:*"])
+  # Publishing to an encrypted SNS topic or SQS queue needs kms:Decrypt besides kms:GenerateDataKey; a single
+  # S3 PutObject needs kms:GenerateDataKey only.
+  alert_output_kms_decrypt = length(var.alert_outputs.kms_key_arns) > 0 && length(var.alert_outputs.sns_topic_arns) + length(var.alert_outputs.sqs_queue_arns) > 0
 }
 
 ################################################################################
@@ -42,8 +52,12 @@ resource "aws_iam_role" "lambda" {
 ################################################################################
 
 data "aws_iam_policy_document" "lambda" {
-  # The permissions of the optional features (dead-letter queue, quarantine, sources, secrets).
-  source_policy_documents = [data.aws_iam_policy_document.optional.json]
+  # The permissions of the optional features (dead-letter queue, quarantine, sources, secrets, alert
+  # outputs, delivery ledger).
+  source_policy_documents = [
+    data.aws_iam_policy_document.optional.json,
+    data.aws_iam_policy_document.outputs.json,
+  ]
 
   statement {
     sid    = "WriteOwnLogs"
@@ -219,6 +233,144 @@ data "aws_iam_policy_document" "optional" {
       effect    = "Allow"
       actions   = ["kms:Decrypt"]
       resources = [statement.value]
+    }
+  }
+}
+
+################################################################################
+# Alert outputs and delivery ledger: exactly the calls runtime/outputs/ makes
+################################################################################
+
+data "aws_iam_policy_document" "outputs" {
+  # runtime/outputs/sns.py: sns.publish
+  dynamic "statement" {
+    for_each = length(var.alert_outputs.sns_topic_arns) > 0 ? [var.alert_outputs.sns_topic_arns] : []
+
+    content {
+      sid       = "PublishOutputTopics"
+      effect    = "Allow"
+      actions   = ["sns:Publish"]
+      resources = statement.value
+    }
+  }
+
+  # runtime/outputs/sqs.py: sqs.send_message (one message per alert or part, never a batch)
+  dynamic "statement" {
+    for_each = length(var.alert_outputs.sqs_queue_arns) > 0 ? [var.alert_outputs.sqs_queue_arns] : []
+
+    content {
+      sid       = "SendOutputQueues"
+      effect    = "Allow"
+      actions   = ["sqs:SendMessage"]
+      resources = statement.value
+    }
+  }
+
+  # runtime/outputs/s3.py: s3.put_object
+  dynamic "statement" {
+    for_each = length(local.alert_output_s3_object_arns) > 0 ? [local.alert_output_s3_object_arns] : []
+
+    content {
+      sid       = "WriteOutputObjects"
+      effect    = "Allow"
+      actions   = ["s3:PutObject"]
+      resources = statement.value
+    }
+  }
+
+  # runtime/outputs/firehose.py: firehose.put_record (the stream's own key, if any, is used by Firehose
+  # through its grant: producers need no KMS permission)
+  dynamic "statement" {
+    for_each = length(var.alert_outputs.firehose_delivery_stream_arns) > 0 ? [var.alert_outputs.firehose_delivery_stream_arns] : []
+
+    content {
+      sid       = "PutOutputRecords"
+      effect    = "Allow"
+      actions   = ["firehose:PutRecord"]
+      resources = statement.value
+    }
+  }
+
+  # runtime/outputs/awslambda.py: lambda.invoke. IAM matches the invoked ARN literally: a qualified
+  # invocation (version or alias) needs the qualified ARN.
+  dynamic "statement" {
+    for_each = length(var.alert_outputs.lambda_function_arns) > 0 ? [var.alert_outputs.lambda_function_arns] : []
+
+    content {
+      sid       = "InvokeOutputFunctions"
+      effect    = "Allow"
+      actions   = ["lambda:InvokeFunction"]
+      resources = statement.value
+    }
+  }
+
+  # runtime/outputs/cloudwatch_log.py: logs.put_log_events, and logs.create_log_stream when the stream is missing
+  dynamic "statement" {
+    for_each = length(local.alert_output_log_stream_arns) > 0 ? [local.alert_output_log_stream_arns] : []
+
+    content {
+      sid    = "WriteOutputLogs"
+      effect = "Allow"
+      actions = [
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+      ]
+      resources = statement.value
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.alert_outputs.kms_key_arns) > 0 ? [var.alert_outputs.kms_key_arns] : []
+
+    content {
+      sid       = "EncryptOutputs"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey"]
+      resources = statement.value
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.alert_output_kms_decrypt ? [var.alert_outputs.kms_key_arns] : []
+
+    content {
+      sid       = "EncryptOutputTopicsAndQueues"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = statement.value
+    }
+  }
+
+  # runtime/outputs/ledger.py: one consistent get_item per lookup, one conditional put_item per settled pair
+  dynamic "statement" {
+    for_each = local.delivery_ledger_enabled ? [local.delivery_ledger_table_arn] : []
+
+    content {
+      sid    = "ReadWriteDeliveryLedger"
+      effect = "Allow"
+      actions = [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+      ]
+      resources = [statement.value]
+    }
+  }
+
+  # DynamoDB decrypts the table key with the caller's permissions: only through DynamoDB in this region.
+  dynamic "statement" {
+    for_each = local.delivery_ledger_enabled && var.delivery_ledger_kms_key_arn != null ? [var.delivery_ledger_kms_key_arn] : []
+
+    content {
+      sid       = "DecryptDeliveryLedger"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["dynamodb.${local.region}.${data.aws_partition.current.dns_suffix}"]
+      }
     }
   }
 }

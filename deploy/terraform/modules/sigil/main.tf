@@ -17,6 +17,7 @@ locals {
     local.dlq_enabled ? { SIGIL_DLQ_URL = local.dlq_url } : {},
     local.quarantine_enabled ? { SIGIL_QUARANTINE_URL = local.quarantine_url } : {},
     var.secrets_prefix != null ? { SIGIL_SECRETS_PREFIX = var.secrets_prefix } : {},
+    local.delivery_ledger_enabled ? { SIGIL_LEDGER_TABLE = local.delivery_ledger_table_name } : {},
   )
 }
 
@@ -52,6 +53,18 @@ resource "aws_lambda_function" "this" {
     aws_cloudwatch_log_group.this,
     aws_iam_role_policy.lambda,
   ]
+
+  lifecycle {
+    # SIGIL_LEDGER_TABLE is a table name, which the runtime's DynamoDB client resolves in its own
+    # account and region; a table elsewhere would fail every lookup (logged, never fatal) unnoticed.
+    precondition {
+      condition = (
+        var.create_delivery_ledger || var.delivery_ledger_table_arn == null ? true :
+        local.delivery_ledger_arn_parts[3] == local.region && local.delivery_ledger_arn_parts[4] == local.account_id
+      )
+      error_message = "The delivery ledger table (delivery_ledger_table_arn) must be in the function's own account and region."
+    }
+  }
 }
 
 resource "aws_cloudwatch_log_group" "this" {

@@ -121,3 +121,17 @@ output "s3_bucket_quarantine_url" {
   description = "Where unparseable records are quarantined, as `s3://<bucket>/<prefix>` (`SIGIL_QUARANTINE_URL`)"
   value       = local.quarantine_url
 }
+
+################################################################################
+# Delivery ledger
+################################################################################
+
+output "dynamodb_table_ledger_name" {
+  description = "Name of the DynamoDB table of settled (alert id, output) pairs (`SIGIL_LEDGER_TABLE`): the created one, else the one of `delivery_ledger_table_arn`, else null"
+  value       = local.delivery_ledger_table_name
+}
+
+output "dynamodb_table_ledger_arn" {
+  description = "ARN of the DynamoDB table of settled (alert id, output) pairs: the created one, else `delivery_ledger_table_arn`"
+  value       = local.delivery_ledger_table_arn
+}

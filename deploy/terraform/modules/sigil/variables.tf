@@ -385,6 +385,124 @@ variable "secrets_kms_key_arn" {
 }
 
 ################################################################################
+# Alert outputs: AWS resources outputs.json delivers alerts to
+################################################################################
+
+variable "alert_outputs" {
+  description = "AWS resources the alert outputs of outputs.json deliver to (docs/outputs.md); the role gets the calls each runtime output makes, on these resources only, and nothing for an empty list. `sns_topic_arns` (aws-sns): sns:Publish. `sqs_queue_arns` (aws-sqs): sqs:SendMessage. `s3_buckets` (aws-s3): s3:PutObject on `<bucket_arn>/<prefix>*`, `prefix` being the output's (default `alerts/`, as the runtime's). `firehose_delivery_stream_arns` (aws-firehose): firehose:PutRecord. `lambda_function_arns` (aws-lambda): lambda:InvokeFunction (give `...:function:<name>:<qualifier>` for an output with a `qualifier`). `cloudwatch_log_group_arns` (aws-cloudwatch-log): logs:CreateLogStream and logs:PutLogEvents on the group's streams. `kms_key_arns`: customer managed keys of encrypted topics, queues or buckets: kms:GenerateDataKey, plus kms:Decrypt when topics or queues are listed. ARNs may be unknown until apply"
+  type = object({
+    sns_topic_arns = optional(list(string), [])
+    sqs_queue_arns = optional(list(string), [])
+    s3_buckets = optional(list(object({
+      bucket_arn = string
+      prefix     = optional(string, "alerts/")
+    })), [])
+    firehose_delivery_stream_arns = optional(list(string), [])
+    lambda_function_arns          = optional(list(string), [])
+    cloudwatch_log_group_arns     = optional(list(string), [])
+    kms_key_arns                  = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for arn in var.alert_outputs.sns_topic_arns : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$", arn))])
+    error_message = "Each element of alert_outputs.sns_topic_arns must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)."
+  }
+
+  validation {
+    condition     = alltrue([for arn in var.alert_outputs.sqs_queue_arns : can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:([A-Za-z0-9_-]{1,80}|[A-Za-z0-9_-]{1,75}\\.fifo)$", arn))])
+    error_message = "Each element of alert_outputs.sqs_queue_arns must be an SQS queue ARN (arn:aws:sqs:<region>:<account>:<queue>), not a queue URL."
+  }
+
+  validation {
+    condition     = alltrue([for b in var.alert_outputs.s3_buckets : can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", b.bucket_arn))])
+    error_message = "Each bucket_arn of alert_outputs.s3_buckets must be an S3 bucket ARN (arn:aws:s3:::<bucket>), without a key or prefix."
+  }
+
+  # The prefix becomes part of an IAM resource: wildcards and policy variables would widen it.
+  validation {
+    condition     = alltrue([for b in var.alert_outputs.s3_buckets : length(b.prefix) <= 1024 && !can(regex("[*?$]", b.prefix))])
+    error_message = "Each prefix of alert_outputs.s3_buckets must be a literal key prefix (\"\" for the whole bucket) without *, ? or $."
+  }
+
+  validation {
+    condition     = alltrue([for arn in var.alert_outputs.firehose_delivery_stream_arns : can(regex("^arn:aws[a-z-]*:firehose:[a-z0-9-]+:[0-9]{12}:deliverystream/[A-Za-z0-9_.-]{1,64}$", arn))])
+    error_message = "Each element of alert_outputs.firehose_delivery_stream_arns must be a Firehose delivery stream ARN (arn:aws:firehose:<region>:<account>:deliverystream/<name>)."
+  }
+
+  validation {
+    condition     = alltrue([for arn in var.alert_outputs.lambda_function_arns : can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}(:(\\$LATEST|[A-Za-z0-9_-]{1,128}))?$", arn))])
+    error_message = "Each element of alert_outputs.lambda_function_arns must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>[:<version or alias>])."
+  }
+
+  validation {
+    condition     = alltrue([for arn in var.alert_outputs.cloudwatch_log_group_arns : can(regex("^arn:aws[a-z-]*:logs:[a-z0-9-]+:[0-9]{12}:log-group:[A-Za-z0-9_./#-]{1,512}(:\\*)?$", arn))])
+    error_message = "Each element of alert_outputs.cloudwatch_log_group_arns must be a CloudWatch Logs log group ARN (arn:aws:logs:<region>:<account>:log-group:<name>)."
+  }
+
+  validation {
+    condition     = alltrue([for arn in var.alert_outputs.kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", arn))])
+    error_message = "Each element of alert_outputs.kms_key_arns must be a KMS key ARN (an IAM policy cannot grant use of a key through an alias)."
+  }
+}
+
+################################################################################
+# Delivery ledger: (alert id, output) pairs already settled, shared by all containers
+################################################################################
+
+variable "create_delivery_ledger" {
+  description = "Whether to create the DynamoDB table of settled (alert id, output) pairs (`SIGIL_LEDGER_TABLE`), so that a retry landing on another container does not send an alert again; without it (and without `delivery_ledger_table_arn`) the runtime remembers pairs per container only"
+  type        = bool
+  default     = false
+}
+
+variable "delivery_ledger_table_name" {
+  description = "Name of the delivery ledger table created when `create_delivery_ledger` is true; defaults to `<name>-delivery-ledger`"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.delivery_ledger_table_name == null || can(regex("^[A-Za-z0-9_.-]{3,255}$", var.delivery_ledger_table_name))
+    error_message = "The table name must be 3-255 letters, digits, underscores, dots or hyphens."
+  }
+}
+
+variable "delivery_ledger_table_arn" {
+  description = "ARN of an existing delivery ledger table to use when `create_delivery_ledger` is false (null: no ledger). It must be in the function's account and region, with partition key `alert_id` (S), sort key `output` (S) and TTL on `expires_at`; the role gets dynamodb:GetItem and dynamodb:PutItem on it"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.delivery_ledger_table_arn == null || can(regex("^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}$", var.delivery_ledger_table_arn))
+    error_message = "The delivery ledger must be a DynamoDB table ARN (arn:aws:dynamodb:<region>:<account>:table/<name>)."
+  }
+}
+
+variable "delivery_ledger_kms_key_arn" {
+  description = "ARN of the customer managed KMS key encrypting the delivery ledger table (the created table uses it; the role gets kms:Decrypt on it through DynamoDB only); null for the AWS managed key aws/dynamodb"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.delivery_ledger_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.delivery_ledger_kms_key_arn))
+    error_message = "The delivery ledger key must be a KMS key ARN (an IAM policy cannot grant use of a key through an alias)."
+  }
+}
+
+variable "delivery_ledger_point_in_time_recovery_enabled" {
+  description = "Whether the created delivery ledger table has point-in-time recovery"
+  type        = bool
+  default     = true
+}
+
+variable "delivery_ledger_deletion_protection_enabled" {
+  description = "Whether the created delivery ledger table is protected from deletion (set it to false, and apply, before destroying the module)"
+  type        = bool
+  default     = true
+}
+
+################################################################################
 # Common
 ################################################################################
 

@@ -1,6 +1,7 @@
 # Plans the module offline (`terraform test`, no AWS account or network needed) and checks what it
 # would deploy: the IAM statements of the optional features with their exact resources, the
-# function's environment, and the security settings of the created queue and bucket.
+# function's environment, the security settings of the created queue, bucket and ledger table, and
+# the validation of the ARNs given for alert outputs and the ledger.
 
 provider "aws" {
   region                      = "eu-west-1"
@@ -65,6 +66,14 @@ override_resource {
     arn    = "arn:aws:s3:::sigil-quarantine-123"
     bucket = "sigil-quarantine-123"
     id     = "sigil-quarantine-123"
+  }
+}
+
+override_resource {
+  target          = aws_dynamodb_table.ledger
+  override_during = plan
+  values = {
+    arn = "arn:aws:dynamodb:eu-west-1:111111111111:table/sigil-delivery-ledger"
   }
 }
 
@@ -137,6 +146,16 @@ run "defaults_create_encrypted_dlq_and_private_quarantine_bucket" {
   assert {
     condition     = length(aws_lambda_permission.s3) == 0 && length(aws_lambda_event_source_mapping.sqs) == 0
     error_message = "No S3 or SQS source is wired by default"
+  }
+
+  assert {
+    condition     = length(try(jsondecode(data.aws_iam_policy_document.outputs.json).Statement, [])) == 0
+    error_message = "By default the role may deliver to no output other than the alerts topic, and has no ledger"
+  }
+
+  assert {
+    condition     = length(aws_dynamodb_table.ledger) == 0
+    error_message = "No delivery ledger table is created by default"
   }
 }
 
@@ -252,4 +271,346 @@ run "no_optional_features_no_optional_permissions" {
     condition     = jsonencode(keys(one(aws_lambda_function.this.environment).variables)) == jsonencode(["SIGIL_ALERTS_TOPIC_ARN"])
     error_message = "Only the topic is configured"
   }
+}
+
+################################################################################
+# Alert outputs
+################################################################################
+
+run "alert_outputs_grant_exactly_the_runtime_calls_on_exactly_the_given_resources" {
+  command = plan
+
+  variables {
+    create_dlq               = false
+    create_quarantine_bucket = false
+    secrets_prefix           = null
+    alert_outputs = {
+      sns_topic_arns = [
+        "arn:aws:sns:eu-west-1:111111111111:secops",
+        "arn:aws:sns:us-east-1:222222222222:soc.fifo",
+      ]
+      sqs_queue_arns = ["arn:aws:sqs:eu-west-1:111111111111:alerts"]
+      s3_buckets = [
+        { bucket_arn = "arn:aws:s3:::alerts-archive" },
+        { bucket_arn = "arn:aws:s3:::alerts-archive", prefix = "ocsf/" },
+        { bucket_arn = "arn:aws:s3:::whole-bucket", prefix = "" },
+      ]
+      firehose_delivery_stream_arns = ["arn:aws:firehose:eu-west-1:111111111111:deliverystream/alerts"]
+      lambda_function_arns = [
+        "arn:aws:lambda:eu-west-1:111111111111:function:triage",
+        "arn:aws:lambda:eu-west-1:111111111111:function:enrich:live",
+      ]
+      cloudwatch_log_group_arns = [
+        "arn:aws:logs:eu-west-1:111111111111:log-group:/sigil/alerts",
+        "arn:aws:logs:eu-west-1:111111111111:log-group:/sigil/audit:*",
+      ]
+      kms_key_arns = ["arn:aws:kms:eu-west-1:111111111111:key/outputs"]
+    }
+  }
+
+  assert {
+    condition = jsonencode({
+      for s in jsondecode(data.aws_iam_policy_document.outputs.json).Statement : s.Sid => [sort(flatten([s.Action])), sort(flatten([s.Resource]))]
+      }) == jsonencode({
+      PublishOutputTopics = [["sns:Publish"], ["arn:aws:sns:eu-west-1:111111111111:secops", "arn:aws:sns:us-east-1:222222222222:soc.fifo"]]
+      SendOutputQueues    = [["sqs:SendMessage"], ["arn:aws:sqs:eu-west-1:111111111111:alerts"]]
+      WriteOutputObjects  = [["s3:PutObject"], ["arn:aws:s3:::alerts-archive/alerts/*", "arn:aws:s3:::alerts-archive/ocsf/*", "arn:aws:s3:::whole-bucket/*"]]
+      PutOutputRecords    = [["firehose:PutRecord"], ["arn:aws:firehose:eu-west-1:111111111111:deliverystream/alerts"]]
+      InvokeOutputFunctions = [["lambda:InvokeFunction"], [
+        "arn:aws:lambda:eu-west-1:111111111111:function:enrich:live",
+        "arn:aws:lambda:eu-west-1:111111111111:function:triage",
+      ]]
+      WriteOutputLogs = [["logs:CreateLogStream", "logs:PutLogEvents"], [
+        "arn:aws:logs:eu-west-1:111111111111:log-group:/sigil/alerts:*",
+        "arn:aws:logs:eu-west-1:111111111111:log-group:/sigil/audit:*",
+      ]]
+      EncryptOutputs               = [["kms:GenerateDataKey"], ["arn:aws:kms:eu-west-1:111111111111:key/outputs"]]
+      EncryptOutputTopicsAndQueues = [["kms:Decrypt"], ["arn:aws:kms:eu-west-1:111111111111:key/outputs"]]
+    })
+    error_message = "Each output kind must get exactly the calls its runtime output makes, on exactly the given resources"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(data.aws_iam_policy_document.outputs.json).Statement :
+      s.Effect == "Allow" && !contains(flatten([s.Resource]), "*") && alltrue([for a in flatten([s.Action]) : !strcontains(a, "*")])
+    ])
+    error_message = "No output statement may use a wildcard action or the \"*\" resource"
+  }
+
+  assert {
+    condition     = length(try(jsondecode(data.aws_iam_policy_document.optional.json).Statement, [])) == 0
+    error_message = "Alert outputs add nothing to the other optional features' statements"
+  }
+
+  assert {
+    condition     = jsonencode(keys(one(aws_lambda_function.this.environment).variables)) == jsonencode(["SIGIL_ALERTS_TOPIC_ARN"])
+    error_message = "Alert outputs change no environment variable (outputs.json names the resources)"
+  }
+}
+
+run "alert_output_s3_key_needs_no_decrypt" {
+  command = plan
+
+  variables {
+    alert_outputs = {
+      s3_buckets   = [{ bucket_arn = "arn:aws:s3:::alerts-archive", prefix = "sigil/alerts/" }]
+      kms_key_arns = ["arn:aws:kms:eu-west-1:111111111111:key/archive"]
+    }
+  }
+
+  assert {
+    condition = jsonencode({
+      for s in jsondecode(data.aws_iam_policy_document.outputs.json).Statement : s.Sid => [sort(flatten([s.Action])), sort(flatten([s.Resource]))]
+      }) == jsonencode({
+      WriteOutputObjects = [["s3:PutObject"], ["arn:aws:s3:::alerts-archive/sigil/alerts/*"]]
+      EncryptOutputs     = [["kms:GenerateDataKey"], ["arn:aws:kms:eu-west-1:111111111111:key/archive"]]
+    })
+    error_message = "An S3 output alone gets s3:PutObject under its prefix and kms:GenerateDataKey, no kms:Decrypt"
+  }
+}
+
+run "alert_output_sns_topic_arn_rejects_a_name" {
+  command = plan
+
+  variables {
+    alert_outputs = { sns_topic_arns = ["secops"] }
+  }
+
+  expect_failures = [var.alert_outputs]
+}
+
+run "alert_output_sqs_queue_arn_rejects_a_url" {
+  command = plan
+
+  variables {
+    alert_outputs = { sqs_queue_arns = ["https://sqs.eu-west-1.amazonaws.com/111111111111/alerts"] }
+  }
+
+  expect_failures = [var.alert_outputs]
+}
+
+run "alert_output_s3_bucket_arn_rejects_a_key" {
+  command = plan
+
+  variables {
+    alert_outputs = { s3_buckets = [{ bucket_arn = "arn:aws:s3:::alerts-archive/alerts/*" }] }
+  }
+
+  expect_failures = [var.alert_outputs]
+}
+
+run "alert_output_s3_prefix_rejects_a_wildcard" {
+  command = plan
+
+  variables {
+    alert_outputs = { s3_buckets = [{ bucket_arn = "arn:aws:s3:::alerts-archive", prefix = "*" }] }
+  }
+
+  expect_failures = [var.alert_outputs]
+}
+
+run "alert_output_firehose_arn_rejects_a_kinesis_stream" {
+  command = plan
+
+  variables {
+    alert_outputs = { firehose_delivery_stream_arns = ["arn:aws:kinesis:eu-west-1:111111111111:stream/alerts"] }
+  }
+
+  expect_failures = [var.alert_outputs]
+}
+
+run "alert_output_lambda_arn_rejects_a_wildcard" {
+  command = plan
+
+  variables {
+    alert_outputs = { lambda_function_arns = ["arn:aws:lambda:eu-west-1:111111111111:function:*"] }
+  }
+
+  expect_failures = [var.alert_outputs]
+}
+
+run "alert_output_log_group_arn_rejects_a_name" {
+  command = plan
+
+  variables {
+    alert_outputs = { cloudwatch_log_group_arns = ["/sigil/alerts"] }
+  }
+
+  expect_failures = [var.alert_outputs]
+}
+
+run "alert_output_kms_key_rejects_an_alias" {
+  command = plan
+
+  variables {
+    alert_outputs = { kms_key_arns = ["arn:aws:kms:eu-west-1:111111111111:alias/outputs"] }
+  }
+
+  expect_failures = [var.alert_outputs]
+}
+
+################################################################################
+# Delivery ledger
+################################################################################
+
+run "delivery_ledger_created_with_runtime_schema_ttl_pitr_and_sse" {
+  command = plan
+
+  variables {
+    create_delivery_ledger = true
+  }
+
+  assert {
+    condition = alltrue([
+      aws_dynamodb_table.ledger[0].name == "sigil-delivery-ledger",
+      aws_dynamodb_table.ledger[0].billing_mode == "PAY_PER_REQUEST",
+      aws_dynamodb_table.ledger[0].hash_key == "alert_id",
+      aws_dynamodb_table.ledger[0].range_key == "output",
+    ])
+    error_message = "The ledger must be an on-demand table <name>-delivery-ledger keyed by (alert_id, output)"
+  }
+
+  assert {
+    condition     = jsonencode(sort([for a in aws_dynamodb_table.ledger[0].attribute : "${a.name}:${a.type}"])) == jsonencode(["alert_id:S", "output:S"])
+    error_message = "Both keys must be strings, and no other attribute declared"
+  }
+
+  assert {
+    condition     = one(aws_dynamodb_table.ledger[0].ttl).attribute_name == "expires_at" && one(aws_dynamodb_table.ledger[0].ttl).enabled
+    error_message = "TTL must be enabled on expires_at"
+  }
+
+  assert {
+    condition     = one(aws_dynamodb_table.ledger[0].point_in_time_recovery).enabled
+    error_message = "Point-in-time recovery must be enabled by default"
+  }
+
+  assert {
+    condition     = one(aws_dynamodb_table.ledger[0].server_side_encryption).enabled
+    error_message = "The table must be encrypted with a KMS key (the AWS managed aws/dynamodb by default)"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.ledger[0].deletion_protection_enabled
+    error_message = "The table must be protected from deletion by default"
+  }
+
+  assert {
+    condition     = one(aws_lambda_function.this.environment).variables["SIGIL_LEDGER_TABLE"] == "sigil-delivery-ledger"
+    error_message = "SIGIL_LEDGER_TABLE must be the created table's name"
+  }
+
+  assert {
+    condition = jsonencode({
+      for s in jsondecode(data.aws_iam_policy_document.outputs.json).Statement : s.Sid => [sort(flatten([s.Action])), sort(flatten([s.Resource]))]
+      }) == jsonencode({
+      ReadWriteDeliveryLedger = [["dynamodb:GetItem", "dynamodb:PutItem"], ["arn:aws:dynamodb:eu-west-1:111111111111:table/sigil-delivery-ledger"]]
+    })
+    error_message = "The role may get and put items of the ledger table, nothing more"
+  }
+
+  assert {
+    condition     = output.dynamodb_table_ledger_name == "sigil-delivery-ledger" && output.dynamodb_table_ledger_arn == "arn:aws:dynamodb:eu-west-1:111111111111:table/sigil-delivery-ledger"
+    error_message = "The ledger table's name and ARN must be outputs"
+  }
+}
+
+run "delivery_ledger_with_customer_key_and_settings" {
+  command = plan
+
+  variables {
+    create_delivery_ledger                         = true
+    delivery_ledger_table_name                     = "alerts-ledger"
+    delivery_ledger_kms_key_arn                    = "arn:aws:kms:eu-west-1:111111111111:key/ledger"
+    delivery_ledger_point_in_time_recovery_enabled = false
+    delivery_ledger_deletion_protection_enabled    = false
+  }
+
+  assert {
+    condition     = one(aws_dynamodb_table.ledger[0].server_side_encryption).enabled && one(aws_dynamodb_table.ledger[0].server_side_encryption).kms_key_arn == "arn:aws:kms:eu-west-1:111111111111:key/ledger"
+    error_message = "The table must be encrypted with the given key"
+  }
+
+  assert {
+    condition     = !one(aws_dynamodb_table.ledger[0].point_in_time_recovery).enabled && !aws_dynamodb_table.ledger[0].deletion_protection_enabled
+    error_message = "Point-in-time recovery and deletion protection follow their variables"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.ledger[0].name == "alerts-ledger" && one(aws_lambda_function.this.environment).variables["SIGIL_LEDGER_TABLE"] == "alerts-ledger"
+    error_message = "The table and SIGIL_LEDGER_TABLE must use the given name"
+  }
+
+  assert {
+    condition = jsonencode([
+      for s in jsondecode(data.aws_iam_policy_document.outputs.json).Statement : [s.Sid, s.Action, s.Resource, s.Condition] if s.Sid == "DecryptDeliveryLedger"
+      ]) == jsonencode([
+      ["DecryptDeliveryLedger", "kms:Decrypt", "arn:aws:kms:eu-west-1:111111111111:key/ledger", { StringEquals = { "kms:ViaService" = "dynamodb.eu-west-1.amazonaws.com" } }],
+    ])
+    error_message = "The role may decrypt with the ledger's key, through DynamoDB in its region only"
+  }
+}
+
+run "existing_delivery_ledger_adds_only_policy_and_environment" {
+  command = plan
+
+  variables {
+    delivery_ledger_table_arn = "arn:aws:dynamodb:eu-west-1:111111111111:table/shared-ledger"
+  }
+
+  assert {
+    condition     = length(aws_dynamodb_table.ledger) == 0
+    error_message = "No table is created for an existing ledger"
+  }
+
+  assert {
+    condition     = one(aws_lambda_function.this.environment).variables["SIGIL_LEDGER_TABLE"] == "shared-ledger"
+    error_message = "SIGIL_LEDGER_TABLE must be the existing table's name"
+  }
+
+  assert {
+    condition = jsonencode({
+      for s in jsondecode(data.aws_iam_policy_document.outputs.json).Statement : s.Sid => [sort(flatten([s.Action])), sort(flatten([s.Resource]))]
+      }) == jsonencode({
+      ReadWriteDeliveryLedger = [["dynamodb:GetItem", "dynamodb:PutItem"], ["arn:aws:dynamodb:eu-west-1:111111111111:table/shared-ledger"]]
+    })
+    error_message = "An existing ledger adds only get and put on that table"
+  }
+
+  assert {
+    condition     = output.dynamodb_table_ledger_name == "shared-ledger" && output.dynamodb_table_ledger_arn == "arn:aws:dynamodb:eu-west-1:111111111111:table/shared-ledger"
+    error_message = "The outputs must name the existing table"
+  }
+}
+
+run "existing_delivery_ledger_in_another_region_is_refused" {
+  command = plan
+
+  variables {
+    delivery_ledger_table_arn = "arn:aws:dynamodb:us-east-1:111111111111:table/shared-ledger"
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "delivery_ledger_arn_rejects_a_name" {
+  command = plan
+
+  variables {
+    delivery_ledger_table_arn = "shared-ledger"
+  }
+
+  expect_failures = [var.delivery_ledger_table_arn]
+}
+
+run "delivery_ledger_key_rejects_an_alias" {
+  command = plan
+
+  variables {
+    create_delivery_ledger      = true
+    delivery_ledger_kms_key_arn = "alias/ledger"
+  }
+
+  expect_failures = [var.delivery_ledger_kms_key_arn]
 }
