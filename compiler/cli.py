@@ -1,4 +1,4 @@
-"""The `sigil` command line: compile, lint, replay, bundle."""
+"""The `sigil` command line: compile, lint, replay, bundle, redrive."""
 
 from __future__ import annotations
 
@@ -142,6 +142,10 @@ def parser() -> argparse.ArgumentParser:
     from .classify_cmd import add_parser as add_classify
 
     add_classify(sub)
+
+    from .redrive_cmd import add_parser as add_redrive
+
+    add_redrive(sub)
 
     p = sub.add_parser("schemas", help="log type schemas: list them, import StreamAlert's")
     schemas_sub = p.add_subparsers(dest="schemas_command", required=True)

@@ -133,14 +133,22 @@ class Dispatcher:
         return OUTPUTS[service](descriptor, self.config.outputs.get(name, {}), self.resources)
 
     def deliver(
-        self, alerts: Iterable[Mapping[str, Any]], remaining: Callable[[], float] | None = None
+        self,
+        alerts: Iterable[Mapping[str, Any]],
+        remaining: Callable[[], float] | None = None,
+        *,
+        only: str | None = None,
     ) -> DeliveryReport:
-        """Deliver each alert to each of its outputs; ``remaining()`` is the seconds left before the deadline."""
+        """Deliver each alert to each of its outputs; ``remaining()`` is the seconds left before the deadline.
+
+        ``only`` replaces the routing: each alert goes to that one output and no other (the redrive of a
+        dead letter, ``runtime.outputs.redrive``), with the same retries and dead-lettering.
+        """
         waiter = self.waiter.with_remaining(remaining)
         tallies: dict[str, _Tally] = {}
         by_outcome: dict[str, list[str]] = {DELIVERED: [], DEAD_LETTERED: [], FAILED: []}
         for alert in alerts:
-            targets = self.config.targets(alert) or [UNROUTED]
+            targets = [only] if only else self.config.targets(alert) or [UNROUTED]
             outcomes = {self._settle(alert, t, waiter, tallies.setdefault(t, _Tally())) for t in targets}
             worst = next(o for o in (FAILED, DEAD_LETTERED, DELIVERED) if o in outcomes)
             by_outcome[worst].append(str(alert["alert_id"]))
