@@ -64,15 +64,15 @@ def part_info(message: Mapping[str, Any]) -> Mapping[str, Any] | None:
 def join(messages: Iterable[str]) -> list[dict[str, Any]]:
     """Return the documents carried by ``messages`` (whole or in parts, any order); raise ValueError if incomplete."""
     documents: list[dict[str, Any]] = []
-    groups: dict[str, dict[int, Mapping[str, Any]]] = {}
+    groups: dict[tuple[str, str], dict[int, Mapping[str, Any]]] = {}
     for text in messages:
         message = json.loads(text)
         info = part_info(message)
         if info is None:
             documents.append(message)
-        else:
-            groups.setdefault(str(info["id"]), {})[int(info["index"])] = message
-    for key, parts in groups.items():
+        else:  # two documents of one key (a letter written again) are told apart by their digest
+            groups.setdefault((str(info["id"]), str(info["sha256"])), {})[int(info["index"])] = message
+    for (key, _), parts in groups.items():
         documents.append(_reassemble(key, parts))
     return documents
 
@@ -90,16 +90,23 @@ def _reassemble(key: str, parts: Mapping[int, Mapping[str, Any]]) -> dict[str, A
 
 
 class PartLedger:
-    """Remember which parts of a document went out, so a retried send only sends the rest."""
+    """Remember which parts of a document went out, so a retried send only sends the rest.
+
+    Parts are remembered per key *and* content: a different document under the same key (a dead letter
+    written again with a new time and error) is sent whole, never completed with another's parts.
+    """
 
     def __init__(self) -> None:
-        self._sent: dict[str, set[int]] = {}
+        self._sent: dict[tuple[str, str], set[int]] = {}
 
     def send_all(self, key: str, messages: list[str], send_one: Callable[[int, str], None]) -> None:
-        """Call ``send_one(index, message)`` for each part not sent yet; forget the key once all went out."""
-        sent = self._sent.setdefault(key, set())
+        """Call ``send_one(index, message)`` for each part not sent yet; forget the document once all went out."""
+        document = (key, hashlib.sha256("\n".join(messages).encode()).hexdigest())
+        for stale in [d for d in self._sent if d[0] == key and d != document]:
+            del self._sent[stale]  # an earlier version of this key's document, superseded: keep memory bounded
+        sent = self._sent.setdefault(document, set())
         for index, message in enumerate(messages):
             if index not in sent:
                 send_one(index, message)
                 sent.add(index)
-        del self._sent[key]
+        del self._sent[document]
