@@ -8,6 +8,7 @@ interpolations, and no `__is_block__`/`__comments__`/line metadata.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -486,6 +487,7 @@ def test_environment_names_match_runtime(tf_locals):
         constants["QUARANTINE_ENV"]: "local.quarantine_url",
         constants["PREFIX_ENV"]: "var.secrets_prefix",
         constants["TABLE_ENV"]: "local.delivery_ledger_table_name",
+        constants["OVERRIDE_ENV"]: "jsonencode(var.outputs)",
     }
     environment = _environment(tf_locals)
     assert {name: value for name, (_, value) in environment.items()} == expected
@@ -495,7 +497,7 @@ def test_environment_names_match_runtime(tf_locals):
 
 
 def test_optional_environment_set_only_when_configured(tf_locals):
-    """The topic is always set; the dead-letter queue, quarantine, secrets prefix and ledger only when configured."""
+    """The topic is always set; the dead-letter queue, quarantine, secrets prefix, ledger and output overrides only when configured."""
     guards = {name: guard for name, (guard, _) in _environment(tf_locals).items()}
     assert guards == {
         "SIGIL_ALERTS_TOPIC_ARN": None,
@@ -503,6 +505,7 @@ def test_optional_environment_set_only_when_configured(tf_locals):
         "SIGIL_QUARANTINE_URL": "local.quarantine_enabled",
         "SIGIL_SECRETS_PREFIX": "var.secrets_prefix != null",
         "SIGIL_LEDGER_TABLE": "local.delivery_ledger_enabled",
+        "SIGIL_OUTPUTS_OVERRIDE": "local.outputs_declared",
     }
 
 
@@ -822,31 +825,153 @@ def test_every_aws_output_service_has_an_alert_outputs_list(variables):
 
 
 def test_alert_output_statements_scoped_to_their_list(policy_documents, tf_locals):
-    """Each output statement exists only when its list is non-empty and names only that list's resources."""
+    """Each output statement exists only when its list is non-empty and names only that list's resources.
+
+    A list is the `alert_outputs` one followed by the resources the settings of `outputs` name; it is
+    deduplicated in the statement only, so that its length (hence the statement) is known at plan.
+    """
     expected = {
-        "PublishOutputTopics": "var.alert_outputs.sns_topic_arns",
-        "SendOutputQueues": "var.alert_outputs.sqs_queue_arns",
-        "WriteOutputObjects": "local.alert_output_s3_object_arns",
-        "PutOutputRecords": "var.alert_outputs.firehose_delivery_stream_arns",
-        "InvokeOutputFunctions": "var.alert_outputs.lambda_function_arns",
-        "WriteOutputLogs": "local.alert_output_log_stream_arns",
-        "EncryptOutputs": "var.alert_outputs.kms_key_arns",
+        "PublishOutputTopics": ("sns_topic_arns", "local.output_sns_topic_arns"),
+        "SendOutputQueues": ("sqs_queue_arns", "local.output_sqs_queue_arns"),
+        "WriteOutputObjects": ("s3_object_arns", "local.output_s3_object_arns"),
+        "PutOutputRecords": ("firehose_delivery_stream_arns", "local.output_firehose_delivery_stream_arns"),
+        "InvokeOutputFunctions": ("lambda_function_arns", "local.output_lambda_function_arns"),
+        "WriteOutputLogs": ("log_stream_arns", "local.output_cloudwatch_log_group_arns"),
     }
-    for sid, source in expected.items():
+    for sid, (name, derived) in expected.items():
+        source = f"local.alert_output_{name}"
         statement, for_each = _statement(policy_documents, sid)
-        assert for_each == f"length({source}) > 0 ? [{source}] : []", sid
+        assert for_each == f"length({source}) > 0 ? [distinct({source})] : []", sid
         assert _as_list(statement["resources"]) == ["statement.value"], sid
+        merged = tf_locals[f"alert_output_{name}"]
+        assert "distinct(" not in merged, f"{name}: its length must not depend on values unknown at plan"
+        assert derived in merged, f"{sid} must also grant what `outputs` names"
+    for name in ("sns_topic_arns", "sqs_queue_arns", "firehose_delivery_stream_arns", "lambda_function_arns"):
+        assert tf_locals[f"alert_output_{name}"] == f"concat(var.alert_outputs.{name}, local.output_{name})"
+    statement, for_each = _statement(policy_documents, "EncryptOutputs")
+    assert for_each == "length(var.alert_outputs.kms_key_arns) > 0 ? [var.alert_outputs.kms_key_arns] : []"
+    assert _as_list(statement["resources"]) == ["statement.value"]
     # S3: under the output's prefix only, used as is like the runtime's key `{prefix}dt=.../{rule_id}/{alert_id}.json`.
     assert '"${b.bucket_arn}/${b.prefix}*"' in tf_locals["alert_output_s3_object_arns"]
     assert '"${trimsuffix(arn, ":*")}:*"' in tf_locals["alert_output_log_stream_arns"]
 
 
-def test_s3_output_prefix_default_matches_runtime(variables):
-    """The default prefix granted for an S3 output is the runtime's default prefix."""
+def test_s3_output_prefix_default_matches_runtime(variables, tf_locals):
+    """The default prefix granted for an S3 output (of `alert_outputs` or `outputs`) is the runtime's default prefix."""
     s3 = (OUTPUTS_DIR / "s3.py").read_text(encoding="utf-8")
     (runtime_default,) = re.findall(r"""^DEFAULT_PREFIX\s*=\s*["']([^"']*)["']""", s3, re.M)
     assert f'prefix = optional(string, "{runtime_default}")' in variables["alert_outputs"]["type"]
+    assert tf_locals["s3_output_default_prefix"] == runtime_default
+    assert "${try(settings.prefix, local.s3_output_default_prefix)}*" in tf_locals["output_s3_object_arns"]
     assert re.search(r"""f"\{prefix\}dt=""", s3), "the S3 key must start with the prefix (the granted ARN is <bucket>/<prefix>*)"
+
+
+# --------------------------------------------------------------------------------------------
+# `outputs`: each output declared once, for the runtime (SIGIL_OUTPUTS_OVERRIDE) and for the role
+# --------------------------------------------------------------------------------------------
+
+PERMISSIONS_TFTEST = MODULE_DIR / "tests" / "permissions.tftest.hcl"
+
+
+def _variable_source(name: str) -> str:
+    """The source text of `variable "<name>" {...}` in variables.tf (terraform fmt puts its closing brace at column 0)."""
+    text = (MODULE_DIR / "variables.tf").read_text(encoding="utf-8")
+    match = re.search(rf'^variable "{name}" \{{\n(.*?)^\}}\n', text, re.S | re.M)
+    assert match, f"no variable {name!r}"
+    return match.group(1)
+
+
+def _settings_table(source: str, binding: str) -> dict[str, set[str]]:
+    """The table `for <binding> in [lookup({"<service>" = ["<setting>", ...], ...}, ...)]` of a validation of `outputs`."""
+    match = re.search(rf"for {binding} in \[lookup\(\{{(.*?)\}}, ", source, re.S)
+    assert match, f"no {binding!r} table"
+    rows = re.findall(r'"([a-z0-9-]+)"\s*=\s*\[([^\]]*)\]', match.group(1))
+    table = {service: set(re.findall(r'"([a-z_]+)"', settings)) for service, settings in rows}
+    assert len(table) == len(rows), f"{binding}: a service listed twice"
+    return table
+
+
+@pytest.fixture(scope="module")
+def runtime_outputs():
+    if not OUTPUTS_DIR.is_dir():
+        pytest.skip("no runtime/outputs to compare with")
+    return pytest.importorskip("runtime.outputs")
+
+
+def test_outputs_variable_accepts_exactly_the_runtime_settings(variables, runtime_outputs):
+    """`outputs` knows every runtime service, and allows and requires per service exactly the settings its class declares.
+
+    Read from the output classes (`required`, `optional`) and from the checks they add to `check_settings`, so that
+    a setting added to, or removed from, a runtime output fails here until the variable follows.
+    """
+    from runtime.outputs import awslambda, base, config, teams
+
+    variable = variables["outputs"]
+    # `any`: an object type would drop a misspelt setting silently instead of refusing it as the runtime does.
+    assert variable["type"] == "any"
+    assert variable["default"] == {}
+    assert variable.get("nullable") is False
+    source = _variable_source("outputs")
+    classes = dict(runtime_outputs.OUTPUTS)
+    allowed = _settings_table(source, "allowed")
+    required = _settings_table(source, "required")
+    assert allowed == {service: set(cls.required | cls.optional) for service, cls in classes.items()}
+    assert required == {service: set(cls.required) for service, cls in classes.items()}
+    # Descriptors: the canonical service names (the runtime merges an override only over an entry spelt alike).
+    (services,) = re.findall(r'"\^\(([a-z0-9|-]+)\):', source)
+    assert set(services.split("|")) == set(classes)
+    # Enumerated values: each setting the runtime checks beyond its name is checked with the same values.
+    enumerations = {
+        "format": base.FORMATS,
+        "invocation_type": tuple(awslambda.PAYLOAD_LIMITS),
+        "card": teams.CARD_STYLES,
+    }
+    for setting, values in enumerations.items():
+        found = re.findall(rf"contains\(\[([^\]]*)\], settings\.{setting}\)", source)
+        assert found, setting
+        for listed in found:
+            assert set(re.findall(r'"([^"]+)"', listed)) == set(values), setting
+    extra_checks = {
+        service
+        for service, cls in classes.items()
+        if cls.check_settings.__func__ is not base.Output.check_settings.__func__
+    }
+    assert extra_checks == {"aws-lambda", "teams"}, "a runtime output checks more settings: check them in `outputs` too"
+    # The built-in topic's ARN comes from SIGIL_ALERTS_TOPIC_ARN, applied after the overrides.
+    assert f'"{config.TOPIC_OUTPUT}")' in source
+
+
+def test_outputs_validation_and_derivation_share_their_patterns(tf_locals):
+    """The queue URL and Lambda function patterns that validate `outputs` are the ones that turn them into ARNs."""
+    iam = (MODULE_DIR / "iam.tf").read_text(encoding="utf-8")
+    source = _variable_source("outputs")
+    for name, setting in (("sqs_queue_url_pattern", "queue_url"), ("lambda_function_pattern", "function")):
+        (pattern,) = re.findall(rf'^  {name}\s*=\s*("(?:[^"\\]|\\.)*")$', iam, re.M)
+        assert f"regex({pattern}, settings.{setting})" in source, name
+    assert "regex(local.sqs_queue_url_pattern, settings.queue_url)" in tf_locals["output_sqs_queue_arns"]
+    assert "regex(local.lambda_function_pattern, settings.function)" in tf_locals["output_lambda_function_arns"]
+
+
+def test_outputs_declared_in_terraform_tests_are_accepted_by_the_runtime(runtime_outputs):
+    """Every `outputs` value a `terraform test` run plans without failure is accepted by the runtime at cold start.
+
+    The value reaches the function as SIGIL_OUTPUTS_OVERRIDE; it is parsed here as the handler parses it.
+    """
+    from runtime.outputs import config
+
+    runs = _labelled(_load(PERMISSIONS_TFTEST), "run")
+    samples = {
+        name: _block(run["variables"])["outputs"]
+        for name, run in runs.items()
+        if "outputs" in _block(run.get("variables", {})) and "expect_failures" not in run
+    }
+    assert len(samples) >= 2, sorted(runs)
+    for name, outputs in samples.items():
+        document = config.apply_environment({}, {config.OVERRIDE_ENV: json.dumps(outputs)})
+        parsed = config.parse_config(document)
+        assert dict(parsed.outputs) == outputs, name
+        for descriptor, settings in parsed.outputs.items():
+            runtime_outputs.OUTPUTS[descriptor.partition(":")[0]].check_settings(settings)
 
 
 def test_delivery_ledger_table_matches_runtime(resources, variables):
@@ -923,10 +1048,14 @@ def test_example_shows_new_options(example_module):
         "create_dlq",
         "create_quarantine_bucket",
         "secrets_prefix",
-        "alert_outputs",
+        "outputs",
         "create_delivery_ledger",
     ):
         assert name in example_module, name
+    # The triage queue is declared once, in `outputs` (its settings and its permission), not again in `alert_outputs`.
+    outputs = example_module["outputs"]
+    assert outputs == {"aws-sqs:triage": {"queue_url": "aws_sqs_queue.alerts.url"}}, outputs
+    assert not _block(example_module.get("alert_outputs", {})).get("sqs_queue_arns")
     source = _block(example_module["s3_sources"])
     assert source["bucket_arn"] == "local.log_bucket_arn"
     assert _as_list(source["prefixes"]) == ["AWSLogs/"]

@@ -70,18 +70,26 @@ module "sigil" {
   # Output secrets (webhook URLs, keys) live in Secrets Manager or SSM under this path.
   secrets_prefix = "/sigil/outputs"
 
-  # AWS resources that outputs.json delivers alerts to (docs/outputs.md): the role may call exactly
-  # what each output calls, on these resources only. Here the queue below is the `aws-sqs:triage`
-  # output, configured in outputs.json as {"aws-sqs:triage": {"queue_url": "<its URL>"}}.
+  # Alert outputs, declared once: the module passes their settings to the function (SIGIL_OUTPUTS_OVERRIDE,
+  # merged over outputs.json) and grants the role exactly what each output calls, on the resource its
+  # settings name (docs/outputs.md). Here the queue below is the `aws-sqs:triage` output; rules route
+  # alerts to it with `outputs: [aws-sqs:triage]` (or outputs.json's default_outputs).
+  outputs = {
+    "aws-sqs:triage" = { queue_url = aws_sqs_queue.alerts.url }
+    # The other kinds, with the permission each gets:
+    # "aws-sns:secops"            = { topic_arn = "arn:aws:sns:eu-west-1:123456789012:secops" }   # sns:Publish
+    # "aws-s3:archive"            = { bucket = "my-alerts", prefix = "alerts/", format = "ocsf" } # s3:PutObject on my-alerts/alerts/*
+    # "aws-firehose:lake"         = { stream = "sigil-alerts" }                                   # firehose:PutRecord
+    # "aws-lambda:enrich"         = { function = "enrich", qualifier = "live" }                   # lambda:InvokeFunction on enrich:live
+    # "aws-cloudwatch-log:alerts" = { log_group = "/sigil/alerts" }                               # logs:CreateLogStream, logs:PutLogEvents
+    # "slack:secops"              = {}                                                            # its secret, under secrets_prefix
+    # "jira:secops"               = { project = "SEC", labels = ["detection"] }                   # its secret, under secrets_prefix
+  }
+
+  # Permissions for what `outputs` does not name: here, the customer managed keys of encrypted targets
+  # (kms:GenerateDataKey, plus kms:Decrypt for topics and queues), or outputs kept in outputs.json only.
   alert_outputs = {
-    sqs_queue_arns = [aws_sqs_queue.alerts.arn]
-    # The other kinds, each next to the outputs.json setting it corresponds to:
-    # sns_topic_arns                = ["arn:aws:sns:eu-west-1:123456789012:secops"]                      # aws-sns: topic_arn
-    # s3_buckets                    = [{ bucket_arn = "arn:aws:s3:::my-alerts", prefix = "alerts/" }]   # aws-s3: bucket, prefix
-    # firehose_delivery_stream_arns = ["arn:aws:firehose:eu-west-1:123456789012:deliverystream/alerts"] # aws-firehose: stream
-    # lambda_function_arns          = ["arn:aws:lambda:eu-west-1:123456789012:function:triage"]         # aws-lambda: function
-    # cloudwatch_log_group_arns     = ["arn:aws:logs:eu-west-1:123456789012:log-group:/sigil/alerts"]   # aws-cloudwatch-log: log_group
-    # kms_key_arns                  = ["arn:aws:kms:eu-west-1:123456789012:key/<id>"]                   # keys of encrypted targets
+    # kms_key_arns = ["arn:aws:kms:eu-west-1:123456789012:key/<id>"]
   }
 
   # DynamoDB table of delivered (alert, output) pairs, so that a retry on another container does not
@@ -148,7 +156,7 @@ resource "aws_sqs_queue" "source" {
 # Alert output
 ################################################################################
 
-# A queue that an `aws-sqs` output of outputs.json delivers alerts to (module.sigil's alert_outputs).
+# The queue the `aws-sqs:triage` output delivers alerts to (module.sigil's outputs).
 resource "aws_sqs_queue" "alerts" {
   name                    = "${var.name}-triage"
   sqs_managed_sse_enabled = true

@@ -54,7 +54,7 @@ output "lambda_event_source_mapping_sqs_uuids" {
 }
 
 output "sqs_queue_alerts_url" {
-  description = "URL of the queue the `aws-sqs:triage` output delivers alerts to (its `queue_url` in outputs.json)"
+  description = "URL of the queue the `aws-sqs:triage` output delivers alerts to (its `queue_url`, passed to the function by the module)"
   value       = aws_sqs_queue.alerts.url
 }
 

@@ -10,15 +10,76 @@ locals {
   dlq_enabled        = var.create_dlq || var.dlq_arn != null
   quarantine_enabled = var.create_quarantine_bucket || var.quarantine_bucket_arn != null
 
-  # Alert outputs (runtime/outputs/*.py). The S3 output writes `<prefix>dt=YYYY-MM-DD/<rule_id>/<alert_id>.json`,
-  # the prefix used as is: the role may put objects under `<bucket_arn>/<prefix>*` only.
-  alert_output_s3_object_arns = distinct([for b in var.alert_outputs.s3_buckets : "${b.bucket_arn}/${b.prefix}*"])
+  # Alert outputs (runtime/outputs/*.py): the resources of `alert_outputs` plus those the settings of `outputs`
+  # name, as IAM sees them. The lists are not deduplicated here (distinct() of a list holding a value unknown
+  # until apply has an unknown length): the statements are then decided at plan, from the inputs' lengths.
+  alert_output_sns_topic_arns = concat(var.alert_outputs.sns_topic_arns, local.output_sns_topic_arns)
+  alert_output_sqs_queue_arns = concat(var.alert_outputs.sqs_queue_arns, local.output_sqs_queue_arns)
+  # The S3 output writes `<prefix>dt=YYYY-MM-DD/<rule_id>/<alert_id>.json`, the prefix used as is: the role
+  # may put objects under `<bucket_arn>/<prefix>*` only.
+  alert_output_s3_object_arns = concat(
+    [for b in var.alert_outputs.s3_buckets : "${b.bucket_arn}/${b.prefix}*"],
+    local.output_s3_object_arns,
+  )
+  alert_output_firehose_delivery_stream_arns = concat(var.alert_outputs.firehose_delivery_stream_arns, local.output_firehose_delivery_stream_arns)
+  alert_output_lambda_function_arns          = concat(var.alert_outputs.lambda_function_arns, local.output_lambda_function_arns)
   # The CloudWatch Logs output creates its stream if missing and puts events in it: log-group:<name>:log-stream:<stream>.
   # ARNs copied from the console end with ":*" already.
-  alert_output_log_stream_arns = distinct([for arn in var.alert_outputs.cloudwatch_log_group_arns : "${trimsuffix(arn, ":*")}:*"])
+  alert_output_log_stream_arns = [
+    for arn in concat(var.alert_outputs.cloudwatch_log_group_arns, local.output_cloudwatch_log_group_arns) : "${trimsuffix(arn, ":*")}:*"
+  ]
   # Publishing to an encrypted SNS topic or SQS queue needs kms:Decrypt besides kms:GenerateDataKey; a single
   # S3 PutObject needs kms:GenerateDataKey only.
-  alert_output_kms_decrypt = length(var.alert_outputs.kms_key_arns) > 0 && length(var.alert_outputs.sns_topic_arns) + length(var.alert_outputs.sqs_queue_arns) > 0
+  alert_output_kms_decrypt = length(var.alert_outputs.kms_key_arns) > 0 && length(local.alert_output_sns_topic_arns) + length(local.alert_output_sqs_queue_arns) > 0
+}
+
+################################################################################
+# The resources named by the settings of `outputs` (variables.tf checks them with the same patterns)
+################################################################################
+
+locals {
+  # runtime/outputs/s3.py DEFAULT_PREFIX
+  s3_output_default_prefix = "alerts/"
+  # https://sqs.<region>.amazonaws.com/<account>/<queue> or https://<region>.queue.amazonaws.com/<account>/<queue>
+  # -> [region (first form), region (legacy form), account, queue]
+  sqs_queue_url_pattern = "^https://(?:sqs\\.([a-z]{2}(?:-[a-z]+)+-[0-9]+)|([a-z]{2}(?:-[a-z]+)+-[0-9]+)\\.queue)\\.amazonaws\\.com(?:\\.cn)?/([0-9]{12})/([A-Za-z0-9_-]{1,80}|[A-Za-z0-9_-]{1,75}\\.fifo)$"
+  # <name>[:<qualifier>] or arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]
+  # -> [region, account, name, qualifier] (null when absent)
+  lambda_function_pattern = "^(?:arn:aws[a-z-]*:lambda:([a-z]{2}(?:-[a-z]+)+-[0-9]+):([0-9]{12}):function:)?([A-Za-z0-9_-]{1,64})(?::(\\$LATEST|[A-Za-z0-9_-]{1,128}))?$"
+
+  # The runtime's clients are in the function's account and region: names resolve there.
+  output_sns_topic_arns = [for descriptor, settings in var.outputs : settings.topic_arn if startswith(descriptor, "aws-sns:")]
+  output_sqs_queue_arns = flatten([
+    for descriptor, settings in var.outputs : [
+      for part in [regex(local.sqs_queue_url_pattern, settings.queue_url)] :
+      "arn:${local.partition}:sqs:${coalesce(part[0], part[1])}:${part[2]}:${part[3]}"
+    ] if startswith(descriptor, "aws-sqs:")
+  ])
+  output_s3_object_arns = [
+    for descriptor, settings in var.outputs :
+    "arn:${local.partition}:s3:::${settings.bucket}/${try(settings.prefix, local.s3_output_default_prefix)}*"
+    if startswith(descriptor, "aws-s3:")
+  ]
+  output_firehose_delivery_stream_arns = [
+    for descriptor, settings in var.outputs :
+    "arn:${local.partition}:firehose:${local.region}:${local.account_id}:deliverystream/${settings.stream}"
+    if startswith(descriptor, "aws-firehose:")
+  ]
+  # IAM matches the invoked ARN literally: the qualifier (the setting's, else the function's) is part of it.
+  output_lambda_function_arns = flatten([
+    for descriptor, settings in var.outputs : [
+      for part in [regex(local.lambda_function_pattern, settings.function)] :
+      join(":", concat(
+        ["arn", local.partition, "lambda", coalesce(part[0], local.region), coalesce(part[1], local.account_id), "function", part[2]],
+        try([coalesce(try(settings.qualifier, null), part[3])], []),
+      ))
+    ] if startswith(descriptor, "aws-lambda:")
+  ])
+  output_cloudwatch_log_group_arns = [
+    for descriptor, settings in var.outputs :
+    "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${settings.log_group}"
+    if startswith(descriptor, "aws-cloudwatch-log:")
+  ]
 }
 
 ################################################################################
@@ -244,7 +305,7 @@ data "aws_iam_policy_document" "optional" {
 data "aws_iam_policy_document" "outputs" {
   # runtime/outputs/sns.py: sns.publish
   dynamic "statement" {
-    for_each = length(var.alert_outputs.sns_topic_arns) > 0 ? [var.alert_outputs.sns_topic_arns] : []
+    for_each = length(local.alert_output_sns_topic_arns) > 0 ? [distinct(local.alert_output_sns_topic_arns)] : []
 
     content {
       sid       = "PublishOutputTopics"
@@ -256,7 +317,7 @@ data "aws_iam_policy_document" "outputs" {
 
   # runtime/outputs/sqs.py: sqs.send_message (one message per alert or part, never a batch)
   dynamic "statement" {
-    for_each = length(var.alert_outputs.sqs_queue_arns) > 0 ? [var.alert_outputs.sqs_queue_arns] : []
+    for_each = length(local.alert_output_sqs_queue_arns) > 0 ? [distinct(local.alert_output_sqs_queue_arns)] : []
 
     content {
       sid       = "SendOutputQueues"
@@ -268,7 +329,7 @@ data "aws_iam_policy_document" "outputs" {
 
   # runtime/outputs/s3.py: s3.put_object
   dynamic "statement" {
-    for_each = length(local.alert_output_s3_object_arns) > 0 ? [local.alert_output_s3_object_arns] : []
+    for_each = length(local.alert_output_s3_object_arns) > 0 ? [distinct(local.alert_output_s3_object_arns)] : []
 
     content {
       sid       = "WriteOutputObjects"
@@ -281,7 +342,7 @@ data "aws_iam_policy_document" "outputs" {
   # runtime/outputs/firehose.py: firehose.put_record (the stream's own key, if any, is used by Firehose
   # through its grant: producers need no KMS permission)
   dynamic "statement" {
-    for_each = length(var.alert_outputs.firehose_delivery_stream_arns) > 0 ? [var.alert_outputs.firehose_delivery_stream_arns] : []
+    for_each = length(local.alert_output_firehose_delivery_stream_arns) > 0 ? [distinct(local.alert_output_firehose_delivery_stream_arns)] : []
 
     content {
       sid       = "PutOutputRecords"
@@ -294,7 +355,7 @@ data "aws_iam_policy_document" "outputs" {
   # runtime/outputs/awslambda.py: lambda.invoke. IAM matches the invoked ARN literally: a qualified
   # invocation (version or alias) needs the qualified ARN.
   dynamic "statement" {
-    for_each = length(var.alert_outputs.lambda_function_arns) > 0 ? [var.alert_outputs.lambda_function_arns] : []
+    for_each = length(local.alert_output_lambda_function_arns) > 0 ? [distinct(local.alert_output_lambda_function_arns)] : []
 
     content {
       sid       = "InvokeOutputFunctions"
@@ -306,7 +367,7 @@ data "aws_iam_policy_document" "outputs" {
 
   # runtime/outputs/cloudwatch_log.py: logs.put_log_events, and logs.create_log_stream when the stream is missing
   dynamic "statement" {
-    for_each = length(local.alert_output_log_stream_arns) > 0 ? [local.alert_output_log_stream_arns] : []
+    for_each = length(local.alert_output_log_stream_arns) > 0 ? [distinct(local.alert_output_log_stream_arns)] : []
 
     content {
       sid    = "WriteOutputLogs"

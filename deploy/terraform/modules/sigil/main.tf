@@ -18,7 +18,13 @@ locals {
     local.quarantine_enabled ? { SIGIL_QUARANTINE_URL = local.quarantine_url } : {},
     var.secrets_prefix != null ? { SIGIL_SECRETS_PREFIX = var.secrets_prefix } : {},
     local.delivery_ledger_enabled ? { SIGIL_LEDGER_TABLE = local.delivery_ledger_table_name } : {},
+    local.outputs_declared ? { SIGIL_OUTPUTS_OVERRIDE = jsonencode(var.outputs) } : {},
   )
+
+  # `outputs` (runtime/outputs/config.py merges SIGIL_OUTPUTS_OVERRIDE over outputs.json at cold start).
+  outputs_declared = length(var.outputs) > 0
+  # Outputs other than AWS ones read a secret under the prefix (runtime/secrets.py).
+  outputs_need_secrets = anytrue([for descriptor, settings in var.outputs : !startswith(descriptor, "aws-")])
 }
 
 ################################################################################
@@ -63,6 +69,13 @@ resource "aws_lambda_function" "this" {
         local.delivery_ledger_arn_parts[3] == local.region && local.delivery_ledger_arn_parts[4] == local.account_id
       )
       error_message = "The delivery ledger table (delivery_ledger_table_arn) must be in the function's own account and region."
+    }
+
+    # Slack, PagerDuty, Teams, Jira and webhook outputs read their secret under SIGIL_SECRETS_PREFIX, which
+    # the role may read only when secrets_prefix is set.
+    precondition {
+      condition     = !local.outputs_need_secrets || var.secrets_prefix != null
+      error_message = "The outputs other than AWS ones (slack, pagerduty, teams, jira, webhook) read their secret under secrets_prefix, which must then not be null."
     }
   }
 }

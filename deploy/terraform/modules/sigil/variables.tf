@@ -385,6 +385,172 @@ variable "secrets_kms_key_arn" {
 }
 
 ################################################################################
+# Alert outputs declared once: the runtime's settings (SIGIL_OUTPUTS_OVERRIDE) and the role's permissions
+################################################################################
+
+# `any`, not map(object(...)): an object type would silently drop a misspelt setting, which the runtime
+# refuses. The validations below accept exactly what runtime/outputs/ accepts at cold start (settings
+# per service, value kinds and enumerations), and are stricter where a value must also give an IAM resource.
+variable "outputs" {
+  description = "Alert outputs, by descriptor (`<service>:<name>`, the runtime's canonical service names: aws-sns, aws-sqs, aws-s3, aws-firehose, aws-lambda, aws-cloudwatch-log, slack, pagerduty, teams, jira, webhook), each with its settings as in outputs.json (docs/outputs.md). The map is passed to the function as `SIGIL_OUTPUTS_OVERRIDE` (merged over outputs.json at cold start, entry by entry, for the same spelling), and the role gets the calls of each AWS output on the resource its settings name, as with `alert_outputs`: aws-sns `topic_arn` (an ARN); aws-sqs `queue_url` (`https://sqs.<region>.amazonaws.com/<account>/<queue>` or `https://<region>.queue.amazonaws.com/...`); aws-s3 `bucket` and `prefix` (default `alerts/`); aws-firehose `stream` (a name, in the function's account and region); aws-lambda `function` (a name, in the function's account and region, or an ARN) and `qualifier`; aws-cloudwatch-log `log_group` (a name, in the function's account and region). Other outputs need no AWS permission but their secret, read under `secrets_prefix` (a `secret` setting must be a name relative to it). Values may be unknown until apply; descriptors must be known at plan"
+  type        = any
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for descriptor, settings in var.outputs : can(regex("^(aws-sns|aws-sqs|aws-s3|aws-firehose|aws-lambda|aws-cloudwatch-log|slack|pagerduty|teams|jira|webhook):[^\\s]+$", descriptor))])
+    error_message = "Each key of outputs must be a descriptor <service>:<name> whose service is one of aws-sns, aws-sqs, aws-s3, aws-firehose, aws-lambda, aws-cloudwatch-log, slack, pagerduty, teams, jira or webhook (the canonical names: write aws-sqs:triage, not sqs:triage), and whose name has no whitespace."
+  }
+
+  # The runtime sets aws-sns:alerts.topic_arn from SIGIL_ALERTS_TOPIC_ARN, after the overrides.
+  validation {
+    condition     = !contains([for descriptor, settings in var.outputs : descriptor], "aws-sns:alerts")
+    error_message = "aws-sns:alerts is the module's own topic (SIGIL_ALERTS_TOPIC_ARN, always granted): do not declare it in outputs (set its format in outputs.json)."
+  }
+
+  # The settings each service accepts, required and optional (runtime/outputs/*.py: `required | optional`
+  # of each output class); tests/test_terraform.py checks that both tables equal the runtime's.
+  validation {
+    condition = alltrue(flatten([
+      for descriptor, settings in var.outputs : [
+        for allowed in [lookup({
+          "aws-sns"            = ["topic_arn", "format"]
+          "aws-sqs"            = ["queue_url", "format"]
+          "aws-s3"             = ["bucket", "prefix", "format"]
+          "aws-firehose"       = ["stream", "format"]
+          "aws-lambda"         = ["function", "qualifier", "invocation_type", "format"]
+          "aws-cloudwatch-log" = ["log_group", "log_stream", "format"]
+          "slack"              = ["secret"]
+          "pagerduty"          = ["secret"]
+          "teams"              = ["secret", "card"]
+          "jira"               = ["project", "secret", "issue_type", "labels"]
+          "webhook"            = ["secret", "format"]
+        }, split(":", descriptor)[0], null)] :
+        allowed == null || try(alltrue([for key in keys(settings) : contains(allowed, key)]), false)
+      ]
+    ]))
+    error_message = "The settings of each output must be an object of the settings its service accepts, and no other: aws-sns: topic_arn, format; aws-sqs: queue_url, format; aws-s3: bucket, prefix, format; aws-firehose: stream, format; aws-lambda: function, qualifier, invocation_type, format; aws-cloudwatch-log: log_group, log_stream, format; slack and pagerduty: secret; teams: secret, card; jira: project, secret, issue_type, labels; webhook: secret, format."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for descriptor, settings in var.outputs : [
+        for required in [lookup({
+          "aws-sns"            = ["topic_arn"]
+          "aws-sqs"            = ["queue_url"]
+          "aws-s3"             = ["bucket"]
+          "aws-firehose"       = ["stream"]
+          "aws-lambda"         = ["function"]
+          "aws-cloudwatch-log" = ["log_group"]
+          "slack"              = []
+          "pagerduty"          = []
+          "teams"              = []
+          "jira"               = ["project"]
+          "webhook"            = []
+        }, split(":", descriptor)[0], [])] :
+        try(alltrue([for key in required : contains(keys(settings), key)]), false)
+      ]
+    ]))
+    error_message = "An output lacks a required setting: aws-sns needs topic_arn, aws-sqs queue_url, aws-s3 bucket, aws-firehose stream, aws-lambda function, aws-cloudwatch-log log_group, jira project."
+  }
+
+  # jsonencode keeps what it is given: a null or a number would reach the runtime as such.
+  validation {
+    condition = alltrue(flatten([
+      for descriptor, settings in var.outputs : try([
+        for key, value in settings :
+        key == "labels" ? try(alltrue([for label in value : tostring(label) == label]) && !can(tostring(value)) && !can(keys(value)), false) : value != null && try(tostring(value) == value, false)
+      ], [true])
+    ]))
+    error_message = "Each setting of outputs must be a string, except the labels of a jira output: a list of strings."
+  }
+
+  validation {
+    condition     = alltrue([for descriptor, settings in var.outputs : !can(settings.format) || try(contains(["alert", "ocsf"], settings.format), false)])
+    error_message = "The format setting of an output must be \"alert\" or \"ocsf\"."
+  }
+
+  validation {
+    condition = alltrue([
+      for descriptor, settings in var.outputs :
+      !can(settings.topic_arn) || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$", settings.topic_arn))
+      if startswith(descriptor, "aws-sns:")
+    ])
+    error_message = "The topic_arn of an aws-sns output must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)."
+  }
+
+  # The same pattern as local.sqs_queue_url_pattern (iam.tf), which turns the URL into the queue's ARN.
+  validation {
+    condition = alltrue([
+      for descriptor, settings in var.outputs :
+      !can(settings.queue_url) || can(regex("^https://(?:sqs\\.([a-z]{2}(?:-[a-z]+)+-[0-9]+)|([a-z]{2}(?:-[a-z]+)+-[0-9]+)\\.queue)\\.amazonaws\\.com(?:\\.cn)?/([0-9]{12})/([A-Za-z0-9_-]{1,80}|[A-Za-z0-9_-]{1,75}\\.fifo)$", settings.queue_url))
+      if startswith(descriptor, "aws-sqs:")
+    ])
+    error_message = "The queue_url of an aws-sqs output must be an SQS queue URL, https://sqs.<region>.amazonaws.com/<account>/<queue> (or the legacy https://<region>.queue.amazonaws.com/<account>/<queue>), not an ARN."
+  }
+
+  # The prefix becomes part of an IAM resource: wildcards and policy variables would widen it.
+  validation {
+    condition = alltrue([
+      for descriptor, settings in var.outputs :
+      (!can(settings.bucket) || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", settings.bucket))) &&
+      (!can(settings.prefix) || try(length(settings.prefix) <= 1024 && !can(regex("[*?$]", settings.prefix)), false))
+      if startswith(descriptor, "aws-s3:")
+    ])
+    error_message = "An aws-s3 output needs a bucket name (not an ARN) and, optionally, a literal key prefix (\"\" for the whole bucket) without *, ? or $."
+  }
+
+  validation {
+    condition = alltrue([
+      for descriptor, settings in var.outputs :
+      !can(settings.stream) || can(regex("^[A-Za-z0-9_.-]{1,64}$", settings.stream))
+      if startswith(descriptor, "aws-firehose:")
+    ])
+    error_message = "The stream of an aws-firehose output must be a delivery stream name (the runtime passes it as DeliveryStreamName, which takes no ARN); the stream is in the function's account and region."
+  }
+
+  # The same pattern as local.lambda_function_pattern (iam.tf). A qualifier in the function and the
+  # qualifier setting must agree (Lambda refuses the call otherwise).
+  validation {
+    condition = alltrue([
+      for descriptor, settings in var.outputs :
+      (!can(settings.function) || can(regex("^(?:arn:aws[a-z-]*:lambda:([a-z]{2}(?:-[a-z]+)+-[0-9]+):([0-9]{12}):function:)?([A-Za-z0-9_-]{1,64})(?::(\\$LATEST|[A-Za-z0-9_-]{1,128}))?$", settings.function))) &&
+      (!can(settings.qualifier) || can(regex("^(\\$LATEST|[A-Za-z0-9_-]{1,128})$", settings.qualifier))) &&
+      try(coalesce(regex("^(?:arn:aws[a-z-]*:lambda:([a-z]{2}(?:-[a-z]+)+-[0-9]+):([0-9]{12}):function:)?([A-Za-z0-9_-]{1,64})(?::(\\$LATEST|[A-Za-z0-9_-]{1,128}))?$", settings.function)[3], settings.qualifier) == settings.qualifier, true) &&
+      (!can(settings.invocation_type) || try(contains(["Event", "RequestResponse"], settings.invocation_type), false))
+      if startswith(descriptor, "aws-lambda:")
+    ])
+    error_message = "An aws-lambda output needs a function name (in the function's account and region), name:qualifier or function ARN, an optional qualifier (a version, an alias or $LATEST, the same as the function's if it has one), and an optional invocation_type \"Event\" or \"RequestResponse\"."
+  }
+
+  validation {
+    condition = alltrue([
+      for descriptor, settings in var.outputs :
+      (!can(settings.log_group) || can(regex("^[A-Za-z0-9_./#-]{1,512}$", settings.log_group))) &&
+      (!can(settings.log_stream) || can(regex("^[^:*]{1,512}$", settings.log_stream)))
+      if startswith(descriptor, "aws-cloudwatch-log:")
+    ])
+    error_message = "An aws-cloudwatch-log output needs a log group name (not an ARN; the group is in the function's account and region) and, optionally, a log stream name without : or *."
+  }
+
+  # A secret name outside the prefix (absolute, or an ARN) would not be readable with the module's grants.
+  validation {
+    condition     = alltrue([for descriptor, settings in var.outputs : !can(settings.secret) || can(regex("^[A-Za-z0-9_+=.@-][A-Za-z0-9_+=.@/-]{0,511}$", settings.secret))])
+    error_message = "The secret setting of an output must be a secret name relative to secrets_prefix (e.g. slack/secops), not an absolute name or an ARN."
+  }
+
+  validation {
+    condition = alltrue([
+      for descriptor, settings in var.outputs :
+      (!can(settings.card) || try(contains(["adaptive", "messagecard"], settings.card), false)) &&
+      (!can(settings.project) || try(trimspace(settings.project) != "", false)) &&
+      (!can(settings.issue_type) || try(trimspace(settings.issue_type) != "", false))
+    ])
+    error_message = "The card of a teams output must be \"adaptive\" or \"messagecard\"; the project and issue_type of a jira output must not be empty."
+  }
+}
+
+################################################################################
 # Alert outputs: AWS resources outputs.json delivers alerts to
 ################################################################################
 

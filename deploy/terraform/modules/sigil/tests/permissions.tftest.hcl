@@ -451,6 +451,330 @@ run "alert_output_kms_key_rejects_an_alias" {
 }
 
 ################################################################################
+# Outputs declared once: SIGIL_OUTPUTS_OVERRIDE and the permissions derived from the settings
+################################################################################
+
+run "outputs_set_the_override_and_grant_exactly_the_resources_their_settings_name" {
+  command = plan
+
+  variables {
+    create_dlq               = false
+    create_quarantine_bucket = false
+    outputs = {
+      "aws-sns:secops"            = { topic_arn = "arn:aws:sns:us-east-1:222222222222:secops", format = "ocsf" }
+      "aws-sqs:triage"            = { queue_url = "https://sqs.eu-west-1.amazonaws.com/111111111111/triage" }
+      "aws-sqs:legacy"            = { queue_url = "https://eu-central-1.queue.amazonaws.com/222222222222/legacy.fifo" }
+      "aws-s3:archive"            = { bucket = "alerts-archive" }
+      "aws-s3:ocsf"               = { bucket = "alerts-archive", prefix = "ocsf/", format = "ocsf" }
+      "aws-firehose:lake"         = { stream = "sigil-alerts" }
+      "aws-lambda:triage"         = { function = "triage" }
+      "aws-lambda:pinned"         = { function = "pinned:7" }
+      "aws-lambda:enrich"         = { function = "arn:aws:lambda:us-east-1:222222222222:function:enrich", qualifier = "live", invocation_type = "RequestResponse" }
+      "aws-cloudwatch-log:alerts" = { log_group = "/sigil/alerts", log_stream = "sigil" }
+      "slack:secops"              = {}
+      "jira:secops"               = { project = "SEC", issue_type = "Bug", labels = ["detection"], secret = "jira/cloud" }
+    }
+  }
+
+  assert {
+    condition = jsonencode({
+      for s in jsondecode(data.aws_iam_policy_document.outputs.json).Statement : s.Sid => [sort(flatten([s.Action])), sort(flatten([s.Resource]))]
+      }) == jsonencode({
+      PublishOutputTopics = [["sns:Publish"], ["arn:aws:sns:us-east-1:222222222222:secops"]]
+      SendOutputQueues = [["sqs:SendMessage"], [
+        "arn:aws:sqs:eu-central-1:222222222222:legacy.fifo",
+        "arn:aws:sqs:eu-west-1:111111111111:triage",
+      ]]
+      WriteOutputObjects = [["s3:PutObject"], ["arn:aws:s3:::alerts-archive/alerts/*", "arn:aws:s3:::alerts-archive/ocsf/*"]]
+      PutOutputRecords   = [["firehose:PutRecord"], ["arn:aws:firehose:eu-west-1:111111111111:deliverystream/sigil-alerts"]]
+      InvokeOutputFunctions = [["lambda:InvokeFunction"], [
+        "arn:aws:lambda:eu-west-1:111111111111:function:pinned:7",
+        "arn:aws:lambda:eu-west-1:111111111111:function:triage",
+        "arn:aws:lambda:us-east-1:222222222222:function:enrich:live",
+      ]]
+      WriteOutputLogs = [["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:eu-west-1:111111111111:log-group:/sigil/alerts:*"]]
+    })
+    error_message = "Each AWS output of outputs must get exactly the calls of its runtime output, on exactly the resource its settings name (names in the function's account and region, the S3 prefix defaulting to alerts/, the Lambda qualifier in the ARN), and the other outputs nothing"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(data.aws_iam_policy_document.outputs.json).Statement :
+      s.Effect == "Allow" && !contains(flatten([s.Resource]), "*") && alltrue([for a in flatten([s.Action]) : !strcontains(a, "*")])
+    ])
+    error_message = "No output statement may use a wildcard action or the \"*\" resource"
+  }
+
+  assert {
+    condition = one(aws_lambda_function.this.environment).variables["SIGIL_OUTPUTS_OVERRIDE"] == jsonencode({
+      "aws-sns:secops"            = { topic_arn = "arn:aws:sns:us-east-1:222222222222:secops", format = "ocsf" }
+      "aws-sqs:triage"            = { queue_url = "https://sqs.eu-west-1.amazonaws.com/111111111111/triage" }
+      "aws-sqs:legacy"            = { queue_url = "https://eu-central-1.queue.amazonaws.com/222222222222/legacy.fifo" }
+      "aws-s3:archive"            = { bucket = "alerts-archive" }
+      "aws-s3:ocsf"               = { bucket = "alerts-archive", prefix = "ocsf/", format = "ocsf" }
+      "aws-firehose:lake"         = { stream = "sigil-alerts" }
+      "aws-lambda:triage"         = { function = "triage" }
+      "aws-lambda:pinned"         = { function = "pinned:7" }
+      "aws-lambda:enrich"         = { function = "arn:aws:lambda:us-east-1:222222222222:function:enrich", qualifier = "live", invocation_type = "RequestResponse" }
+      "aws-cloudwatch-log:alerts" = { log_group = "/sigil/alerts", log_stream = "sigil" }
+      "slack:secops"              = {}
+      "jira:secops"               = { project = "SEC", issue_type = "Bug", labels = ["detection"], secret = "jira/cloud" }
+    })
+    error_message = "SIGIL_OUTPUTS_OVERRIDE must be the outputs map as given, nothing added (the S3 default prefix is the runtime's own)"
+  }
+
+  assert {
+    condition     = jsonencode(keys(one(aws_lambda_function.this.environment).variables)) == jsonencode(["SIGIL_ALERTS_TOPIC_ARN", "SIGIL_OUTPUTS_OVERRIDE", "SIGIL_SECRETS_PREFIX"])
+    error_message = "outputs adds SIGIL_OUTPUTS_OVERRIDE and nothing else"
+  }
+
+  assert {
+    condition = toset([for s in jsondecode(data.aws_iam_policy_document.optional.json).Statement : s.Sid]) == toset([
+      "ReadSecretsManagerSecrets", "ReadSsmParameters",
+    ])
+    error_message = "The Slack and Jira secrets are covered by the secrets prefix grants, nothing is added for them"
+  }
+}
+
+run "outputs_merge_with_alert_outputs_without_duplicates" {
+  command = plan
+
+  variables {
+    create_dlq               = false
+    create_quarantine_bucket = false
+    secrets_prefix           = null
+    outputs = {
+      "aws-sqs:triage"            = { queue_url = "https://sqs.eu-west-1.amazonaws.com/111111111111/triage" }
+      "aws-s3:archive"            = { bucket = "alerts-archive", prefix = "sigil/" }
+      "aws-cloudwatch-log:alerts" = { log_group = "/sigil/alerts" }
+    }
+    alert_outputs = {
+      sqs_queue_arns            = ["arn:aws:sqs:eu-west-1:111111111111:triage"]
+      s3_buckets                = [{ bucket_arn = "arn:aws:s3:::alerts-archive", prefix = "sigil/" }, { bucket_arn = "arn:aws:s3:::other" }]
+      cloudwatch_log_group_arns = ["arn:aws:logs:eu-west-1:111111111111:log-group:/sigil/alerts:*"]
+      kms_key_arns              = ["arn:aws:kms:eu-west-1:111111111111:key/outputs"]
+    }
+  }
+
+  assert {
+    condition = jsonencode({
+      for s in jsondecode(data.aws_iam_policy_document.outputs.json).Statement : s.Sid => [sort(flatten([s.Action])), sort(flatten([s.Resource]))]
+      }) == jsonencode({
+      SendOutputQueues             = [["sqs:SendMessage"], ["arn:aws:sqs:eu-west-1:111111111111:triage"]]
+      WriteOutputObjects           = [["s3:PutObject"], ["arn:aws:s3:::alerts-archive/sigil/*", "arn:aws:s3:::other/alerts/*"]]
+      WriteOutputLogs              = [["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:eu-west-1:111111111111:log-group:/sigil/alerts:*"]]
+      EncryptOutputs               = [["kms:GenerateDataKey"], ["arn:aws:kms:eu-west-1:111111111111:key/outputs"]]
+      EncryptOutputTopicsAndQueues = [["kms:Decrypt"], ["arn:aws:kms:eu-west-1:111111111111:key/outputs"]]
+    })
+    error_message = "A resource named in both outputs and alert_outputs must be granted once; alert_outputs keeps adding its own (and kms:Decrypt counts the queues of outputs)"
+  }
+
+  assert {
+    condition     = one(aws_lambda_function.this.environment).variables["SIGIL_OUTPUTS_OVERRIDE"] == "{\"aws-cloudwatch-log:alerts\":{\"log_group\":\"/sigil/alerts\"},\"aws-s3:archive\":{\"bucket\":\"alerts-archive\",\"prefix\":\"sigil/\"},\"aws-sqs:triage\":{\"queue_url\":\"https://sqs.eu-west-1.amazonaws.com/111111111111/triage\"}}"
+    error_message = "SIGIL_OUTPUTS_OVERRIDE must be the JSON object {descriptor: settings}"
+  }
+}
+
+# Settings unknown until apply (a queue created in the same configuration): the variable's checks wait for
+# the values, and the plan still decides the statements and the environment variable's presence.
+run "outputs_accept_values_known_only_after_apply" {
+  command = plan
+
+  providers = {
+    aws = aws
+  }
+
+  module {
+    source = "./tests/unknown_values"
+  }
+
+  override_data {
+    target = module.sigil.data.aws_caller_identity.current
+    values = {
+      account_id = "111111111111"
+      arn        = "arn:aws:iam::111111111111:user/test"
+      user_id    = "test"
+    }
+  }
+
+  override_data {
+    target = module.sigil.data.aws_region.current
+    values = {
+      name = "eu-west-1"
+    }
+  }
+
+  override_resource {
+    target          = module.sigil.aws_kinesis_stream.this
+    override_during = plan
+    values = {
+      arn = "arn:aws:kinesis:eu-west-1:111111111111:stream/sigil"
+    }
+  }
+}
+
+run "outputs_reject_an_unknown_service" {
+  command = plan
+
+  variables {
+    outputs = { "kafka:alerts" = {} }
+  }
+
+  expect_failures = [var.outputs]
+}
+
+run "outputs_reject_a_short_service_name" {
+  command = plan
+
+  variables {
+    outputs = { "sqs:triage" = { queue_url = "https://sqs.eu-west-1.amazonaws.com/111111111111/triage" } }
+  }
+
+  expect_failures = [var.outputs]
+}
+
+run "outputs_reject_a_descriptor_without_name" {
+  command = plan
+
+  variables {
+    outputs = { "slack" = {} }
+  }
+
+  expect_failures = [var.outputs]
+}
+
+run "outputs_reject_the_module_topic" {
+  command = plan
+
+  variables {
+    outputs = { "aws-sns:alerts" = { topic_arn = "arn:aws:sns:eu-west-1:111111111111:other" } }
+  }
+
+  expect_failures = [var.outputs]
+}
+
+run "outputs_reject_a_missing_required_setting" {
+  command = plan
+
+  variables {
+    outputs = { "aws-s3:archive" = { prefix = "alerts/" } }
+  }
+
+  expect_failures = [var.outputs]
+}
+
+run "outputs_reject_a_jira_output_without_project" {
+  command = plan
+
+  variables {
+    outputs = { "jira:secops" = { issue_type = "Bug" } }
+  }
+
+  expect_failures = [var.outputs]
+}
+
+run "outputs_reject_an_unknown_setting" {
+  command = plan
+
+  variables {
+    outputs = { "aws-s3:archive" = { bucket = "alerts-archive", prefx = "sigil/" } }
+  }
+
+  expect_failures = [var.outputs]
+}
+
+run "outputs_reject_a_setting_of_another_service" {
+  command = plan
+
+  variables {
+    outputs = { "slack:secops" = { format = "ocsf" } }
+  }
+
+  expect_failures = [var.outputs]
+}
+
+run "outputs_reject_settings_that_are_not_an_object" {
+  command = plan
+
+  variables {
+    outputs = { "slack:secops" = "secops" }
+  }
+
+  expect_failures = [var.outputs]
+}
+
+run "outputs_reject_a_value_that_is_not_a_string" {
+  command = plan
+
+  variables {
+    outputs = { "jira:secops" = { project = "SEC", labels = "detection" } }
+  }
+
+  expect_failures = [var.outputs]
+}
+
+run "outputs_reject_an_unknown_format" {
+  command = plan
+
+  variables {
+    outputs = { "aws-sns:secops" = { topic_arn = "arn:aws:sns:eu-west-1:111111111111:secops", format = "json" } }
+  }
+
+  expect_failures = [var.outputs]
+}
+
+run "outputs_reject_a_queue_arn_for_a_queue_url" {
+  command = plan
+
+  variables {
+    outputs = { "aws-sqs:triage" = { queue_url = "arn:aws:sqs:eu-west-1:111111111111:triage" } }
+  }
+
+  expect_failures = [var.outputs]
+}
+
+run "outputs_reject_a_firehose_stream_arn" {
+  command = plan
+
+  variables {
+    outputs = { "aws-firehose:lake" = { stream = "arn:aws:firehose:eu-west-1:111111111111:deliverystream/alerts" } }
+  }
+
+  expect_failures = [var.outputs]
+}
+
+run "outputs_reject_two_different_lambda_qualifiers" {
+  command = plan
+
+  variables {
+    outputs = { "aws-lambda:triage" = { function = "triage:blue", qualifier = "green" } }
+  }
+
+  expect_failures = [var.outputs]
+}
+
+run "outputs_reject_a_secret_outside_the_prefix" {
+  command = plan
+
+  variables {
+    outputs = { "webhook:soar" = { secret = "/elsewhere/soar" } }
+  }
+
+  expect_failures = [var.outputs]
+}
+
+run "outputs_with_secrets_need_the_secrets_prefix" {
+  command = plan
+
+  variables {
+    secrets_prefix = null
+    outputs        = { "slack:secops" = {} }
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
+################################################################################
 # Delivery ledger
 ################################################################################
 
