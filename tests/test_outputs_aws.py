@@ -29,7 +29,7 @@ from support.delivery import (
 
 from runtime.alerts import canonical_json
 from runtime.outputs import OutputConfigError, dispatch, sns
-from runtime.outputs.config import load_config, parse_config
+from runtime.outputs.config import apply_environment, load_config, parse_config
 from runtime.outputs.parts import join
 
 SNS_MESSAGE_LIMIT = 256 * 1024
@@ -375,6 +375,30 @@ class TestConfig:
             "/x/y",
             "ssm",
         )
+
+    def test_override_merges_with_the_file_entry_in_any_spelling(self) -> None:
+        """An override for `aws-sqs:triage` merges into the file's `sqs:triage` (keeping its other settings),
+        and the alerts topic from the environment into the file's `sns:alerts`."""
+        document = {
+            "outputs": {
+                "sqs:triage": {"queue_url": "from-file", "format": "ocsf"},
+                "sns:alerts": {"topic_arn": "from-file", "format": "ocsf"},
+            }
+        }
+        env = {
+            "SIGIL_OUTPUTS_OVERRIDE": json.dumps({"aws-sqs:triage": {"queue_url": "from-env"}}),
+            "SIGIL_ALERTS_TOPIC_ARN": "topic-from-env",
+        }
+        config = parse_config(apply_environment(document, env))
+        assert config.outputs == {
+            "aws-sqs:triage": {"queue_url": "from-env", "format": "ocsf"},
+            "aws-sns:alerts": {"topic_arn": "topic-from-env", "format": "ocsf"},
+        }
+
+    def test_one_output_named_twice_is_refused(self) -> None:
+        """Two spellings of one output in a file would silently drop one entry's settings: an error instead."""
+        with pytest.raises(OutputConfigError, match="names 'aws-sqs:triage' again"):
+            parse_config({"outputs": {"sqs:triage": {"queue_url": "a"}, "aws-sqs:triage": {"queue_url": "b"}}})
 
     def test_routing_required_then_rule_outputs(self) -> None:
         """An alert goes to the required outputs plus its rule's outputs (or the defaults), each once."""

@@ -66,6 +66,8 @@ def parse_config(document: Mapping[str, Any]) -> OutputsConfig:
     outputs: dict[str, Mapping[str, Any]] = {}
     for descriptor, settings in (document.get("outputs") or {}).items():
         name = normalize(descriptor)
+        if name in outputs:
+            raise OutputConfigError(f"outputs config: {descriptor!r} names {name!r} again (one entry per output)")
         if not isinstance(settings, Mapping):
             raise OutputConfigError(f"outputs config: settings of {descriptor!r} must be an object")
         OUTPUTS[name.partition(":")[0]].check_settings(settings)
@@ -106,9 +108,11 @@ def apply_environment(document: Mapping[str, Any], env: Mapping[str, str]) -> di
     doc = json.loads(json.dumps(document))  # deep copy
     outputs = doc.setdefault("outputs", {})
     for descriptor, settings in json.loads(env.get(OVERRIDE_ENV) or "{}").items():
-        outputs[descriptor] = {**outputs.get(descriptor, {}), **settings}
+        key = _same_output(outputs, descriptor)  # `sqs:triage` in the file, `aws-sqs:triage` in env: one output
+        outputs[key] = {**outputs.get(key, {}), **settings}
     if env.get(TOPIC_ENV):
-        outputs[TOPIC_OUTPUT] = {**outputs.get(TOPIC_OUTPUT, {}), "topic_arn": env[TOPIC_ENV]}
+        key = _same_output(outputs, TOPIC_OUTPUT)
+        outputs[key] = {**outputs.get(key, {}), "topic_arn": env[TOPIC_ENV]}
         doc.setdefault("required_outputs", [TOPIC_OUTPUT])
     if env.get(DLQ_ENV):
         doc["dead_letter"] = {"queue_url": env[DLQ_ENV]}
@@ -118,6 +122,19 @@ def apply_environment(document: Mapping[str, Any], env: Mapping[str, str]) -> di
     if env.get(BACKEND_ENV):
         secrets["backend"] = env[BACKEND_ENV]
     return doc
+
+
+def _same_output(outputs: Mapping[str, Any], descriptor: str) -> str:
+    """The key of ``outputs`` naming the same output as ``descriptor`` in any spelling, else ``descriptor``."""
+    wanted = _canonical(descriptor)
+    return next((key for key in outputs if _canonical(key) == wanted), descriptor)
+
+
+def _canonical(descriptor: str) -> str:
+    try:
+        return normalize(descriptor)
+    except OutputConfigError:
+        return descriptor  # parse_config reports it
 
 
 def _read_document(path: str | Path | None) -> dict[str, Any]:
