@@ -61,7 +61,7 @@ def build_runtime(rules: RuleSet, deliver: Deliver, deadline: Deadline) -> Runti
 def report(result: BatchResult) -> None:
     """Write the batch's metric lines, then its summary line."""
     counts = result.summary()
-    metrics.emit(metrics.documents(counts, result.log_types, result.rule_errors))
+    metrics.emit(metrics.documents(counts, result.log_types, result.rule_errors, outputs=result.outputs))
     logs.emit("batch_summary", **counts)
 
 

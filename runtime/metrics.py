@@ -1,7 +1,8 @@
 """CloudWatch Embedded Metric Format (EMF): metric values written as structured log lines.
 
 One line per batch (records, alerts, parse failures, quarantines, rule errors, deliveries), one per
-log type seen (records, alerts, rule errors, matching time) and one per rule that raised. CloudWatch
+log type seen (records, alerts, rule errors, matching time), one per rule that raised, and one per
+output the alerts went to (delivered, dead-lettered, failed, retries: alarm on dead letters per output). CloudWatch
 Logs turns them into metrics in ``SIGIL_METRICS_NAMESPACE`` (default ``Sigil``), no API call needed.
 """
 
@@ -60,6 +61,14 @@ def document(
     }
 
 
+OUTPUT_METRICS = {
+    "delivered": ("AlertsDelivered", "Count"),
+    "dead_lettered": ("AlertsDeadLettered", "Count"),
+    "failed": ("AlertsFailed", "Count"),
+    "retries": ("Retries", "Count"),
+}
+
+
 def documents(
     counts: Mapping[str, int],
     log_types: Mapping[str, LogTypeCounts],
@@ -67,6 +76,7 @@ def documents(
     namespace: str | None = None,
     function: str | None = None,
     timestamp_ms: int | None = None,
+    outputs: Mapping[str, Mapping[str, int]] | None = None,
 ) -> list[dict[str, Any]]:
     """Return the EMF documents of one batch."""
     namespace = namespace or os.environ.get("SIGIL_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
@@ -91,6 +101,9 @@ def documents(
         out.append(document(namespace, {**base, "LogType": log_type}, values, stamp))
     for rule_id, errors in sorted(rule_errors.items()):
         out.append(document(namespace, {**base, "RuleId": rule_id}, {"RuleErrors": (float(errors), "Count")}, stamp))
+    for output, tally in sorted((outputs or {}).items()):
+        values = {name: (float(tally.get(key, 0)), unit) for key, (name, unit) in OUTPUT_METRICS.items()}
+        out.append(document(namespace, {**base, "Output": output}, values, stamp))
     return out
 
 

@@ -30,6 +30,7 @@ FLUSH_ENTRIES = 500
 FLUSH_ENTRY_BYTES = 8 * 1024 * 1024
 LOGGED_QUARANTINES = 50  # per batch; the summary counts them all
 LOGGED_RULE_ERRORS = 10  # per rule (or failing module) per batch; the metrics count them all
+OUTPUT_OUTCOMES = ("delivered", "dead_lettered", "failed", "retries")  # per output, from the dispatcher's report
 
 
 class Report(Protocol):
@@ -157,6 +158,7 @@ class BatchResult:
     stats: Stats = field(default_factory=Stats)
     log_types: dict[str, LogTypeCounts] = field(default_factory=dict)
     rule_errors: Counter[str] = field(default_factory=Counter)
+    outputs: dict[str, Counter[str]] = field(default_factory=dict)  # output → delivered, dead_lettered, failed, retries
 
     @property
     def complete(self) -> bool:
@@ -332,6 +334,10 @@ class _ItemRun:
             self.stats.undelivered += len(alerts)
             self.problems.append(f"delivery raised {exc!r}")
             return
+        for name, counts in (getattr(report, "outputs", None) or {}).items():  # the dispatcher's, per output
+            tally = self.result.outputs.setdefault(name, Counter())
+            for outcome in OUTPUT_OUTCOMES:
+                tally[outcome] += getattr(counts, outcome, 0)
         delivered, dead = len(report.delivered), len(report.dead_lettered)
         undelivered = len(alerts) - delivered - dead  # failed, or unaccounted for by the report
         self.stats.delivered += delivered

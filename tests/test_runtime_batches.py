@@ -264,8 +264,9 @@ class TestObservability:
         """Each EMF document declares metrics whose values sit at the top level with its dimensions."""
         counts = {"records": 10, "alerts": 2, "parse_failures": 1, "quarantined": 3, "rule_errors": 1}
         per_type = {"cloudtrail": metrics.LogTypeCounts(records=7, alerts=2, rule_errors=1, seconds=0.0125)}
-        docs = metrics.documents(counts, per_type, {"fragile": 1}, namespace="Test", function="fn", timestamp_ms=1)
-        assert len(docs) == 3
+        outputs = {"slack:secops": {"delivered": 4, "dead_lettered": 1, "retries": 3}}
+        docs = metrics.documents(counts, per_type, {"fragile": 1}, namespace="Test", function="fn", timestamp_ms=1, outputs=outputs)
+        assert len(docs) == 4
         for doc in docs:
             (directive,) = doc["_aws"]["CloudWatchMetrics"]
             assert doc["_aws"]["Timestamp"] == 1 and directive["Namespace"] == "Test"
@@ -276,6 +277,9 @@ class TestObservability:
         assert (docs[0]["Records"], docs[0]["ParseFailures"], docs[0]["Quarantined"]) == (10, 1, 3)
         assert (docs[1]["LogType"], docs[1]["MatchTime"], docs[1]["RuleErrors"]) == ("cloudtrail", 12.5, 1)
         assert (docs[2]["RuleId"], docs[2]["RuleErrors"]) == ("fragile", 1)
+        assert {k: docs[3][k] for k in ("Output", "AlertsDelivered", "AlertsDeadLettered", "AlertsFailed", "Retries")} == {
+            "Output": "slack:secops", "AlertsDelivered": 4, "AlertsDeadLettered": 1, "AlertsFailed": 0, "Retries": 3,
+        }
 
     def test_handler_writes_only_json_lines(
         self, handwritten_rules: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -291,6 +295,11 @@ class TestObservability:
         emf = [line for line in lines if "_aws" in line]
         structured = [line for line in lines if "_aws" not in line]
         assert {line["LogType"] for line in emf if "LogType" in line} == {"cloudtrail"}
-        assert [(line["Records"], line["Alerts"], line["Quarantined"]) for line in emf if "LogType" not in line] == [(2, 1, 1)]
+        batch = [line for line in emf if "LogType" not in line and "Output" not in line]
+        assert [(line["Records"], line["Alerts"], line["Quarantined"]) for line in batch] == [(2, 1, 1)]
+        # one line per output the dispatcher reported on: alarm on dead letters per output
+        assert [(line["Output"], line["AlertsDelivered"], line["AlertsDeadLettered"]) for line in emf if "Output" in line] == [
+            ("aws-sns:alerts", 1, 0)
+        ]
         assert all({"level", "event"} <= set(line) for line in structured)
         assert [line["event"] for line in structured] == ["record_quarantined", "quarantine_not_stored", "batch_summary"]
