@@ -8,6 +8,7 @@ interpolations, and no `__is_block__`/`__comments__`/line metadata.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -210,6 +211,7 @@ def test_output_names_follow_resource_attr_convention(outputs):
         "sqs_queue",
         "s3_bucket",
         "dynamodb_table",
+        "cloudwatch_metric_alarm",
     )
     for name in outputs:
         assert re.fullmatch(rf"({'|'.join(prefixes)})_[a-z0-9_]+", name), name
@@ -476,6 +478,16 @@ def _runtime_env_constants() -> dict[str, str]:
     return {role: names.pop() for role, names in found.items()}
 
 
+def _runtime_namespace_env() -> str:
+    """The variable runtime/metrics.py reads its namespace from (`os.environ.get("SIGIL_...", DEFAULT_NAMESPACE)`)."""
+    names = re.findall(
+        r"""os\.environ\.get\(\s*["'](SIGIL_[A-Z0-9_]+)["']\s*,\s*DEFAULT_NAMESPACE\s*\)""",
+        (RUNTIME_DIR / "metrics.py").read_text(encoding="utf-8"),
+    )
+    assert len(set(names)) == 1, names
+    return names[0]
+
+
 def test_environment_names_match_runtime(tf_locals):
     """Each variable the module sets is the name runtime/ reads, with the value that role needs."""
     if not RUNTIME_DIR.is_dir():
@@ -488,6 +500,7 @@ def test_environment_names_match_runtime(tf_locals):
         constants["PREFIX_ENV"]: "var.secrets_prefix",
         constants["TABLE_ENV"]: "local.delivery_ledger_table_name",
         constants["OVERRIDE_ENV"]: "jsonencode(var.outputs)",
+        _runtime_namespace_env(): "var.metrics_namespace",
     }
     environment = _environment(tf_locals)
     assert {name: value for name, (_, value) in environment.items()} == expected
@@ -497,10 +510,11 @@ def test_environment_names_match_runtime(tf_locals):
 
 
 def test_optional_environment_set_only_when_configured(tf_locals):
-    """The topic is always set; the dead-letter queue, quarantine, secrets prefix, ledger and output overrides only when configured."""
+    """The topic and metrics namespace are always set; the dead-letter queue, quarantine, secrets prefix, ledger and output overrides only when configured."""
     guards = {name: guard for name, (guard, _) in _environment(tf_locals).items()}
     assert guards == {
         "SIGIL_ALERTS_TOPIC_ARN": None,
+        "SIGIL_METRICS_NAMESPACE": None,
         "SIGIL_DLQ_URL": "local.dlq_enabled",
         "SIGIL_QUARANTINE_URL": "local.quarantine_enabled",
         "SIGIL_SECRETS_PREFIX": "var.secrets_prefix != null",
@@ -1041,7 +1055,7 @@ def test_delivery_ledger_permission_scoped_to_table(policy_documents, tf_locals)
 
 
 def test_example_shows_new_options(example_module):
-    """The complete example configures S3 and SQS sources, the dead-letter queue, the quarantine, the secrets prefix, an alert output and the delivery ledger."""
+    """The complete example configures S3 and SQS sources, the dead-letter queue, the quarantine, the secrets prefix, an alert output, the delivery ledger and the alarms."""
     for name in (
         "s3_sources",
         "sqs_source_queue_arns",
@@ -1050,6 +1064,8 @@ def test_example_shows_new_options(example_module):
         "secrets_prefix",
         "outputs",
         "create_delivery_ledger",
+        "create_alarms",
+        "alarms",
     ):
         assert name in example_module, name
     # The triage queue is declared once, in `outputs` (its settings and its permission), not again in `alert_outputs`.
@@ -1072,11 +1088,128 @@ def test_example_wires_bucket_notification_after_permission():
 
 
 # --------------------------------------------------------------------------------------------
+# Alarms: the metrics they watch are those the runtime writes
+# --------------------------------------------------------------------------------------------
+
+ALARMS_TFTEST = MODULE_DIR / "tests" / "alarms.tftest.hcl"
+
+# The AWS metrics the alarms may watch, with their statistic and dimensions.
+AWS_ALARM_METRICS = {
+    ("AWS/Lambda", "Errors"): ("Sum", {"FunctionName"}),
+    ("AWS/Lambda", "Throttles"): ("Sum", {"FunctionName"}),
+    ("AWS/Lambda", "IteratorAge"): ("Maximum", {"FunctionName"}),
+    ("AWS/SQS", "ApproximateNumberOfMessagesVisible"): ("Maximum", {"QueueName"}),
+}
+
+
+def _runtime_metrics() -> dict[str, Any]:
+    """The literal constants of runtime/metrics.py (DEFAULT_NAMESPACE, FUNCTION_DIMENSION, BATCH_METRICS, OUTPUT_METRICS)."""
+    tree = ast.parse((RUNTIME_DIR / "metrics.py").read_text(encoding="utf-8"))
+    found: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            if name in {"DEFAULT_NAMESPACE", "FUNCTION_DIMENSION", "BATCH_METRICS", "OUTPUT_METRICS"}:
+                found[name] = ast.literal_eval(node.value)
+    assert set(found) == {"DEFAULT_NAMESPACE", "FUNCTION_DIMENSION", "BATCH_METRICS", "OUTPUT_METRICS"}, sorted(found)
+    return found
+
+
+@pytest.fixture(scope="module")
+def alarm_definitions(tf_locals) -> dict[str, dict]:
+    definitions = tf_locals["alarm_definitions"]
+    assert isinstance(definitions, dict) and definitions
+    return definitions
+
+
+def _dimensions(expr: str) -> dict[str, str]:
+    """`tomap({Name = value, ...})` -> {name: value} (values without top-level commas)."""
+    match = re.fullmatch(r"tomap\(\{(.*)\}\)", expr.strip(), re.S)
+    assert match, expr
+    return {
+        m.group(1): m.group(2).strip()
+        for m in re.finditer(r"(\w+)\s*=\s*((?:[^,()]|\((?:[^()]|\([^()]*\))*\))+)", match.group(1))
+    }
+
+
+def test_alarms_on_function_metrics_use_metrics_the_runtime_emits(alarm_definitions):
+    """Each alarm in the function's namespace watches a metric runtime/metrics.py writes, with the dimensions it writes it with.
+
+    A metric renamed in the runtime (or an alarm on a per-output metric without its Output dimension) would leave
+    the alarm without data, never firing: this test breaks instead.
+    """
+    if not RUNTIME_DIR.is_dir():
+        pytest.skip("no runtime/ to compare with")
+    runtime = _runtime_metrics()
+    function = runtime["FUNCTION_DIMENSION"]
+    batch = {name for name, _ in runtime["BATCH_METRICS"].values()}
+    per_output = {name for name, _ in runtime["OUTPUT_METRICS"].values()}
+    own = {key: a for key, a in alarm_definitions.items() if a["namespace"] == "var.metrics_namespace"}
+    assert {a["metric_name"] for a in own.values()} >= {"FailedItems", "AlertsDeadLettered", "Quarantined"}
+    for key, alarm in own.items():
+        dimensions = _dimensions(alarm["dimensions"])
+        assert dimensions.get(function) == "aws_lambda_function.this.function_name", (key, dimensions)
+        # The batch document has FunctionName only; the per-output one FunctionName and Output.
+        emitted = {frozenset({function}): batch, frozenset({function, "Output"}): per_output}.get(frozenset(dimensions))
+        assert emitted is not None, f"alarm {key}: the runtime writes no metric with dimensions {sorted(dimensions)}"
+        assert alarm["metric_name"] in emitted, f"alarm {key}: the runtime writes no {alarm['metric_name']} with {sorted(dimensions)}"
+        assert alarm["statistic"] == "Sum", key  # counts per batch
+
+
+def test_alarms_on_aws_metrics(alarm_definitions):
+    """The other alarms watch the AWS metrics they are meant to, for the module's function or dead-letter queue."""
+    for key, alarm in alarm_definitions.items():
+        if alarm["namespace"] == "var.metrics_namespace":
+            continue
+        expected = AWS_ALARM_METRICS.get((alarm["namespace"], alarm["metric_name"]))
+        assert expected is not None, f"alarm {key}: unexpected metric {alarm['namespace']} {alarm['metric_name']}"
+        statistic, dimension_names = expected
+        assert alarm["statistic"] == statistic, key
+        dimensions = _dimensions(alarm["dimensions"])
+        assert set(dimensions) == dimension_names, key
+        if "FunctionName" in dimensions:
+            assert dimensions["FunctionName"] == "aws_lambda_function.this.function_name", key
+    # The Lambda metric covers the event source mapping (the Kinesis metric is the stream's, over all its consumers).
+    assert any(a["metric_name"] == "IteratorAge" for a in alarm_definitions.values())
+    assert not any("GetRecords" in a["metric_name"] for a in alarm_definitions.values())
+
+
+def test_metrics_namespace_default_matches_runtime(variables, tf_locals):
+    """The module's namespace defaults to the runtime's, and is passed to the function (so alarms and metrics agree)."""
+    if not RUNTIME_DIR.is_dir():
+        pytest.skip("no runtime/ to compare with")
+    assert variables["metrics_namespace"]["default"] == _runtime_metrics()["DEFAULT_NAMESPACE"]
+    assert _environment(tf_locals)[_runtime_namespace_env()] == (None, "var.metrics_namespace")
+
+
+def test_alarms_optional_and_each_configurable(variables, alarm_definitions, tf_locals, resources):
+    """No alarm unless create_alarms; each alarm has its settings in `alarms`, a terraform test, and a README entry."""
+    assert variables["create_alarms"]["default"] is False
+    settings = set(re.findall(r"(\w+)\s*=\s*optional\(object\(", variables["alarms"]["type"]))
+    assert settings == set(alarm_definitions)
+    for key, alarm in alarm_definitions.items():
+        assert alarm["settings"] == f"var.alarms.{key}", key
+    assert "var.create_alarms" in tf_locals["alarms"] and "alarm.settings.enabled" in tf_locals["alarms"]
+    alarm = resources[("aws_cloudwatch_metric_alarm", "this")]
+    assert alarm["for_each"] == "local.alarms"
+    assert alarm["treat_missing_data"] == "notBreaching"
+    assert alarm["alarm_actions"] == "var.alarms.sns_topic_arns"
+    tftest = ALARMS_TFTEST.read_text(encoding="utf-8")
+    readme = (MODULE_DIR / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"^### Alarms\s*$(.*?)(?=^##)", readme, re.S | re.M)
+    assert section, "README.md has no '### Alarms' section"
+    for key, alarm in alarm_definitions.items():
+        assert re.search(rf"\b{key}\s*=", tftest), f"alarms.tftest.hcl does not check {key}"
+        assert f"`{key}`" in section.group(1), f"README's Alarms section does not explain {key}"
+        assert f"`{alarm['metric_name']}`" in section.group(1), f"README's Alarms section does not name {alarm['metric_name']}"
+
+
+# --------------------------------------------------------------------------------------------
 # terraform validate / terraform test, offline, in a temporary copy
 # --------------------------------------------------------------------------------------------
 
 
-def _terraform(args: list[str], cwd: Path, env: dict[str, str]) -> None:
+def _terraform(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     proc = subprocess.run(
         [shutil.which("terraform") or "terraform", *args],
         cwd=cwd,
@@ -1086,6 +1219,7 @@ def _terraform(args: list[str], cwd: Path, env: dict[str, str]) -> None:
         timeout=300,
     )
     assert proc.returncode == 0, f"terraform {' '.join(args)} in {cwd}:\n{proc.stdout}{proc.stderr}"
+    return proc.stdout
 
 
 @pytest.fixture(scope="module")
@@ -1125,10 +1259,16 @@ def test_terraform_validate(terraform_copy, directory):
 
 
 def test_terraform_test_plans_scoped_permissions(terraform_copy):
-    """The module's `terraform test` (offline plans) finds every permission, the environment and the bucket settings as expected."""
+    """The module's `terraform test` (offline plans) finds every permission, the environment, the bucket settings and the alarms as expected."""
     copy, env = terraform_copy
-    assert list((copy / "modules/sigil/tests").glob("*.tftest.hcl"))
-    _terraform(["test", "-no-color"], copy / "modules/sigil", env)
+    files = sorted((copy / "modules/sigil/tests").glob("*.tftest.hcl"))
+    assert {f.name for f in files} >= {"permissions.tftest.hcl", "alarms.tftest.hcl"}
+    output = _terraform(["test", "-no-color"], copy / "modules/sigil", env)
+    # Every file ran, and every run of it: none skipped.
+    for f in files:
+        assert f"tests/{f.name}... pass" in output, output
+    runs = sum(len(re.findall(r'^run\s+"', f.read_text(encoding="utf-8"), re.M)) for f in files)
+    assert re.search(rf"Success! {runs} passed, 0 failed\.", output), output
 
 
 # --------------------------------------------------------------------------------------------

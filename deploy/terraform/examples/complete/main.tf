@@ -97,6 +97,27 @@ module "sigil" {
   create_delivery_ledger                      = true
   delivery_ledger_deletion_protection_enabled = true
 
+  # CloudWatch alarms (the module's README, "Alarms"): Lambda errors, throttles and iterator age, failed items,
+  # dead-lettered alerts, quarantined records, rule errors and alerts waiting in the dead-letter queue, each
+  # notifying the on-call topic below when it fires and when it clears. The function writes its metrics in
+  # metrics_namespace (SIGIL_METRICS_NAMESPACE), which the alarms read.
+  metrics_namespace = "Sigil"
+  create_alarms     = true
+  alarms = {
+    sns_topic_arns = [aws_sns_topic.alarms.arn]
+    # Thresholds, periods and evaluation periods per alarm, e.g. a busier stream tolerating more lag:
+    # iterator_age = { threshold = 1800000 } # 30 minutes, in milliseconds
+  }
+
+  tags = local.tags
+}
+
+# The topic the alarms notify (subscribe the on-call rotation to it). Not encrypted with alias/aws/sns:
+# CloudWatch cannot use that key, and its notifications would be dropped. To encrypt the topic, use a
+# customer managed key whose policy lets cloudwatch.amazonaws.com call kms:Decrypt and kms:GenerateDataKey.
+resource "aws_sns_topic" "alarms" {
+  name = "${var.name}-alarms"
+
   tags = local.tags
 }
 

@@ -62,3 +62,8 @@ output "dynamodb_table_ledger_name" {
   description = "Name of the DynamoDB delivery ledger table (SIGIL_LEDGER_TABLE)"
   value       = module.sigil.dynamodb_table_ledger_name
 }
+
+output "cloudwatch_metric_alarm_arns" {
+  description = "ARNs of the CloudWatch alarms, by alarm"
+  value       = module.sigil.cloudwatch_metric_alarm_arns
+}

@@ -14,6 +14,8 @@ locals {
   # depends on inputs only, so the names are known at plan time even when the values are not.
   lambda_environment = merge(
     { SIGIL_ALERTS_TOPIC_ARN = aws_sns_topic.this.arn },
+    # Always set, so that the alarms on the function's metrics (alarms.tf) read the namespace it writes.
+    { SIGIL_METRICS_NAMESPACE = var.metrics_namespace },
     local.dlq_enabled ? { SIGIL_DLQ_URL = local.dlq_url } : {},
     local.quarantine_enabled ? { SIGIL_QUARANTINE_URL = local.quarantine_url } : {},
     var.secrets_prefix != null ? { SIGIL_SECRETS_PREFIX = var.secrets_prefix } : {},

@@ -135,3 +135,12 @@ output "dynamodb_table_ledger_arn" {
   description = "ARN of the DynamoDB table of settled (alert id, output) pairs: the created one, else `delivery_ledger_table_arn`"
   value       = local.delivery_ledger_table_arn
 }
+
+################################################################################
+# Alarms
+################################################################################
+
+output "cloudwatch_metric_alarm_arns" {
+  description = "ARNs of the CloudWatch alarms created when `create_alarms` is true, by alarm (`lambda_errors`, `lambda_throttles`, `iterator_age`, `failed_items`, `dead_lettered`, `quarantined`, `rule_errors`, `dlq_messages`); empty otherwise"
+  value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.arn }
+}

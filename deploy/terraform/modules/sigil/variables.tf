@@ -669,6 +669,118 @@ variable "delivery_ledger_deletion_protection_enabled" {
 }
 
 ################################################################################
+# Metrics and alarms
+################################################################################
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the function's own metrics (`SIGIL_METRICS_NAMESPACE`, always set; docs/architecture.md, \"Metrics\"), which the alarms on them read"
+  type        = string
+  default     = "Sigil"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[0-9A-Za-z._/#: -]{1,255}$", var.metrics_namespace)) && trimspace(var.metrics_namespace) != "" && !startswith(var.metrics_namespace, ":") && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "The metrics namespace must be 1-255 letters, digits, or . - _ / # : and spaces, not start with a colon, and not start with AWS/ (reserved for AWS services)."
+  }
+}
+
+variable "create_alarms" {
+  description = "Whether to create the CloudWatch alarms of `alarms` (README, \"Alarms\"): Lambda errors, throttles and iterator age, failed items, dead-lettered alerts, quarantined records, rule errors, and messages waiting in the dead-letter queue"
+  type        = bool
+  default     = false
+}
+
+variable "alarms" {
+  description = "Settings of the alarms created when `create_alarms` is true. `sns_topic_arns`: the topics notified when an alarm fires, and when it clears again unless `ok_actions` is false (no topic: the alarms only change state). `name_prefix`: alarm names are `<name_prefix><alarm>` with `-` for `_` (default `<name>-`, e.g. `sigil-lambda-errors`). Each alarm (`lambda_errors`, `lambda_throttles`, `iterator_age` in milliseconds, `failed_items`, `dead_lettered`, `quarantined`, `rule_errors`, `dlq_messages`) fires when its statistic is above `threshold` (0 by default, 900000 = 15 minutes for `iterator_age`) in `datapoints_to_alarm` (default: all) of `evaluation_periods` (default 1) periods of `period` seconds (default 300); `enabled = false` leaves it out. Missing data is not breaching"
+  type = object({
+    sns_topic_arns = optional(list(string), [])
+    ok_actions     = optional(bool, true)
+    name_prefix    = optional(string)
+    lambda_errors = optional(object({
+      enabled             = optional(bool, true)
+      threshold           = optional(number, 0)
+      period              = optional(number, 300)
+      evaluation_periods  = optional(number, 1)
+      datapoints_to_alarm = optional(number)
+    }), {})
+    lambda_throttles = optional(object({
+      enabled             = optional(bool, true)
+      threshold           = optional(number, 0)
+      period              = optional(number, 300)
+      evaluation_periods  = optional(number, 1)
+      datapoints_to_alarm = optional(number)
+    }), {})
+    iterator_age = optional(object({
+      enabled             = optional(bool, true)
+      threshold           = optional(number, 900000)
+      period              = optional(number, 300)
+      evaluation_periods  = optional(number, 1)
+      datapoints_to_alarm = optional(number)
+    }), {})
+    failed_items = optional(object({
+      enabled             = optional(bool, true)
+      threshold           = optional(number, 0)
+      period              = optional(number, 300)
+      evaluation_periods  = optional(number, 1)
+      datapoints_to_alarm = optional(number)
+    }), {})
+    dead_lettered = optional(object({
+      enabled             = optional(bool, true)
+      threshold           = optional(number, 0)
+      period              = optional(number, 300)
+      evaluation_periods  = optional(number, 1)
+      datapoints_to_alarm = optional(number)
+    }), {})
+    quarantined = optional(object({
+      enabled             = optional(bool, true)
+      threshold           = optional(number, 0)
+      period              = optional(number, 300)
+      evaluation_periods  = optional(number, 1)
+      datapoints_to_alarm = optional(number)
+    }), {})
+    rule_errors = optional(object({
+      enabled             = optional(bool, true)
+      threshold           = optional(number, 0)
+      period              = optional(number, 300)
+      evaluation_periods  = optional(number, 1)
+      datapoints_to_alarm = optional(number)
+    }), {})
+    dlq_messages = optional(object({
+      enabled             = optional(bool, true)
+      threshold           = optional(number, 0)
+      period              = optional(number, 300)
+      evaluation_periods  = optional(number, 1)
+      datapoints_to_alarm = optional(number)
+    }), {})
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for arn in var.alarms.sns_topic_arns : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", arn))])
+    error_message = "Each element of alarms.sns_topic_arns must be a standard SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>); CloudWatch alarms cannot notify FIFO topics."
+  }
+
+  validation {
+    condition     = var.alarms.name_prefix == null || can(regex("^[^\\x00-\\x1f]{0,200}$", var.alarms.name_prefix))
+    error_message = "The alarm name prefix must be at most 200 printable characters."
+  }
+
+  validation {
+    condition = alltrue([
+      for alarm in [
+        var.alarms.lambda_errors, var.alarms.lambda_throttles, var.alarms.iterator_age, var.alarms.failed_items,
+        var.alarms.dead_lettered, var.alarms.quarantined, var.alarms.rule_errors, var.alarms.dlq_messages,
+      ] :
+      alarm.threshold >= 0 && alarm.period >= 60 && alarm.period % 60 == 0 && alarm.evaluation_periods >= 1 &&
+      alarm.period * alarm.evaluation_periods <= (alarm.period >= 3600 ? 604800 : 86400) &&
+      (alarm.datapoints_to_alarm == null ? true : alarm.datapoints_to_alarm >= 1 && alarm.datapoints_to_alarm <= alarm.evaluation_periods)
+    ])
+    error_message = "Each alarm needs a threshold of at least 0, a period that is a multiple of 60 seconds (the metrics have a one-minute resolution), at least one evaluation period, periods spanning at most one day in all (seven days with periods of an hour or more), and datapoints_to_alarm between 1 and evaluation_periods."
+  }
+}
+
+################################################################################
 # Common
 ################################################################################
 

@@ -123,12 +123,13 @@ run "defaults_create_encrypted_dlq_and_private_quarantine_bucket" {
 
   assert {
     condition = jsonencode(one(aws_lambda_function.this.environment).variables) == jsonencode({
-      SIGIL_ALERTS_TOPIC_ARN = "arn:aws:sns:eu-west-1:111111111111:sigil-alerts"
-      SIGIL_DLQ_URL          = "https://sqs.eu-west-1.amazonaws.com/111111111111/sigil-dlq"
-      SIGIL_QUARANTINE_URL   = "s3://sigil-quarantine-123/quarantine"
-      SIGIL_SECRETS_PREFIX   = "/sigil/outputs"
+      SIGIL_ALERTS_TOPIC_ARN  = "arn:aws:sns:eu-west-1:111111111111:sigil-alerts"
+      SIGIL_DLQ_URL           = "https://sqs.eu-west-1.amazonaws.com/111111111111/sigil-dlq"
+      SIGIL_METRICS_NAMESPACE = "Sigil"
+      SIGIL_QUARANTINE_URL    = "s3://sigil-quarantine-123/quarantine"
+      SIGIL_SECRETS_PREFIX    = "/sigil/outputs"
     })
-    error_message = "The function must get the topic, the created dead-letter queue and quarantine bucket, and the default secrets prefix"
+    error_message = "The function must get the topic, the metrics namespace, the created dead-letter queue and quarantine bucket, and the default secrets prefix"
   }
 
   assert {
@@ -268,8 +269,8 @@ run "no_optional_features_no_optional_permissions" {
   }
 
   assert {
-    condition     = jsonencode(keys(one(aws_lambda_function.this.environment).variables)) == jsonencode(["SIGIL_ALERTS_TOPIC_ARN"])
-    error_message = "Only the topic is configured"
+    condition     = jsonencode(keys(one(aws_lambda_function.this.environment).variables)) == jsonencode(["SIGIL_ALERTS_TOPIC_ARN", "SIGIL_METRICS_NAMESPACE"])
+    error_message = "Only the topic (and the metrics namespace, always set) is configured"
   }
 }
 
@@ -344,7 +345,7 @@ run "alert_outputs_grant_exactly_the_runtime_calls_on_exactly_the_given_resource
   }
 
   assert {
-    condition     = jsonencode(keys(one(aws_lambda_function.this.environment).variables)) == jsonencode(["SIGIL_ALERTS_TOPIC_ARN"])
+    condition     = jsonencode(keys(one(aws_lambda_function.this.environment).variables)) == jsonencode(["SIGIL_ALERTS_TOPIC_ARN", "SIGIL_METRICS_NAMESPACE"])
     error_message = "Alert outputs change no environment variable (outputs.json names the resources)"
   }
 }
@@ -524,7 +525,7 @@ run "outputs_set_the_override_and_grant_exactly_the_resources_their_settings_nam
   }
 
   assert {
-    condition     = jsonencode(keys(one(aws_lambda_function.this.environment).variables)) == jsonencode(["SIGIL_ALERTS_TOPIC_ARN", "SIGIL_OUTPUTS_OVERRIDE", "SIGIL_SECRETS_PREFIX"])
+    condition     = jsonencode(keys(one(aws_lambda_function.this.environment).variables)) == jsonencode(["SIGIL_ALERTS_TOPIC_ARN", "SIGIL_METRICS_NAMESPACE", "SIGIL_OUTPUTS_OVERRIDE", "SIGIL_SECRETS_PREFIX"])
     error_message = "outputs adds SIGIL_OUTPUTS_OVERRIDE and nothing else"
   }
 
