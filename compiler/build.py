@@ -91,7 +91,7 @@ def plan(
             if not verdict.value:
                 continue
         for schema, mapping in schemas.for_logsource(rule.logsource):
-            mapped = rename_fields(expr, mapping.rename) if mapping.fields else expr
+            mapped = rename_fields(expr, mapping.rename) if mapping.renames else expr
             reference = all_of([mapping.when, mapped])
             result.compiled.append(
                 CompiledRule(rule, schema.name, optimize(reference), own=optimize(mapped), when=optimize(mapping.when), reference=reference)

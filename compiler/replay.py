@@ -98,7 +98,7 @@ def forced_rules(rule: Rule, log_type: str, schemas: SchemaSet, placeholders: di
     forms = []
     for schema, mapping in schemas.for_logsource(rule.logsource):
         if schema.name == log_type:
-            reference = rename_fields(expr, mapping.rename) if mapping.fields else expr
+            reference = rename_fields(expr, mapping.rename) if mapping.renames else expr
             own = optimize(reference)
             forms.append(CompiledRule(rule, log_type, own, own=own, when=Const(True), reference=reference))
     return forms or [_unmapped(rule, log_type, placeholders)]

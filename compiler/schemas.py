@@ -23,7 +23,7 @@ LOGSOURCE_KEYS = ("product", "category", "service")
 # `normalization` is StreamAlert's, kept by `sigil schemas import-streamalert` (nothing applies it yet).
 SCHEMA_KEYS = ("name", "description", "parser", "classify", "strict_fields", "logsources", "fields", "normalization")
 CLASSIFY_KEYS = ("required", "priority", "patterns")
-MAPPING_KEYS = (*LOGSOURCE_KEYS, "when", "fields")
+MAPPING_KEYS = (*LOGSOURCE_KEYS, "when", "fields", "field_prefix")
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,20 @@ class LogSourceMapping:
     service: str | None
     when: Expr = ALWAYS
     fields: tuple[tuple[str, str], ...] = ()  # Sigma field name -> schema path, for this logsource only
+    prefix: str = ""  # put before every field name `fields` does not rename (`detail.` for EventBridge)
 
     def rename(self, name: str) -> str:
-        return dict(self.fields).get(name, name)
+        """The schema path a rule's field name reads under this logsource.
+
+        >>> LogSourceMapping("aws", None, "guardduty", fields=(("type", "detail.type"),), prefix="detail.").rename("accountId")
+        'detail.accountId'
+        """
+        return dict(self.fields).get(name, self.prefix + name)
+
+    @property
+    def renames(self) -> bool:
+        """Whether any field name reads another path here."""
+        return bool(self.fields or self.prefix)
 
     def keys(self) -> dict[str, str]:
         return {k: v for k in LOGSOURCE_KEYS if (v := getattr(self, k)) is not None}
@@ -236,9 +247,13 @@ class _SchemaReader:
             if not isinstance(renames, dict) or not all(isinstance(v, str) for v in renames.values()):
                 self.err("S008", "a logsource's 'fields' must map Sigma field names to schema paths", entry.loc)
                 continue
+            prefix = plain.get("field_prefix") or ""
+            if not isinstance(prefix, str):
+                self.err("S008", "a logsource's 'field_prefix' must be a path prefix such as 'detail.'", entry.loc)
+                continue
             out.append(
                 LogSourceMapping(
-                    plain.get("product"), plain.get("category"), plain.get("service"), when, tuple(sorted(renames.items()))
+                    plain.get("product"), plain.get("category"), plain.get("service"), when, tuple(sorted(renames.items())), prefix
                 )
             )
         return out

@@ -11,6 +11,7 @@ MODULES = [
     "compiler.anchors",
     "compiler.checks",
     "compiler.codegen",
+    "compiler.schemas",
     "compiler.literal_trie",
     "compiler.passes.fold_constants",
     "compiler.passes.group_affixes",

@@ -152,11 +152,28 @@ def test_windows_process_creation_maps_sysmon_and_security_4688():
 
 
 def test_guardduty_event_renames_every_finding_field_under_detail():
-    """A rule written against raw finding fields reads the same data from an EventBridge delivery."""
+    """A rule written against raw finding fields reads the same data from an EventBridge delivery, paths
+    below the finding's untyped parts included (field_prefix)."""
     mapping = next(m for m in SCHEMA["guardduty_event"].logsources if m.service == "guardduty")
     assert {name: mapping.rename(name) for name in SCHEMA["guardduty"].fields} == {
         name: f"detail.{name}" for name in SCHEMA["guardduty"].fields
     }
+    assert mapping.rename("service.additionalInfo.value") == "detail.service.additionalInfo.value"
+
+
+def test_field_prefix_yields_to_explicit_renames(tmp_path):
+    """`fields` renames win over `field_prefix`; a prefix that is not text is S008."""
+    (tmp_path / "x.yml").write_text(
+        "name: x\nparser: {type: json}\nlogsources:\n"
+        "  - {product: p, field_prefix: 'detail.', fields: {source: source}}\n"
+        "  - {product: q, field_prefix: [detail]}\n"
+    )
+    loaded = load_schemas(str(tmp_path))
+    (mapping,) = loaded.schemas["x"].logsources
+    assert (mapping.rename("source"), mapping.rename("type"), mapping.renames) == ("source", "detail.type", True)
+    assert [(d.code, d.message) for d in loaded.diagnostics] == [
+        ("S008", "a logsource's 'field_prefix' must be a path prefix such as 'detail.'")
+    ]
 
 
 # --- samples: parse and classify ---------------------------------------------------------------------
