@@ -148,6 +148,18 @@ class TestReplay:
             "(no log type fits: windows: EventID 'one' is not an integer); replayed as windows"
         )
 
+    def test_a_repeated_kv_key_cannot_hide_a_value(self, tmp_path, capsys, monkeypatch):
+        """An auditd line giving `exe` twice: a rule on the first value still fires, in both engines."""
+        monkeypatch.chdir(ROOT)
+        rule = tmp_path / "exe.yml"
+        rule.write_text("title: nc\nlogsource: {product: linux, service: auditd}\ndetection:\n  sel:\n    exe|endswith: /nc\n  condition: sel\nlevel: high\n")
+        events = tmp_path / "audit.log"
+        events.write_text('type=SYSCALL msg=audit(1364481363.243:1): exe="/usr/bin/nc" comm="nc" exe="/bin/true"\n')
+        for engine in ("interpreter", "compiled"):
+            status, out, _ = run(["replay", "--rules", str(rule), "--engine", engine, str(events)], capsys)
+            assert status == 0
+            assert [(a["log_type"], a["title"]) for a in map(json.loads, out.splitlines())] == [("auditd", "nc")]
+
     def test_generic_log_type_reads_json_only(self, rule_file, tmp_path, capsys, monkeypatch):
         """`--log-type json` on a text log: each line is named as not JSON, none replayed."""
         monkeypatch.chdir(ROOT)

@@ -186,6 +186,10 @@ class TestKeyValue:
         """Each non-blank line is one record."""
         assert kv_parser.parse(b"a=1\n\nb=2\n", {}) == [{"a": "1"}, {"b": "2"}]
 
+    def test_repeated_key_keeps_every_value(self) -> None:
+        """`a=evil a=benign` keeps both, in order: a later pair cannot hide an earlier value from the rules."""
+        assert kv_parser.parse(b"a=evil b=1 a=benign a='x y'", {}) == [{"a": ["evil", "benign", "x y"], "b": "1"}]
+
     def test_token_without_separator(self) -> None:
         """A token that is not a pair is a parse error."""
         with pytest.raises(ParseError, match="line 1"):
@@ -323,6 +327,16 @@ class TestCoerce:
             "user": {"id": 12},
             "other": "x",
         }
+
+    def test_lists_take_a_scalar_type_element_by_element(self) -> None:
+        """A repeated kv key (or a JSON array) in a typed field: every element is coerced, the list kept; a
+        list-typed field is checked as a whole; an element of the wrong type refuses the record."""
+        record = {"EventID": ["4688", 1, None, ""], "tags": ["a"], "src": ["10.0.0.1"]}
+        coerced = coerce.coerce(record, self.tree)
+        assert coerced == {"EventID": [4688, 1, None, ""], "tags": ["a"], "src": ["10.0.0.1"]}
+        assert coerced["tags"] is record["tags"] and coerced["src"] is record["src"]
+        with pytest.raises(coerce.Mismatch, match="EventID"):
+            coerce.coerce({"EventID": ["1", "x"]}, self.tree)
 
     def test_does_not_mutate(self) -> None:
         """The input record is left as it was (other log types may still look at it)."""

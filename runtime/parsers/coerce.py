@@ -110,6 +110,16 @@ COERCERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+SCALARS = frozenset(COERCERS[kind] for kind in ("integer", "float", "boolean", "string", "ip", "timestamp"))
+
+
+def _each(coerce_one: Callable[[Any], Any], values: list[Any]) -> list[Any]:
+    """A scalar type taken by every element of a list (a repeated kv key, a JSON array): the same list
+    when nothing changed; null and empty elements pass, as single values do."""
+    new = [v if v is None or v == "" else coerce_one(v) for v in values]
+    return values if all(a is b for a, b in zip(new, values, strict=True)) else new
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """How to coerce one key and, for objects, the keys below it."""
@@ -150,7 +160,7 @@ def coerce(record: dict[str, Any], tree: Mapping[str, Field], prefix: str = "") 
         new = value
         if spec.coerce is not None:
             try:
-                new = spec.coerce(value)
+                new = _each(spec.coerce, value) if type(value) is list and spec.coerce in SCALARS else spec.coerce(value)
             except Mismatch as exc:
                 raise Mismatch(f"{prefix}{key} {_show(value)} {exc}") from None
         if spec.children and isinstance(new, dict):

@@ -2,7 +2,8 @@
 
 Options: ``delimiter`` between pairs (a space), ``separator`` between key and value (``=``),
 ``quotechars`` that may enclose a value containing delimiters or separators (``"'``; a backslash
-escapes the quote inside). A token without a separator is a parse error.
+escapes the quote inside). A token without a separator is a parse error. A key given more than once keeps
+every value, as a list in order (rules match any of them).
 """
 
 from __future__ import annotations
@@ -46,7 +47,12 @@ def _record(pattern: re.Pattern[str], line: str, number: int) -> dict[str, Any]:
             if not rest:
                 break
             raise ParseError(f"line {number}: no key and separator in {rest[:40]!r}")
-        record[found["key"].strip()] = _value(found)
+        key, value = found["key"].strip(), _value(found)
+        if key in record:  # a repeated key keeps every value: `a=evil a=benign` must not hide `evil`
+            earlier = record[key]
+            record[key] = [*earlier, value] if isinstance(earlier, list) else [earlier, value]
+        else:
+            record[key] = value
         position = found.end()
     if not record:
         raise ParseError(f"line {number}: no key-value pairs")
