@@ -96,6 +96,8 @@ def _starts_with_json(data: bytes) -> bool:
 def _generic(index: int, payload: _Payload) -> Replayed:
     if payload.value is None:
         return Replayed(index, 0, None, payload.raw, "not JSON: --log-type json reads JSON events only")
+    if not isinstance(payload.value, dict):
+        return Replayed(index, 0, None, payload.raw, f"a JSON {type(payload.value).__name__}, not an object: events are objects")
     return Replayed(index, 0, GENERIC, payload.value)
 
 

@@ -78,7 +78,7 @@ def load_file(path: str | Path) -> LoadResult:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return LoadResult([], [error("E000", f"cannot read rule file: {exc}", Loc(str(path)))], 1, 1)
+        return LoadResult(diagnostics=[error("E000", f"cannot read rule file: {exc}", Loc(str(path)))], files=1, documents=1)
     result = load_text(text, str(path))
     result.files = 1
     return result

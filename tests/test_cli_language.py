@@ -160,6 +160,27 @@ class TestReplay:
             assert status == 0
             assert [(a["log_type"], a["title"]) for a in map(json.loads, out.splitlines())] == [("auditd", "nc")]
 
+    @pytest.mark.parametrize("engine", ["interpreter", "compiled"])
+    def test_generic_log_type_skips_values_that_are_not_objects(self, engine, rule_file, tmp_path, capsys, monkeypatch):
+        """`--log-type json` on an array holding a number and a string: both named, not replayed, no traceback."""
+        monkeypatch.chdir(ROOT)
+        events = tmp_path / "events.json"
+        events.write_text(json.dumps([1, "x", {"Image": "C:\\w\\whoami.exe"}]))
+        status, out, err = run(["replay", "--rules", str(rule_file), "--engine", engine, "--log-type", "json", str(events)], capsys)
+        assert status == 0
+        assert [a["event_index"] for a in map(json.loads, out.splitlines())] == [2]
+        assert err.splitlines() == [
+            f"sigil replay: {events}: event 0: not replayed: a JSON int, not an object: events are objects",
+            f"sigil replay: {events}: event 1: not replayed: a JSON str, not an object: events are objects",
+            f"3 events, 1 alert, 2 unclassified, 1 rule ({engine})",
+        ]
+
+    def test_a_missing_rule_file_is_a_message(self, tmp_path, capsys):
+        """A rule path that does not exist is error E000, not a traceback."""
+        status, _, err = run(["compile", str(tmp_path / "missing.yml"), "--out", str(tmp_path / "out")], capsys)
+        assert status == 1
+        assert f"{tmp_path / 'missing.yml'}:1:1: error[E000]: cannot read rule file" in err
+
     def test_generic_log_type_reads_json_only(self, rule_file, tmp_path, capsys, monkeypatch):
         """`--log-type json` on a text log: each line is named as not JSON, none replayed."""
         monkeypatch.chdir(ROOT)
