@@ -4,7 +4,7 @@ Files are read as the Lambda reads an S3 object: line by line, gunzipped when gz
 file as one payload instead, as a Kinesis record or SQS message would carry it). Every record gives one
 JSON line ``{"file", "line", "index", "log_type"}``, or ``{"file", "line", "stage", "quarantine",
 "candidates"}`` when no log type accepts it. Exit status: 0 when every record is classified, 1 when
-some would be quarantined, 2 when the schemas or source map cannot be read.
+some would be quarantined, 2 when the schemas, the source map or a file cannot be read.
 """
 
 from __future__ import annotations
@@ -49,12 +49,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"sigil classify: {exc}", file=sys.stderr)
         return 2
     among = sources.allowed(args.source, classifier.names)
-    quarantined = 0
+    quarantined = unreadable = 0
     for path in args.files:
-        for line in classify_file(Path(path), classifier, among, args.source, whole=args.whole):
-            quarantined += "quarantine" in line
-            out.write(json.dumps(line, sort_keys=True) + "\n")
-    return 1 if quarantined else 0
+        try:
+            for line in classify_file(Path(path), classifier, among, args.source, whole=args.whole):
+                quarantined += "quarantine" in line
+                out.write(json.dumps(line, sort_keys=True) + "\n")
+        except OSError as exc:  # missing, a directory, no permission: say so, go on with the other files
+            unreadable += 1
+            print(f"sigil classify: {path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+    return 2 if unreadable else 1 if quarantined else 0
 
 
 def classify_file(

@@ -15,7 +15,10 @@ class EventsError(Exception):
 
 
 def read_bytes(path: str) -> bytes:
-    data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise EventsError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)

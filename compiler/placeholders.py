@@ -21,7 +21,7 @@ def load_placeholders(path: str | None) -> tuple[Placeholders, list[Diagnostic]]
         path = DEFAULT_FILE
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         return {}, [error("E090", f"cannot read placeholders: {exc}", Loc(path))]
     docs, diags = load_documents(text, path)
     if diags or not docs:

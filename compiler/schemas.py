@@ -109,8 +109,16 @@ class SchemaSet:
 
 def load_schemas(directory: str | Path) -> SchemaSet:
     result = SchemaSet()
+    if not Path(directory).is_dir():
+        result.diagnostics.append(error("S000", f"schema directory {directory} not found", Loc(str(directory)), "--schemas DIR names a directory of log type files (default: schemas/)"))
+        return result
     for path in sorted(Path(directory).glob("*.yml")):
-        docs, diags = load_documents(path.read_text(encoding="utf-8"), str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            result.diagnostics.append(error("S000", f"cannot read schema file: {exc}", Loc(str(path))))
+            continue
+        docs, diags = load_documents(text, str(path))
         result.diagnostics.extend(diags)
         for doc in docs:
             schema = _SchemaReader(doc, result.diagnostics).read()

@@ -1,0 +1,45 @@
+"""Every `sigil` command meets a user's mistake with a one-line message and an exit status, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compiler.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+RULE = str(ROOT / "rules" / "aws_root_account_usage.yml")
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, str]:
+    binary = tmp_path / "binary.yml"
+    binary.write_bytes(b"\x00\xff\xfe")
+    events = tmp_path / "events.json"
+    events.write_text('{"a": 1}\n')
+    return {"missing": str(tmp_path / "missing"), "dir": str(tmp_path), "binary": str(binary), "events": events.as_posix(), "out": str(tmp_path / "out")}
+
+
+MISTAKES = [
+    # (argv with {placeholders}, exit status, a line stderr must hold)
+    (["replay", "--rules", RULE, "{missing}"], 1, "sigil replay: {missing}: cannot read: No such file or directory"),
+    (["replay", "--rules", RULE, "{dir}"], 1, "sigil replay: {dir}: cannot read: Is a directory"),
+    (["replay", "--rules", "{missing}", "{events}"], 1, "error[E000]: cannot read rule file"),
+    (["classify", "{missing}"], 2, "sigil classify: {missing}: cannot read: No such file or directory"),
+    (["classify", "{dir}"], 2, "sigil classify: {dir}: cannot read: Is a directory"),
+    (["compile", "rules", "--placeholders", "{binary}", "--out", "{out}"], 1, "error[E090]: cannot read placeholders"),
+    (["compile", "{binary}", "--out", "{out}"], 1, "error[E000]: cannot read rule file"),
+    (["compile", "rules", "--schemas", "{missing}", "--out", "{out}"], 1, "error[S000]: schema directory {missing} not found"),
+    (["schemas", "list", "--schemas", "{missing}"], 1, "error[S000]: schema directory {missing} not found"),
+    (["bundle", "--build", "{missing}", "--out", "{out}/x.zip"], 1, "sigil bundle: {missing}/sigil_rules/__init__.py not found"),
+]
+
+
+@pytest.mark.parametrize(("argv", "status", "message"), MISTAKES, ids=[" ".join(a[:2]) + f" ({m[:30]})" for a, _, m in MISTAKES])
+def test_a_mistake_is_a_message(argv, status, message, files, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert main([arg.format(**files) for arg in argv]) == status
+    err = capsys.readouterr().err
+    assert message.format(**files) in err
+    assert "Traceback" not in err
