@@ -33,12 +33,16 @@ MISTAKES = [
     (["compile", "rules", "--schemas", "{missing}", "--out", "{out}"], 1, "error[S000]: schema directory {missing} not found"),
     (["schemas", "list", "--schemas", "{missing}"], 1, "error[S000]: schema directory {missing} not found"),
     (["bundle", "--build", "{missing}", "--out", "{out}/x.zip"], 1, "sigil bundle: {missing}/sigil_rules/__init__.py not found"),
+    (["redrive", "--queue", "http://127.0.0.1:9/q"], 2, "sigil redrive: no AWS region for http://127.0.0.1:9/q: set AWS_REGION"),
 ]
 
 
 @pytest.mark.parametrize(("argv", "status", "message"), MISTAKES, ids=[" ".join(a[:2]) + f" ({m[:30]})" for a, _, m in MISTAKES])
 def test_a_mistake_is_a_message(argv, status, message, files, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "SIGIL_DLQ_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", files["missing"])  # no region from a developer's ~/.aws/config
     assert main([arg.format(**files) for arg in argv]) == status
     err = capsys.readouterr().err
     assert message.format(**files) in err

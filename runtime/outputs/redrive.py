@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from runtime.outputs import OutputConfigError
 from runtime.outputs.base import AwsClients, Resources
@@ -141,6 +141,8 @@ def queue_client(queue_url: str, wait_seconds: int = WAIT_SECONDS) -> Any:
     region = {"region_name": match.group(1)} if match else {}
     try:
         return boto3.client("sqs", config=config, **region)
+    except NoRegionError:
+        raise QueueError(f"no AWS region for {queue_url}: set AWS_REGION, or give the queue's https://sqs.<region>.amazonaws.com/... URL") from None
     except BotoCoreError as exc:
         raise QueueError(describe(exc)) from exc
 
