@@ -3,8 +3,9 @@
 Files are read as the Lambda reads an S3 object: line by line, gunzipped when gzip (``--whole`` takes each
 file as one payload instead, as a Kinesis record or SQS message would carry it). Every record gives one
 JSON line ``{"file", "line", "index", "log_type"}``, or ``{"file", "line", "stage", "quarantine",
-"candidates"}`` when no log type accepts it. Exit status: 0 when every record is classified, 1 when
-some would be quarantined, 2 when the schemas, the source map or a file cannot be read.
+"candidates"}`` when no log type accepts it; a payload holding no record (a CSV header, a skipped header
+line, ``{"Records": []}``) gives ``{"file", "line", "records": 0}``. Exit status: 0 when every record is
+classified, 1 when some would be quarantined, 2 when the schemas, the source map or a file cannot be read.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             for line in classify_file(Path(path), classifier, among, args.source, whole=args.whole):
                 quarantined += "quarantine" in line
                 out.write(json.dumps(line, sort_keys=True) + "\n")
+        except BrokenPipeError:
+            raise  # our reader went away (`| head`): not a problem of the file
         except OSError as exc:  # missing, a directory, no permission: say so, go on with the other files
             unreadable += 1
             print(f"sigil classify: {path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
@@ -73,6 +76,9 @@ def classify_file(
         outcome = classifier.classify_payload(payload.data, among, payload.header)
         if outcome.error is not None:
             yield {**where, "stage": "parse", "quarantine": outcome.error, "candidates": dict(outcome.reasons)}
+            continue
+        if not outcome.records:  # a header line, a skipped line, {"Records": []}: nothing to classify or lose
+            yield {**where, "records": 0}
             continue
         for index, (_, result) in enumerate(outcome.records):
             if result.log_type is None:

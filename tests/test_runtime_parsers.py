@@ -550,6 +550,16 @@ class TestClassifyCommand:
             (str(zipped), 1, 0, "sshd"),
         ]
 
+    def test_a_payload_without_records_is_said(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """The header line of a VPC flow file in S3 holds no record: one line says so, nothing is quarantined."""
+        sample = Path(__file__).parent / "samples" / "vpc_flow" / "cloudwatch_lines.log"
+        flow = tmp_path / "flow.log"
+        flow.write_bytes(b"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n" + sample.read_bytes())
+        status, lines = self.run([str(flow), "--schemas", str(Path(__file__).resolve().parents[1] / "schemas")], capsys)
+        assert status == 0
+        assert lines[0] == {"file": str(flow), "line": 1, "records": 0}
+        assert {line["log_type"] for line in lines[1:]} == {"vpc_flow"}
+
     def test_quarantine_reasons_and_status(self, tmp_path: Path, package: str, capsys: pytest.CaptureFixture[str]) -> None:
         """Records no log type accepts print the quarantine reason of each candidate, and the status is 1."""
         path = tmp_path / "bad.jsonl"
