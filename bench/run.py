@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -220,8 +221,6 @@ def main(argv=None) -> int:
 def import_from_source(package: Path, workdir: Path, probe: str) -> float:
     """Median of 3 runs of ``probe`` on a copy of ``package`` without ``__pycache__``, under ``-B``: what the
     import costs where no bytecode can be read or written (Lambda's read-only /var/task)."""
-    import shutil
-
     shutil.rmtree(workdir, ignore_errors=True)
     shutil.copytree(package, workdir / package.name, ignore=shutil.ignore_patterns("__pycache__"))
     runs = [float(subprocess.run([sys.executable, "-B", "-c", probe, str(workdir)], capture_output=True, text=True, check=True, cwd=ROOT).stdout) for _ in range(3)]

@@ -120,7 +120,7 @@ class ExprWriter:
         if isinstance(item, Exists):
             return f"({self.raw(item.field)} is {self.helper('MISSING')})"
         if isinstance(item, InSet):
-            return self.write_InSet(item).removeprefix("not ")
+            return self.disjoint(item)
         return f"(not {self.write(item)})"
 
     def write_Const(self, node: Const) -> str:
@@ -135,8 +135,12 @@ class ExprWriter:
         return f"any({STR_TESTS[node.op].format(lit=repr(node.value))} for t in {var})"
 
     def write_InSet(self, node: InSet) -> str:
+        return "not " + self.disjoint(node)
+
+    def disjoint(self, node: InSet) -> str:
+        """The test that none of the field's texts is in the set: `InSet` negated."""
         values = self.constant("set", node.values)
-        return f"not {values}.isdisjoint({self.texts_var(node.field, folded=not node.cased)})"
+        return f"{values}.isdisjoint({self.texts_var(node.field, folded=not node.cased)})"
 
     def write_AnyAffix(self, node: AnyAffix) -> str:
         var = self.texts_var(node.field, folded=not node.cased)

@@ -27,13 +27,9 @@ def read_bytes(path: str) -> bytes:
     return data
 
 
-def json_values(data: bytes, path: str) -> Iterator[Any]:
-    """Every JSON value of ``data`` (JSON lines, concatenated or pretty-printed), a top-level array's
-    elements one by one; ``path`` names the file in errors."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise EventsError(f"{path}: not UTF-8 text ({exc})") from None
+def json_documents(text: str, path: str) -> Iterator[Any]:
+    """Every top-level JSON value of ``text`` (JSON lines, concatenated or pretty-printed), in order;
+    ``path`` names the file in errors."""
     decoder = json.JSONDecoder()
     index, length = 0, len(text)
     while True:
@@ -45,7 +41,4 @@ def json_values(data: bytes, path: str) -> Iterator[Any]:
             value, index = decoder.raw_decode(text, index)
         except json.JSONDecodeError as exc:
             raise EventsError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-        if isinstance(value, list):
-            yield from value
-        else:
-            yield value
+        yield value

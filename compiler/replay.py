@@ -141,10 +141,9 @@ def replay(
                     counts["unclassified"] += 1
                     warn(f"{path}: event {replayed.event_index}: not replayed: {replayed.note}")
                     continue
-                if replayed.note:
-                    counts["lenient"] += replayed.record_index == 0
-                    if replayed.record_index == 0:
-                        warn(f"{path}: event {replayed.event_index}: {replayed.note}; replayed as {replayed.log_type}")
+                if replayed.note and replayed.record_index == 0:  # once per event, not per record
+                    counts["lenient"] += 1
+                    warn(f"{path}: event {replayed.event_index}: {replayed.note}; replayed as {replayed.log_type}")
                 for rule in matchers.match(replayed.log_type, replayed.record):
                     counts["alerts"] += 1
                     emit(Alert(rule, replayed.log_type, path, replayed.event_index, replayed.record_index))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from runtime.parsers.coerce import Mismatch, coerce
 from runtime.sources.limits import Limits
 from runtime.sources.stream import line_payloads
 
-from .events_io import json_values, read_bytes
+from .events_io import EventsError, json_documents, read_bytes
 
 GENERIC = "json"  # the schema-less log type: any JSON object, every rule applies
 
@@ -67,10 +68,16 @@ def file_records(path: str, classifier: Classifier, log_type: str | None = None)
 
 
 def _payloads(path: str) -> Iterator[_Payload]:
+    """One payload per JSON value (a top-level array's elements one by one) when the file opens with a
+    JSON object or array; else one per line: an Apache error line opens with ``[``, a line of text with a
+    number (``2024/05/14 ...``), a JSON line may be broken, and the Lambda reads such files by line."""
     data = read_bytes(path)
-    if _starts_with_json(data):
-        for value in json_values(data, path):
-            yield _Payload(json.dumps(value).encode(), value=value)
+    documents = _json_documents(data, path)
+    first = next(documents, None)
+    if isinstance(first, dict | list):
+        for document in itertools.chain([first], documents):
+            for value in document if isinstance(document, list) else (document,):
+                yield _Payload(json.dumps(value).encode(), value=value)
         return
     for payload in line_payloads(io.BytesIO(data), "file", path, {}, Limits()):
         if payload.error is not None:
@@ -79,18 +86,20 @@ def _payloads(path: str) -> Iterator[_Payload]:
             yield _Payload(payload.data, header=payload.header)
 
 
-def _starts_with_json(data: bytes) -> bool:
-    """Whether ``data`` opens with a JSON value; if not (an Apache error line opens with ``[``, a JSON
-    line may be broken), it is read line by line and each line classified, as the Lambda would."""
+def _json_documents(data: bytes, path: str) -> Iterator[Any]:
+    """The top-level JSON values of ``data``, none when it is not UTF-8 or its first value is not JSON."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return False
+        return
+    documents = json_documents(text, path)
     try:
-        first, _ = json.JSONDecoder().raw_decode(text, len(text) - len(text.lstrip()))
-    except json.JSONDecodeError:
-        return False
-    return isinstance(first, dict | list)  # not the 2024 of a line opening "2024/05/14 10:22:31"
+        first = next(documents, None)
+    except EventsError:
+        return
+    if first is not None:
+        yield first
+        yield from documents  # a later value that is not JSON is an error with its place
 
 
 def _generic(index: int, payload: _Payload) -> Replayed:

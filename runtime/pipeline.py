@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from runtime.alerts import build_alert
 from runtime.logs import emit, preview
-from runtime.metrics import LogTypeCounts
+from runtime.metrics import OUTPUT_METRICS, LogTypeCounts
 from runtime.quarantine import LogQuarantine, Quarantine, QuarantineError, entry
 from runtime.rules import RuleSet
 from runtime.sources import Item, Payload, SourceError, detect
@@ -30,7 +30,6 @@ FLUSH_ENTRIES = 500
 FLUSH_ENTRY_BYTES = 8 * 1024 * 1024
 LOGGED_QUARANTINES = 50  # per batch; the summary counts them all
 LOGGED_RULE_ERRORS = 10  # per rule (or failing module) per batch; the metrics count them all
-OUTPUT_OUTCOMES = ("delivered", "dead_lettered", "failed", "retries")  # per output, from the dispatcher's report
 
 
 class Report(Protocol):
@@ -336,7 +335,7 @@ class _ItemRun:
             return
         for name, counts in (getattr(report, "outputs", None) or {}).items():  # the dispatcher's, per output
             tally = self.result.outputs.setdefault(name, Counter())
-            for outcome in OUTPUT_OUTCOMES:
+            for outcome in OUTPUT_METRICS:
                 tally[outcome] += getattr(counts, outcome, 0)
         delivered, dead = len(report.delivered), len(report.dead_lettered)
         undelivered = len(alerts) - delivered - dead  # failed, or unaccounted for by the report

@@ -48,11 +48,13 @@ def _record(pattern: re.Pattern[str], line: str, number: int) -> dict[str, Any]:
                 break
             raise ParseError(f"line {number}: no key and separator in {rest[:40]!r}")
         key, value = found["key"].strip(), _value(found)
-        if key in record:  # a repeated key keeps every value: `a=evil a=benign` must not hide `evil`
-            earlier = record[key]
-            record[key] = [*earlier, value] if isinstance(earlier, list) else [earlier, value]
-        else:
+        earlier = record.get(key)
+        if earlier is None:
             record[key] = value
+        elif isinstance(earlier, list):  # values are text: a list here is one this loop made
+            earlier.append(value)
+        else:  # a repeated key keeps every value: `a=evil a=benign` must not hide `evil`
+            record[key] = [earlier, value]
         position = found.end()
     if not record:
         raise ParseError(f"line {number}: no key-value pairs")
