@@ -184,7 +184,10 @@ def manifest(result: BuildResult) -> dict:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    # A lone surrogate (YAML's "\\ud800") has no UTF-8 form: inside a JSON string `backslashreplace` writes
+    # it as the JSON escape that reads back as the same text.
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    path.write_bytes(text.encode("utf-8", "backslashreplace"))
 
 
 def compile_rules(

@@ -37,6 +37,7 @@ from compiler.ir import (
     Wildcard,
 )
 from compiler.literal_trie import trie_regex
+from compiler.literals import comment_text, identifier, literal, number
 from runtime.fields import END, START
 
 # The helpers generated modules may import: exactly what the runtime exports.
@@ -78,7 +79,7 @@ class ExprWriter:
         return self.constants[key]
 
     def hook_module(self, module_path: str, resolved: str | None) -> str:
-        name = hook_module_name(module_path)
+        name = identifier(hook_module_name(module_path))
         self.hooks[name] = resolved
         return name
 
@@ -182,7 +183,7 @@ class ExprWriter:
         return search
 
     def write_NumCompare(self, node: NumCompare) -> str:
-        return f"any(n {COMPARE_OPS[node.op]} {node.number!r} for n in F[{'n:' + node.field!r}])"
+        return f"any(n {COMPARE_OPS[node.op]} {number(node.number)} for n in F[{'n:' + node.field!r}])"
 
     def write_Cidr(self, node: Cidr) -> str:
         return f"{self.helper('ip_in')}({self.raw(node.field)}, {node.network!r})"
@@ -199,11 +200,11 @@ class ExprWriter:
 
     def write_TimePart(self, node: TimePart) -> str:
         part = f"{self.helper('time_part')}({self.raw(node.field)}, {node.part!r})"
-        return f"((p := {part}) is not None and p {COMPARE_OPS[node.op]} {node.number!r})"
+        return f"((p := {part}) is not None and p {COMPARE_OPS[node.op]} {number(node.number)})"
 
     def write_PyCall(self, node: PyCall) -> str:
         module = self.hook_module(node.module_path, node.resolved)
-        return f"bool({module}.{node.function}(F.record))"
+        return f"bool({module}.{identifier(node.function)}(F.record))"
 
     def constant_lines(self) -> list[str]:
         lines = []
@@ -237,8 +238,9 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
-    env.filters["pyrepr"] = repr
+    env.filters["pyrepr"] = literal
     env.filters["literal"] = literal
+    env.filters["comment"] = comment_text
     return env
 
 
@@ -287,7 +289,7 @@ def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: st
         always=always,
         anchors=[f"{path!r}: {literal(literals)}" for path, literals in index.items()],
     )
-    compile(source, f"<sigil_rules.{log_type}>", "exec")  # fail at build time, never in Lambda
+    compile(source, f"<sigil_rules.{module_name(log_type)}>", "exec")  # fail at build time, never in Lambda
     return GeneratedModule(source, dict(sorted(writer.hooks.items())))
 
 
@@ -312,23 +314,12 @@ def generate_package_init(modules: dict[str, str], generator: str) -> str:
     return _environment().get_template("package_init.py.j2").render(modules=sorted(modules.items()), generator=generator)
 
 
-def literal(value: Any) -> str:
-    """A deterministic Python literal for plain data (dict keys in sorted order)."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k!r}: {literal(v)}" for k, v in sorted(value.items())) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(literal(v) for v in value) + "]"
-    if isinstance(value, tuple):
-        return "(" + ", ".join(literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    return repr(value)
-
-
 def hook_module_name(module_path: str) -> str:
     """`rules/helpers/auth.py` → `rules_helpers_auth`: the hook's module name inside the package."""
     return module_name(module_path.removesuffix(".py").replace("/", "_").replace("\\", "_"))
 
 
 def module_name(log_type: str) -> str:
-    """A Python module name for a log type (letters, digits and underscores)."""
-    name = re.sub(r"\W", "_", log_type.lower())
+    """A Python module name for a log type (ASCII letters, digits and underscores)."""
+    name = re.sub(r"[^a-z0-9_]", "_", log_type.lower())
     return name if name[:1].isalpha() else "lt_" + name

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compiler.codegen import module_name
 from dsl.ast import FieldItem, LogSource
 from dsl.diagnostics import Diagnostic, Loc, did_you_mean, error, warning
 from dsl.expr import Const, Expr, all_of, any_of
@@ -126,6 +127,11 @@ def load_schemas(directory: str | Path) -> SchemaSet:
                 continue
             if schema.name in result.schemas:
                 result.diagnostics.append(error("S010", f"log type '{schema.name}' is defined twice", doc.loc))
+                continue
+            same_module = [n for n in result.schemas if module_name(n) == module_name(schema.name)]
+            if same_module:
+                message = f"log type '{schema.name}' would share the generated module '{module_name(schema.name)}' with '{same_module[0]}'"
+                result.diagnostics.append(error("S010", message, doc.loc, "log type names must differ in more than punctuation and case"))
                 continue
             result.schemas[schema.name] = schema
     return result

@@ -23,6 +23,7 @@ import yaml
 from dsl.diagnostics import Diagnostic, Loc, error, warning
 
 from .codegen import module_name
+from .literals import comment_text
 from .report import plural, text_report
 
 HEADER = "# Imported from StreamAlert"
@@ -439,7 +440,7 @@ def render_file(logs: tuple[ImportedLog, ...]) -> str:
 
 def _render(log: ImportedLog) -> str:
     header = (
-        f"{HEADER} {log.origin}, log type {log.name},\n"
+        f"{HEADER} {comment_text(log.origin)}, log type {comment_text(log.name)},\n"
         "# by `sigil schemas import-streamalert`: re-import rather than edit, or delete this header to own the file.\n"
     )
     return header + yaml.safe_dump(log.document, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)

@@ -167,6 +167,8 @@ def _lower_value(field: str | None, value, chain: Chain, placeholders, index: in
     if chain.compare:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ModifierError("E116", f"modifier '{chain.compare}' needs a number, not {value!r}", "write the number without quotes", index)
+        if value != value:  # NaN: no number compares to it, the test could never hold
+            raise ModifierError("E116", f"modifier '{chain.compare}' needs a number, not .nan (nothing compares to it)", "write a number; .inf and -.inf are allowed", index)
         return NumCompare(field, chain.compare, value)
     patterns = _patterns(value, mods, placeholders, index)
     if field is None and chain.position is None:

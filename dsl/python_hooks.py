@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import keyword
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -24,9 +25,15 @@ class HookError(Exception):
 def parse_ref(text: str) -> tuple[str, str] | None:
     """`rules/helpers/auth.py:is_admin` → ("rules/helpers/auth.py", "is_admin"), or None if malformed."""
     module, sep, function = text.rpartition(":")
-    if not sep or not module.endswith(".py") or not function.isidentifier():
+    if not sep or not module.endswith(".py") or not is_plain_identifier(function):
         return None
     return module, function
+
+
+def is_plain_identifier(name: str) -> bool:
+    """An ASCII Python identifier that is not a keyword: written as code as it is, and not changed
+    by Python's NFKC normalization of identifiers (`ﬁ` would name the attribute `fi`)."""
+    return name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
 
 
 def resolve(module_path: str, rule_path: str) -> Path | None:
