@@ -174,6 +174,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Rule text and log values may hold characters the terminal's encoding cannot write (a lone surrogate
+    # from YAML's "\\ud800"): they are written as escapes, never raised as a traceback.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = parser().parse_args(argv)
     try:
         return args.func(args)

@@ -266,3 +266,19 @@ def test_nan_is_not_a_number_to_compare_with(tmp_path: Path) -> None:
     result = compile_rules([str(rules_dir)], str(schemas_dir), tmp_path / "build")
     [diag] = result.errors
     assert diag.code == "E116" and ".nan" in diag.message and diag.loc.line > 1
+
+
+def test_cli_writes_unencodable_rule_text_as_escapes(tmp_path: Path) -> None:
+    """A lone surrogate in a field name reaches the diagnostic: printed escaped, not a traceback."""
+    import subprocess
+
+    rule = tmp_path / "a.yml"
+    rule.write_text('title: "x\\ud800"\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    "eventNam\\ud800e": a\n  condition: sel\n', encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from compiler.cli import main; sys.exit(main())", "lint", str(rule), "--schemas", str(root / "schemas")],
+        capture_output=True, text=True, cwd=root, env={"PYTHONIOENCODING": "utf-8", "PATH": "/usr/bin:/bin"},
+    )
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 1
+    assert "field 'eventNam\\ud800e' is not in log type 'cloudtrail'" in done.stdout
