@@ -222,6 +222,15 @@ def test_dashes_in_text_logs_leave_fields_out():
     assert (record["http_status"], record["bytes_sent"]) == (200, 7340032)
 
 
+def test_auditd_enriched_lines_keep_their_interpreted_fields():
+    """log_format = ENRICHED puts 0x1D before the interpreted fields: one record, every field its own."""
+    records = parsers.parse((SAMPLES / "auditd" / "enriched.log").read_bytes(), SCHEMA["auditd"].parser)
+    assert len(records) == 5
+    syscall = records[0]
+    assert (syscall["key"], syscall["SYSCALL"], syscall["AUID"], syscall["ARCH"]) == ("immutable", "execve", "alice", "x86_64")
+    assert (records[3]["cap_frootid"], records[3]["OUID"]) == ("0", "root")
+
+
 def test_osquery_snapshot_rows_carry_their_query():
     """Each snapshot row is a record with the query's name and host under `osquery`."""
     rows = parsers.parse(
@@ -319,7 +328,7 @@ FIRING = {
     "linux_syslog": ({"product": "linux", "service": "sudo"}, {"application": "sudo", "message|contains": "USER=root"},
                      {"auth.log": [4], "rfc5424.log": [1]}),
     "auditd": ({"product": "linux", "service": "auditd"}, {"type": "EXECVE", "a0": "chattr", "a1|contains": "-i"},
-               {"audit.log": [8]}),
+               {"audit.log": [8], "enriched.log": [1]}),
 }  # fmt: skip
 
 
@@ -377,6 +386,7 @@ CORPUS_FIRING = [
     ("linux/builtin/sshd/lnx_sshd_susp_ssh.yml", "linux_syslog/rfc5424.log", [0]),
     ("linux/auditd/syscall/lnx_auditd_create_account.yml", "auditd/audit.log", [6]),
     ("linux/auditd/execve/lnx_auditd_chattr_immutable_removal.yml", "auditd/audit.log", [8]),
+    ("linux/auditd/execve/lnx_auditd_chattr_immutable_removal.yml", "auditd/enriched.log", [1]),
 ]  # fmt: skip
 
 

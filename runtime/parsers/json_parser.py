@@ -18,7 +18,7 @@ from typing import Any
 
 from runtime.parsers import envelope, evtx, paths
 from runtime.parsers.errors import ParseError
-from runtime.parsers.text import decode
+from runtime.parsers.text import decode, split_lines
 
 JSON_IN_TEXT = re.compile(r"\{.*\}", re.DOTALL)
 
@@ -89,7 +89,7 @@ def _decode_documents(raw: bytes) -> list[Any]:
     try:
         return [loads(text)]
     except ParseError as whole_error:
-        lines = [line for line in text.splitlines() if line.strip()]
+        lines = [line for line in split_lines(text) if line.strip()]
         if len(lines) < 2 or str(whole_error) == "JSON nested too deeply":
             raise
     try:

@@ -92,7 +92,7 @@ def _csv(config: Mapping[str, Any]) -> None:
 
 def _kv(config: Mapping[str, Any]) -> None:
     try:
-        kv_parser.pair_pattern(str(config.get("delimiter", " ")), str(config.get("separator", "=")), str(config.get("quotechars", "\"'")))
+        kv_parser.pair_pattern(kv_parser.delimiters(config), str(config.get("separator", "=")), str(config.get("quotechars", "\"'")))
     except ParseError as exc:
         raise BadOption("delimiter" if not config.get("delimiter", " ") else "separator", str(exc)) from None
 

@@ -17,6 +17,18 @@ def decode(raw: bytes) -> str:
 
 def lines(text: str) -> Iterator[tuple[int, str]]:
     """Yield ``(1-based number, line)`` for the non-blank lines of ``text``."""
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(split_lines(text), 1):
         if line.strip():
             yield number, line
+
+
+def split_lines(text: str) -> list[str]:
+    """``text`` split at ``\\n`` (a ``\\r`` before it dropped), and nowhere else.
+
+    Not ``str.splitlines``, which also breaks at 0x1C-0x1E, 0x85, U+2028...: auditd's ENRICHED format
+    puts 0x1D between a record's raw and interpreted fields, and a log value may hold any of them.
+    """
+    parts = text.split("\n")
+    if parts and parts[-1] == "":
+        parts.pop()
+    return [p[:-1] if p.endswith("\r") else p for p in parts]
