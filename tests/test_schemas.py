@@ -231,6 +231,16 @@ def test_auditd_enriched_lines_keep_their_interpreted_fields():
     assert (records[3]["cap_frootid"], records[3]["OUID"]) == ("0", "root")
 
 
+def test_windows_evtx_user_data_and_spaced_names_read_as_sigma_fields():
+    """UserData's one element holds the event data (Security 1102); `Threat Name` reads as ThreatName."""
+    records = parsers.parse((SAMPLES / "windows" / "evtx_channels.json").read_bytes(), SCHEMA["windows"].parser)
+    cleared, defender = records[2], records[3]
+    assert (cleared["EventID"], cleared["SubjectUserName"], cleared["SubjectDomainName"]) == (1102, "Administrator", "CORP")
+    assert "LogFileCleared" not in cleared
+    assert (defender["ThreatName"], defender["SourceName"]) == ("HackTool:Win32/Mimikatz.D", "AMSI")
+    assert not [key for key in defender if " " in key]
+
+
 def test_osquery_snapshot_rows_carry_their_query():
     """Each snapshot row is a record with the query's name and host under `osquery`."""
     rows = parsers.parse(
@@ -301,7 +311,7 @@ FIRING = {
     "cloudtrail": ({"product": "aws", "service": "cloudtrail"},
                    {"eventName": "StopLogging", "userIdentity.type": "IAMUser"}, {"s3_object.json": [0]}),
     "windows": ({"product": "windows", "category": "process_creation"}, {"Image|endswith": "\\whoami.exe"},
-                {"sysmon_process_creation.json": [0], "security_4688.json": [0]}),
+                {"sysmon_process_creation.json": [0], "security_4688.json": [0], "evtx_channels.json": []}),
     # one rule for both GuardDuty layouts: the EventBridge one reads the finding through the renames
     "guardduty": (*GUARDDUTY_RULE, {"export.jsonl": [0]}),
     "guardduty_event": (*GUARDDUTY_RULE, {"eventbridge.json": [0]}),
@@ -373,6 +383,10 @@ CORPUS_FIRING = [
     ("windows/process_creation/proc_creation_win_whoami_priv_discovery.yml", "windows/sysmon_process_creation.json", [0]),
     ("windows/process_creation/proc_creation_win_whoami_priv_discovery.yml", "windows/security_4688.json", []),
     ("windows/process_creation/proc_creation_win_whoami_all_execution.yml", "windows/security_4688.json", [0]),
+    # evtx layout: other channels, `Source Name` read as Sigma's SourceName
+    ("windows/builtin/dns_client/win_dns_client_mega_nz.yml", "windows/evtx_channels.json", [0]),
+    ("windows/builtin/windefend/win_defender_malware_detected_amsi_source.yml", "windows/evtx_channels.json", [3]),
+    ("windows/builtin/security/win_security_audit_log_cleared.yml", "windows/evtx_channels.json", [2]),
     ("identity/okta/okta_policy_modified_or_deleted.yml", "okta/system_log.jsonl", [1]),
     ("identity/okta/okta_policy_modified_or_deleted.yml", "okta/event_hook.json", [0]),
     ("identity/okta/okta_user_session_start_via_anonymised_proxy.yml", "okta/system_log.jsonl", [0]),

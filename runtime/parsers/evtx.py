@@ -1,7 +1,9 @@
 """The evtx_dump JSON layout of Windows events (`Event.System.*` with `#attributes`, `Event.EventData.*`).
 
 `flatten` turns it into the flat field names Sigma rules use: EventID, Channel, Provider_Name,
-Computer, ..., and every EventData field at the top level.
+Computer, ..., and every event data field at the top level: the fields of `EventData`, or of the one
+element `UserData` wraps (`UserData.LogFileCleared.SubjectUserName` → `SubjectUserName`), with the
+spaces some providers put in names removed as Sigma writes them (`Threat Name` → `ThreatName`).
 """
 
 from __future__ import annotations
@@ -28,9 +30,21 @@ def flatten(obj: dict[str, Any]) -> dict[str, Any]:
                 out[key] = value["#text"]
         else:
             out[key] = value
-    data = event.get("EventData") or event.get("UserData") or {}
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if key != "#attributes":
-                out.setdefault(key, value)
+    for key, value in event_data(event).items():
+        if key != "#attributes":
+            out.setdefault(key.replace(" ", ""), value)
     return out
+
+
+def event_data(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's data fields: `EventData`, or the fields of the single element inside `UserData`."""
+    data = event.get("EventData")
+    if isinstance(data, dict) and data:
+        return data
+    user = event.get("UserData")
+    if not isinstance(user, dict):
+        return {}
+    elements = [value for key, value in user.items() if key != "#attributes"]
+    if len(elements) == 1 and isinstance(elements[0], dict):
+        return elements[0]
+    return user
