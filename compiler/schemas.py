@@ -19,7 +19,7 @@ ALWAYS = Const(True)
 FIELD_TYPES = ("string", "integer", "float", "boolean", "ip", "timestamp", "list", "any", "object")
 OPEN_TYPES = ("any", "list")  # any sub-path below these is accepted
 COERCED_TYPES = ("integer", "float", "boolean", "timestamp", "ip")  # the runtime converts text to these
-PARSER_TYPES = ("json", "csv", "kv", "syslog", "regex")  # runtime.parsers.PARSERS
+PARSER_TYPES = ("json", "csv", "kv", "syslog", "regex", "xml_event")  # runtime.parsers.PARSERS
 LOGSOURCE_KEYS = ("product", "category", "service")
 # `normalization` is StreamAlert's, kept by `sigil schemas import-streamalert` (nothing applies it yet).
 SCHEMA_KEYS = ("name", "description", "parser", "classify", "strict_fields", "logsources", "fields", "normalization")

@@ -255,8 +255,7 @@ def test_osquery_snapshot_rows_carry_their_query():
 
 # folder: (rules, compiled, {logsource without a log type: rules}, {(log type, field): rules} for E060)
 CORPUS = {
-    "linux": (210, 75, {"product=linux category=process_creation": 122, "product=linux category=file_event": 8,
-                         "product=linux category=network_connection": 5}, {}),
+    "linux": (210, 210, {}, {}),  # auditd, syslog, Sysmon for Linux
     "web": (45, 16, {"category=proxy": 29}, {}),
     "identity/okta": (21, 21, {}, {}),
     # the rule tests `status: success`, which no CloudTrail record has
@@ -337,6 +336,8 @@ FIRING = {
     "apache_error": ({"service": "apache"}, {"module": "core", "message|contains": "exit signal"}, {"error.log": [1]}),
     "linux_syslog": ({"product": "linux", "service": "sudo"}, {"application": "sudo", "message|contains": "USER=root"},
                      {"auth.log": [4], "rfc5424.log": [1]}),
+    "sysmon_linux": ({"product": "linux", "category": "process_creation"}, {"ParentCommandLine|contains": "| base64 -d | bash"},
+                     {"syslog.log": [0]}),
     "auditd": ({"product": "linux", "service": "auditd"}, {"type": "EXECVE", "a0": "chattr", "a1|contains": "-i"},
                {"audit.log": [8], "enriched.log": [1]}),
 }  # fmt: skip
@@ -401,6 +402,10 @@ CORPUS_FIRING = [
     ("linux/auditd/syscall/lnx_auditd_create_account.yml", "auditd/audit.log", [6]),
     ("linux/auditd/execve/lnx_auditd_chattr_immutable_removal.yml", "auditd/audit.log", [8]),
     ("linux/auditd/execve/lnx_auditd_chattr_immutable_removal.yml", "auditd/enriched.log", [1]),
+    # Sysmon for Linux, XML events in syslog lines
+    ("linux/process_creation/proc_creation_lnx_base64_decode.yml", "sysmon_linux/syslog.log", [0]),
+    ("linux/file_event/file_event_lnx_susp_cron_file_created.yml", "sysmon_linux/syslog.log", [2]),
+    ("linux/network_connection/net_connection_lnx_susp_malware_callback_port.yml", "sysmon_linux/syslog.log", [3]),
 ]  # fmt: skip
 
 

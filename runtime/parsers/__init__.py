@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from runtime.parsers import csv_parser, json_parser, kv_parser, regex_parser, syslog_parser
+from runtime.parsers import csv_parser, json_parser, kv_parser, regex_parser, syslog_parser, xml_event
 from runtime.parsers.errors import ParseError
 
 Parser = Callable[[bytes, Mapping[str, Any], bytes | None], list[dict[str, Any]]]
@@ -20,6 +20,7 @@ PARSERS: dict[str, Parser] = {
     "kv": kv_parser.parse,
     "syslog": syslog_parser.parse,
     "regex": regex_parser.parse,
+    "xml_event": xml_event.parse,
 }
 
 __all__ = ["PARSERS", "ParseError", "Parser", "parse"]

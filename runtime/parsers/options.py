@@ -21,6 +21,7 @@ OPTIONS: dict[str, frozenset[str]] = {
     "kv": frozenset({"delimiter", "separator", "quotechars"}),
     "syslog": frozenset({"format"}),
     "regex": frozenset({"pattern", "flags", "partial", "skip"}),
+    "xml_event": frozenset(),
 }
 LAYOUTS = ("evtx",)
 
@@ -124,4 +125,5 @@ CHECKS: dict[str, tuple[Callable[[Mapping[str, Any]], None], ...]] = {
     "kv": (_kv,),
     "syslog": (_syslog,),
     "regex": (_regex,),
+    "xml_event": (),
 }
