@@ -256,7 +256,8 @@ def test_osquery_snapshot_rows_carry_their_query():
 # folder: (rules, compiled, {logsource without a log type: rules}, {(log type, field): rules} for E060)
 CORPUS = {
     "linux": (210, 210, {}, {}),  # auditd, syslog, Sysmon for Linux
-    "web": (45, 16, {"category=proxy": 29}, {}),
+    # squid_access has no cookie and no upstream address
+    "web": (45, 43, {}, {("squid_access", "cs-cookie"): 1, ("squid_access", "dst_ip"): 1}),
     "identity/okta": (21, 21, {}, {}),
     # the rule tests `status: success`, which no CloudTrail record has
     "cloud/aws": (57, 56, {}, {("cloudtrail", "status"): 1}),
@@ -336,6 +337,8 @@ FIRING = {
     "apache_error": ({"service": "apache"}, {"module": "core", "message|contains": "exit signal"}, {"error.log": [1]}),
     "linux_syslog": ({"product": "linux", "service": "sudo"}, {"application": "sudo", "message|contains": "USER=root"},
                      {"auth.log": [4], "rfc5424.log": [1]}),
+    "squid_access": ({"category": "proxy"}, {"cs-method": "CONNECT", "cs-host|endswith": ".telegram.org", "sc-status": 200},
+                     {"access.log": [1]}),
     "sysmon_linux": ({"product": "linux", "category": "process_creation"}, {"ParentCommandLine|contains": "| base64 -d | bash"},
                      {"syslog.log": [0]}),
     "auditd": ({"product": "linux", "service": "auditd"}, {"type": "EXECVE", "a0": "chattr", "a1|contains": "-i"},
@@ -402,6 +405,11 @@ CORPUS_FIRING = [
     ("linux/auditd/syscall/lnx_auditd_create_account.yml", "auditd/audit.log", [6]),
     ("linux/auditd/execve/lnx_auditd_chattr_immutable_removal.yml", "auditd/audit.log", [8]),
     ("linux/auditd/execve/lnx_auditd_chattr_immutable_removal.yml", "auditd/enriched.log", [1]),
+    # Squid as Sigma's proxy: c-uri is the whole URL, c-uri-extension the path's
+    ("web/proxy_generic/proxy_raw_paste_service_access.yml", "squid_access/access.log", [0]),
+    ("web/proxy_generic/proxy_ua_bitsadmin_susp_tld.yml", "squid_access/access.log", [2]),
+    ("web/proxy_generic/proxy_download_susp_tlds_blacklist.yml", "squid_access/access.log", [2]),
+    ("web/proxy_generic/proxy_telegram_api.yml", "squid_access/access.log", [1]),
     # Sysmon for Linux, XML events in syslog lines
     ("linux/process_creation/proc_creation_lnx_base64_decode.yml", "sysmon_linux/syslog.log", [0]),
     ("linux/file_event/file_event_lnx_susp_cron_file_created.yml", "sysmon_linux/syslog.log", [2]),
