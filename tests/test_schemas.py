@@ -262,6 +262,7 @@ CORPUS = {
     # the rule tests `status: success`, which no CloudTrail record has
     "cloud/aws": (57, 56, {}, {("cloudtrail", "status"): 1}),
     # the rule tests `blocked: "false"` besides `action`; flow logs have no such field
+    "application/kubernetes": (16, 16, {}, {}),
     "network/firewall": (1, 0, {}, {("vpc_flow", "blocked"): 1}),
 }  # fmt: skip
 UNMAPPED = re.compile(r"logsource (.+) maps to no log type")
@@ -337,6 +338,8 @@ FIRING = {
     "apache_error": ({"service": "apache"}, {"module": "core", "message|contains": "exit signal"}, {"error.log": [1]}),
     "linux_syslog": ({"product": "linux", "service": "sudo"}, {"application": "sudo", "message|contains": "USER=root"},
                      {"auth.log": [4], "rfc5424.log": [1]}),
+    "kubernetes_audit": ({"product": "kubernetes", "service": "audit"}, {"user.username": "system:anonymous", "objectRef.resource": "secrets"},
+                         {"eks_audit.jsonl": [2]}),
     "squid_access": ({"category": "proxy"}, {"cs-method": "CONNECT", "cs-host|endswith": ".telegram.org", "sc-status": 200},
                      {"access.log": [1]}),
     "sysmon_linux": ({"product": "linux", "category": "process_creation"}, {"ParentCommandLine|contains": "| base64 -d | bash"},
@@ -405,6 +408,12 @@ CORPUS_FIRING = [
     ("linux/auditd/syscall/lnx_auditd_create_account.yml", "auditd/audit.log", [6]),
     ("linux/auditd/execve/lnx_auditd_chattr_immutable_removal.yml", "auditd/audit.log", [8]),
     ("linux/auditd/execve/lnx_auditd_chattr_immutable_removal.yml", "auditd/enriched.log", [1]),
+    # Kubernetes audit (EKS): hostPath and capabilities read the pod spec of the request
+    ("application/kubernetes/audit/kubernetes_audit_exec_into_container.yml", "kubernetes_audit/eks_audit.jsonl", [0]),
+    ("application/kubernetes/audit/kubernetes_audit_secrets_enumeration.yml", "kubernetes_audit/eks_audit.jsonl", [1]),
+    ("application/kubernetes/audit/kubernetes_audit_unauthorized_unauthenticated_actions.yml", "kubernetes_audit/eks_audit.jsonl", [2]),
+    ("application/kubernetes/audit/kubernetes_audit_hostpath_mount.yml", "kubernetes_audit/eks_audit.jsonl", [3]),
+    ("application/kubernetes/audit/kubernetes_audit_privileged_pod_creation.yml", "kubernetes_audit/eks_audit.jsonl", [3]),
     # Squid as Sigma's proxy: c-uri is the whole URL, c-uri-extension the path's
     ("web/proxy_generic/proxy_raw_paste_service_access.yml", "squid_access/access.log", [0]),
     ("web/proxy_generic/proxy_ua_bitsadmin_susp_tld.yml", "squid_access/access.log", [2]),
