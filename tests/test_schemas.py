@@ -263,6 +263,7 @@ CORPUS = {
     "cloud/aws": (57, 56, {}, {("cloudtrail", "status"): 1}),
     # the rule tests `blocked: "false"` besides `action`; flow logs have no such field
     "application/kubernetes": (16, 16, {}, {}),
+    "application/github": (15, 15, {}, {}),
     "network/firewall": (1, 0, {}, {("vpc_flow", "blocked"): 1}),
 }  # fmt: skip
 UNMAPPED = re.compile(r"logsource (.+) maps to no log type")
@@ -338,6 +339,8 @@ FIRING = {
     "apache_error": ({"service": "apache"}, {"module": "core", "message|contains": "exit signal"}, {"error.log": [1]}),
     "linux_syslog": ({"product": "linux", "service": "sudo"}, {"application": "sudo", "message|contains": "USER=root"},
                      {"auth.log": [4], "rfc5424.log": [1]}),
+    "github_audit": ({"product": "github", "service": "audit"}, {"action": "repo.destroy", "visibility": "private"},
+                     {"stream.jsonl": [0]}),
     "kubernetes_audit": ({"product": "kubernetes", "service": "audit"}, {"user.username": "system:anonymous", "objectRef.resource": "secrets"},
                          {"eks_audit.jsonl": [2]}),
     "squid_access": ({"category": "proxy"}, {"cs-method": "CONNECT", "cs-host|endswith": ".telegram.org", "sc-status": 200},
@@ -408,6 +411,8 @@ CORPUS_FIRING = [
     ("linux/auditd/syscall/lnx_auditd_create_account.yml", "auditd/audit.log", [6]),
     ("linux/auditd/execve/lnx_auditd_chattr_immutable_removal.yml", "auditd/audit.log", [8]),
     ("linux/auditd/execve/lnx_auditd_chattr_immutable_removal.yml", "auditd/enriched.log", [1]),
+    ("application/github/audit/github_delete_action_invoked.yml", "github_audit/stream.jsonl", [0]),
+    ("application/github/audit/github_disable_high_risk_configuration.yml", "github_audit/stream.jsonl", [1]),
     # Kubernetes audit (EKS): hostPath and capabilities read the pod spec of the request
     ("application/kubernetes/audit/kubernetes_audit_exec_into_container.yml", "kubernetes_audit/eks_audit.jsonl", [0]),
     ("application/kubernetes/audit/kubernetes_audit_secrets_enumeration.yml", "kubernetes_audit/eks_audit.jsonl", [1]),
@@ -481,6 +486,7 @@ def test_worked_example_of_the_docs_holds(tmp_path, monkeypatch):
     """The documented GitHub audit schema loads cleanly, classifies the documented event and fires the documented rule."""
     schema_text, rule_text = _doc_blocks("yaml")
     (event_text,) = _doc_blocks("json")
+    assert schema_text == (SCHEMAS / "github_audit.yml").read_text(encoding="utf-8"), "the docs show the shipped schema"
     schemas_dir = tmp_path / "schemas"
     schemas_dir.mkdir()
     for path in SCHEMAS.glob("*.yml"):
