@@ -264,6 +264,8 @@ CORPUS = {
     # the rule tests `blocked: "false"` besides `action`; flow logs have no such field
     "application/kubernetes": (16, 16, {}, {}),
     "application/github": (15, 15, {}, {}),
+    "network/zeek": (21, 21, {}, {}),
+    "network/dns": (7, 7, {}, {}),
     "network/firewall": (1, 0, {}, {("vpc_flow", "blocked"): 1}),
 }  # fmt: skip
 UNMAPPED = re.compile(r"logsource (.+) maps to no log type")
@@ -339,6 +341,15 @@ FIRING = {
     "apache_error": ({"service": "apache"}, {"module": "core", "message|contains": "exit signal"}, {"error.log": [1]}),
     "linux_syslog": ({"product": "linux", "service": "sudo"}, {"application": "sudo", "message|contains": "USER=root"},
                      {"auth.log": [4], "rfc5424.log": [1]}),
+    "zeek_dns": ({"category": "dns"}, {"query|endswith": ".onion.to", "record_type": "A"}, {"dns.log": [0]}),
+    "zeek_http": ({"product": "zeek", "service": "http"}, {"c-uri|endswith": ".exe", "cs-method": "PUT"}, {"http.log": [0]}),
+    "zeek_smb_files": ({"product": "zeek", "service": "smb_files"}, {"name|endswith": "-stdin"}, {"smb_files.log": [0]}),
+    "zeek_dce_rpc": ({"product": "zeek", "service": "dce_rpc"}, {"endpoint": "epmapper"}, {"dce_rpc.log": [1]}),
+    "zeek_kerberos": ({"product": "zeek", "service": "kerberos"}, {"id.resp_p": 88, "cipher|startswith": "aes"},
+                      {"kerberos.log": [1]}),
+    "zeek_x509": ({"product": "zeek", "service": "x509"}, {"certificate.key_length|lt": 4096}, {"x509.log": [0]}),
+    "zeek_rdp": ({"product": "zeek", "service": "rdp"}, {"id.orig_h|cidr": "198.51.100.0/24", "cookie": "administr"},
+                 {"rdp.log": [0]}),
     "github_audit": ({"product": "github", "service": "audit"}, {"action": "repo.destroy", "visibility": "private"},
                      {"stream.jsonl": [0]}),
     "kubernetes_audit": ({"product": "kubernetes", "service": "audit"}, {"user.username": "system:anonymous", "objectRef.resource": "secrets"},
@@ -411,6 +422,15 @@ CORPUS_FIRING = [
     ("linux/auditd/syscall/lnx_auditd_create_account.yml", "auditd/audit.log", [6]),
     ("linux/auditd/execve/lnx_auditd_chattr_immutable_removal.yml", "auditd/audit.log", [8]),
     ("linux/auditd/execve/lnx_auditd_chattr_immutable_removal.yml", "auditd/enriched.log", [1]),
+    # Zeek JSON logs
+    ("network/zeek/zeek_dns_torproxy.yml", "zeek_dns/dns.log", [0]),
+    ("network/zeek/zeek_http_webdav_put_request.yml", "zeek_http/http.log", [0]),
+    ("network/zeek/zeek_http_executable_download_from_webdav.yml", "zeek_http/http.log", [0]),
+    ("network/zeek/zeek_smb_converted_win_susp_psexec.yml", "zeek_smb_files/smb_files.log", [0]),
+    ("network/zeek/zeek_dce_rpc_potential_petit_potam_efs_rpc_call.yml", "zeek_dce_rpc/dce_rpc.log", [0]),
+    ("network/zeek/zeek_susp_kerberos_rc4.yml", "zeek_kerberos/kerberos.log", [0]),
+    ("network/zeek/zeek_default_cobalt_strike_certificate.yml", "zeek_x509/x509.log", [0]),
+    ("network/zeek/zeek_rdp_public_listener.yml", "zeek_rdp/rdp.log", [0]),
     ("application/github/audit/github_delete_action_invoked.yml", "github_audit/stream.jsonl", [0]),
     ("application/github/audit/github_disable_high_risk_configuration.yml", "github_audit/stream.jsonl", [1]),
     # Kubernetes audit (EKS): hostPath and capabilities read the pod spec of the request
