@@ -264,6 +264,8 @@ CORPUS = {
     # the rule tests `blocked: "false"` besides `action`; flow logs have no such field
     "application/kubernetes": (16, 16, {}, {}),
     "application/github": (15, 15, {}, {}),
+    "application/opencanary": (24, 24, {}, {}),
+    "application/rpc_firewall": (17, 17, {}, {}),
     "network/zeek": (21, 21, {}, {}),
     "network/dns": (7, 7, {}, {}),
     "network/firewall": (1, 0, {}, {("vpc_flow", "blocked"): 1}),
@@ -341,6 +343,8 @@ FIRING = {
     "apache_error": ({"service": "apache"}, {"module": "core", "message|contains": "exit signal"}, {"error.log": [1]}),
     "linux_syslog": ({"product": "linux", "service": "sudo"}, {"application": "sudo", "message|contains": "USER=root"},
                      {"auth.log": [4], "rfc5424.log": [1]}),
+    "opencanary": ({"product": "opencanary", "category": "application"}, {"logtype": 4002, "logdata.USERNAME": "root"},
+                   {"opencanary.log": [1]}),
     "zeek_dns": ({"category": "dns"}, {"query|endswith": ".onion.to", "record_type": "A"}, {"dns.log": [0]}),
     "zeek_http": ({"product": "zeek", "service": "http"}, {"c-uri|endswith": ".exe", "cs-method": "PUT"}, {"http.log": [0]}),
     "zeek_smb_files": ({"product": "zeek", "service": "smb_files"}, {"name|endswith": "-stdin"}, {"smb_files.log": [0]}),
@@ -408,6 +412,10 @@ CORPUS_FIRING = [
     ("windows/builtin/dns_client/win_dns_client_mega_nz.yml", "windows/evtx_channels.json", [0]),
     ("windows/builtin/windefend/win_defender_malware_detected_amsi_source.yml", "windows/evtx_channels.json", [3]),
     ("windows/builtin/security/win_security_audit_log_cleared.yml", "windows/evtx_channels.json", [2]),
+    # RPC Firewall audits into the Application log; SigmaHQ's EventLog is its provider
+    ("application/rpc_firewall/rpc_firewall_efs_abuse.yml", "windows/evtx_channels.json", [4]),
+    ("application/opencanary/opencanary_ftp_login_attempt.yml", "opencanary/opencanary.log", [0]),
+    ("application/opencanary/opencanary_ssh_new_connection.yml", "opencanary/opencanary.log", []),
     ("identity/okta/okta_policy_modified_or_deleted.yml", "okta/system_log.jsonl", [1]),
     ("identity/okta/okta_policy_modified_or_deleted.yml", "okta/event_hook.json", [0]),
     ("identity/okta/okta_user_session_start_via_anonymised_proxy.yml", "okta/system_log.jsonl", [0]),
