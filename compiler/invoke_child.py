@@ -182,7 +182,7 @@ def main(argv: list[str]) -> int:
 
 
 def fail(reason: str) -> int:
-    print(json.dumps({"error": reason}))
+    print(json.dumps({"error": reason}), file=sys.__stdout__)  # stdout is stderr while the handler runs
     return 2
 
 
