@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 import zipfile
 from pathlib import Path
@@ -132,6 +133,17 @@ class TestSamples:
         assert summary["outputs"] == ({"aws-sns:alerts": {"would_deliver": len(expected)}} if expected else {})
         assert pairs(dry_run_alerts(err)) == expected
         assert alert_sink.receive() == []
+
+
+class TestDocs:
+    def test_summary_example(self, bundle: Path, alert_sink: AlertSink, capfd: pytest.CaptureFixture[str]) -> None:
+        """docs/architecture.md's summary is what `sigil invoke --event samples/events/sqs.json` prints."""
+        doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8").split("## Local invoke", 1)[1]
+        example = json.loads(re.search(r"```json\n(.*?)```", doc, re.S).group(1))
+        status, summary, err = invoke(capfd, "--event", str(EVENTS / "sqs.json"), "--bundle", str(bundle))
+        assert status == 0, err
+        assert summary == example
+        assert list(summary) == list(example)
 
 
 def sqs_event(*bodies: str) -> dict[str, Any]:
