@@ -1,8 +1,8 @@
 """The child side of ``sigil invoke``: run the bundle's handler on one event, print the batch summary.
 
-Run as ``python -I -S invoke_child.py BUNDLE [--dry-run] [DEP...]`` with the event as JSON on stdin: only the
-standard library, the zip and boto3's own directories (DEP) are importable, so what runs is what ships (no
-``dsl``, no ``compiler``, not the source tree's ``runtime``). This file therefore imports nothing of the
+Run as ``python -I -S invoke_child.py BUNDLE [--dry-run] [DEP...]`` with the event as JSON on stdin: only
+the standard library, the zip and boto3 with its dependencies (linked into DEP) are importable, so what runs
+is what ships (no ``dsl``, no ``compiler``, not the source tree's ``runtime``). This file therefore imports nothing of the
 project at module level.
 
 The handler, ``runtime.handler.handler``, is called as Lambda would call it, with a `LambdaContext` like
@@ -143,7 +143,10 @@ def main(argv: list[str]) -> int:
         return fail(next(shape.items[0].read()).error or "unknown event shape")
 
     seen: dict[str, Any] = {}
-    dry_run = DryRun() if dry else None
+    try:
+        dry_run = DryRun() if dry else None
+    except Exception as exc:  # an invalid outputs.json (OutputConfigError), unreadable or not JSON
+        return fail(f"outputs configuration: {type(exc).__name__}: {exc}")
     real_build, real_report = module.build_runtime, module.report
 
     def build_runtime(*args: Any) -> Any:

@@ -23,6 +23,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, TextIO
@@ -56,7 +57,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return _fail(f"{bundle} is not a zip file: run `make bundle` again (or pass --bundle ZIP)")
     command = [sys.executable, "-I", "-S", str(CHILD), str(bundle.resolve())]
     command += ["--dry-run"] if args.dry_run else []
-    completed = subprocess.run([*command, *_boto3_paths()], input=event, stdout=subprocess.PIPE, check=False)
+    with tempfile.TemporaryDirectory(prefix="sigil-invoke-") as deps:
+        _link_boto3(Path(deps))
+        completed = subprocess.run([*command, deps], input=event, stdout=subprocess.PIPE, check=False)
     lines = completed.stdout.decode("utf-8", errors="replace").splitlines()
     try:
         document = json.loads(lines[-1])
@@ -86,18 +89,19 @@ def _read_event(name: str) -> bytes:
     return data
 
 
-def _boto3_paths() -> list[str]:
-    """The directories holding boto3 and its dependencies (the Lambda's Python runtime provides them)."""
-    paths: list[str] = []
+def _link_boto3(directory: Path) -> None:
+    """Link boto3 and its dependencies, and nothing else of this environment, into ``directory``.
+
+    The Lambda's Python runtime provides boto3; site-packages as a whole would also offer what the Lambda
+    lacks (``dsl`` and ``compiler`` when Sigil is installed there, Jinja2, Lark...).
+    """
     for name in BOTO3_DEPENDENCIES:
         spec = importlib.util.find_spec(name)
         if spec is None or spec.origin is None:
             continue  # an optional dependency (six) that this boto3 does not need
         origin = Path(spec.origin)
-        directory = str(origin.parent.parent if spec.submodule_search_locations else origin.parent)
-        if directory not in paths:
-            paths.append(directory)
-    return paths
+        source = origin.parent if spec.submodule_search_locations else origin
+        (directory / source.name).symlink_to(source, target_is_directory=source.is_dir())
 
 
 def _fail(message: str) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+import sys
 import uuid
 import zipfile
 from pathlib import Path
@@ -15,6 +17,7 @@ import make_samples
 import pytest
 from moto_process import AlertSink, client
 
+from compiler import invoke_cmd
 from compiler.bundle import build_bundle
 from compiler.cli import main as sigil
 
@@ -227,6 +230,33 @@ class TestInvoke:
         status, summary, err = invoke(capfd, "--event", str(EVENTS / "sns.json"), "--bundle", str(partial), "--dry-run")
         assert (status, summary) == (2, None)
         assert err.startswith(f"sigil invoke: {partial.resolve()}: cannot import the handler from the bundle: No module named 'sigil_rules'")
+
+    def test_empty_batch(self, bundle: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        """An event with no records is a supported shape with nothing to do: exit 0."""
+        path = tmp_path / "empty.json"
+        path.write_text('{"Records": []}')
+        status, summary, err = invoke(capfd, "--event", str(path), "--bundle", str(bundle), "--dry-run")
+        assert status == 0, err
+        assert (summary["kind"], summary["items"], summary["records"]) == ("empty", 0, 0)
+
+    def test_invalid_outputs_configuration(
+        self, bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A dry run reads the outputs configuration too (to name each alert's outputs): an invalid one is one line."""
+        outputs = tmp_path / "outputs.json"
+        outputs.write_text('{"outptus": {}}')
+        monkeypatch.setenv("SIGIL_OUTPUTS_FILE", str(outputs))
+        status, summary, err = invoke(capfd, "--event", str(EVENTS / "sns.json"), "--bundle", str(bundle), "--dry-run")
+        assert (status, summary) == (2, None)
+        assert err == "sigil invoke: outputs configuration: OutputConfigError: outputs config: unknown keys ['outptus']\n"
+
+    def test_child_sees_boto3_alone(self, tmp_path: Path) -> None:
+        """Next to the zip, the child interpreter gets boto3 and its dependencies, not this environment's packages."""
+        invoke_cmd._link_boto3(tmp_path)
+        assert {"boto3", "botocore", "s3transfer"} <= {p.name for p in tmp_path.iterdir()}
+        probe = "import sys; sys.path[:0] = [sys.argv[1]]; import boto3, importlib.util as u; print(u.find_spec('jinja2'), u.find_spec('lark'), u.find_spec('dsl'))"
+        completed = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True)
+        assert completed.stdout == "None None None\n"
 
     @pytest.mark.parametrize(
         ("content", "reason"),
