@@ -112,55 +112,20 @@ def summary(result: Any, quarantine: RecordingQuarantine, dry_run: DryRun | None
     return document
 
 
+class Unusable(Exception):
+    """The handler cannot be run on this event: the reason, one line."""
+
+
 def main(argv: list[str]) -> int:
     bundle, dry = argv[0], "--dry-run" in argv[1:]
-    deps = [arg for arg in argv[1:] if arg != "--dry-run"]
-    sys.path[:0] = [bundle, *deps]
-    for name in ("dsl", "compiler"):
-        if importlib.util.find_spec(name) is not None:
-            return fail(f"{name} is importable next to the bundle: not a clean interpreter")
-    for name, value in (
-        ("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", str(MEMORY_MB)),
-    ):
-        os.environ.setdefault(name, value)
     try:
-        import sigil_rules
-
-        from runtime import handler as module
-        from runtime.sources import detect
-        from runtime.sources.limits import Limits
-    except ImportError as exc:
-        return fail(f"{bundle}: cannot import the handler from the bundle: {exc}")
-    for imported in (module, sigil_rules):
-        if not str(imported.__file__).startswith(bundle):
-            return fail(f"{imported.__name__} was imported from {imported.__file__}, not from {bundle}")
-
-    event = json.loads(sys.stdin.buffer.read())
-    shape = detect.batch(event, Limits())
-    if shape.kind == "unknown":
-        return fail(next(shape.items[0].read()).error or "unknown event shape")
-
-    seen: dict[str, Any] = {}
-    try:
-        dry_run = DryRun() if dry else None
-    except Exception as exc:  # an invalid outputs.json (OutputConfigError), unreadable or not JSON
-        return fail(f"outputs configuration: {type(exc).__name__}: {exc}")
-    real_build, real_report = module.build_runtime, module.report
-
-    def build_runtime(*args: Any) -> Any:
-        runtime = real_build(*args)
-        seen["quarantine"] = RecordingQuarantine(runtime.quarantine, forward=dry_run is None)
-        return dataclasses.replace(runtime, quarantine=seen["quarantine"])
-
-    def report(result: Any) -> None:
-        seen["result"] = result
-        real_report(result)
-
-    module.build_runtime, module.report = build_runtime, report
-    if dry_run is not None:
-        module.dispatcher_deliver = lambda deadline: dry_run
+        module = load_handler(bundle, [arg for arg in argv[1:] if arg != "--dry-run"])
+        event = json.loads(sys.stdin.buffer.read())
+        check_shape(event)
+        dry_run = dry_run_from_config() if dry else None
+    except Unusable as exc:
+        return fail(str(exc))
+    seen = instrument(module, dry_run)
     response: Any = None
     error = None
     with contextlib.redirect_stdout(sys.stderr):  # the handler's log lines, as Lambda ships them to CloudWatch
@@ -182,6 +147,67 @@ def main(argv: list[str]) -> int:
         document["error"] = error
     print(json.dumps(document, default=str))
     return 0 if result.complete and error is None else 1
+
+
+def load_handler(bundle: str, deps: list[str]) -> Any:
+    """Import ``runtime.handler`` from the zip, with the Lambda's environment variables; raise Unusable."""
+    sys.path[:0] = [bundle, *deps]
+    for name in ("dsl", "compiler"):
+        if importlib.util.find_spec(name) is not None:
+            raise Unusable(f"{name} is importable next to the bundle: not a clean interpreter")
+    for name, value in (
+        ("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", str(MEMORY_MB)),
+    ):
+        os.environ.setdefault(name, value)
+    try:
+        import sigil_rules
+
+        from runtime import handler
+    except ImportError as exc:
+        raise Unusable(f"{bundle}: cannot import the handler from the bundle: {exc}") from None
+    for imported in (handler, sigil_rules):
+        if not str(imported.__file__).startswith(bundle):
+            raise Unusable(f"{imported.__name__} was imported from {imported.__file__}, not from {bundle}")
+    return handler
+
+
+def check_shape(event: Any) -> None:
+    """Raise Unusable, with the runtime's own reason, for an event of no shape it reads (the handler is not run)."""
+    from runtime.sources import detect
+    from runtime.sources.limits import Limits
+
+    shape = detect.batch(event, Limits())
+    if shape.kind == "unknown":
+        raise Unusable(next(shape.items[0].read()).error or "unknown event shape")
+
+
+def dry_run_from_config() -> DryRun:
+    try:
+        return DryRun()
+    except Exception as exc:  # an invalid outputs.json (OutputConfigError), unreadable or not JSON
+        raise Unusable(f"outputs configuration: {type(exc).__name__}: {exc}") from None
+
+
+def instrument(module: Any, dry_run: DryRun | None) -> dict[str, Any]:
+    """Wrap the handler module's seams; return where the batch result and the recording quarantine will be."""
+    seen: dict[str, Any] = {}
+    real_build, real_report = module.build_runtime, module.report
+
+    def build_runtime(*args: Any) -> Any:
+        runtime = real_build(*args)
+        seen["quarantine"] = RecordingQuarantine(runtime.quarantine, forward=dry_run is None)
+        return dataclasses.replace(runtime, quarantine=seen["quarantine"])
+
+    def report(result: Any) -> None:
+        seen["result"] = result
+        real_report(result)
+
+    module.build_runtime, module.report = build_runtime, report
+    if dry_run is not None:
+        module.dispatcher_deliver = lambda deadline: dry_run
+    return seen
 
 
 def fail(reason: str) -> int:
