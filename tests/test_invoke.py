@@ -111,6 +111,8 @@ class TestSamples:
         if expected:
             assert summary["outputs"]["aws-sns:alerts"]["delivered"] == len(expected)
         assert pairs(alert_sink.receive()) == expected
+        logged = [json.loads(line) for line in err.splitlines() if '"event":"batch_summary"' in line]
+        assert [line["alerts"] for line in logged] == [len(expected)]  # the handler's log lines, on stderr
         if kind in PARTIAL:
             assert summary["batchItemFailures"] == []
         if kind == "firehose":
