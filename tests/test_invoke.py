@@ -15,7 +15,7 @@ from typing import Any
 import event_samples
 import make_samples
 import pytest
-from moto_process import AlertSink, client
+from moto_process import AlertSink, Queue, client
 
 from compiler import invoke_cmd
 from compiler.bundle import build_bundle
@@ -174,6 +174,28 @@ class TestInvoke:
         assert (summary["records"], summary["processed"], summary["quarantined"]) == (3, 1, 2)
         [reason] = summary["quarantine_reasons"]
         assert reason["count"] == 2 and reason["stage"] in {"parse", "classify"} and reason["reason"]
+
+    @pytest.mark.parametrize("dry_run", [False, True], ids=["real", "dry-run"])
+    def test_quarantine_destination(
+        self,
+        dry_run: bool,
+        bundle: Path,
+        alert_sink: AlertSink,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str],
+    ) -> None:
+        """Quarantined records go to SIGIL_QUARANTINE_URL, as in Lambda; a dry run writes nothing there."""
+        queue = Queue.create(alert_sink.endpoint_url)
+        monkeypatch.setenv("SIGIL_QUARANTINE_URL", queue.url)
+        path = tmp_path / "sqs-bad.json"
+        path.write_text(json.dumps(sqs_event("not a log line")))
+        argv = ["--event", str(path), "--bundle", str(bundle), *(["--dry-run"] if dry_run else [])]
+        status, summary, err = invoke(capfd, *argv)
+        assert status == 0, err
+        assert summary["quarantined"] == 1
+        bodies = [json.loads(message["Body"]) for message in queue.messages()]
+        assert [body["payload"] for body in bodies] == ([] if dry_run else ["not a log line"])
 
     def test_item_failures(
         self, bundle: Path, aws_env: str, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
