@@ -147,6 +147,10 @@ def parser() -> argparse.ArgumentParser:
 
     add_redrive(sub)
 
+    from .invoke_cmd import add_parser as add_invoke
+
+    add_invoke(sub)
+
     p = sub.add_parser("schemas", help="log type schemas: list them, import StreamAlert's")
     schemas_sub = p.add_subparsers(dest="schemas_command", required=True)
     listing = schemas_sub.add_parser("list", help="each log type with its parser, field count and Sigma logsources")

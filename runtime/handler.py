@@ -21,6 +21,7 @@ from runtime import logs, metrics, quarantine
 from runtime.outputs import dispatch
 from runtime.pipeline import BatchResult, Deadline, Deliver, Runtime, process_batch
 from runtime.rules import RuleSet, rule_set
+from runtime.sources import firehose
 from runtime.sources.limits import Limits
 from runtime.sources.source_map import SourceMap
 
@@ -34,8 +35,11 @@ class IncompleteBatch(RuntimeError):
     """Raised for triggers without partial batch responses when an item failed, so Lambda retries the event."""
 
 
-def handler(event: Any, context: object) -> dict[str, list[dict[str, str]]]:
-    """Process the event; return Lambda's partial batch response (Kinesis, SQS) or raise to retry (others)."""
+def handler(event: Any, context: object) -> dict[str, list[dict[str, Any]]]:
+    """Process the event; return Lambda's partial batch response (Kinesis, SQS) or raise to retry (others).
+
+    A Firehose transformation gets its records back unchanged (``runtime.sources.firehose.response``).
+    """
     logs.bind(request_id=getattr(context, "aws_request_id", None))
     deadline = _deadline(context)
     runtime = build_runtime(rule_set(), dispatcher_deliver(deadline), deadline)
@@ -43,6 +47,8 @@ def handler(event: Any, context: object) -> dict[str, list[dict[str, str]]]:
     report(result)
     if not result.partial and not result.complete:
         raise IncompleteBatch(f"{result.stats.failed_items} of {result.stats.items} items failed; retry the event")
+    if result.kind == "firehose":
+        return firehose.response(event)
     return {"batchItemFailures": [{"itemIdentifier": item_id} for item_id in result.failures]}
 
 

@@ -1,7 +1,9 @@
 """Regenerate samples/kinesis/<name>.json (Lambda Kinesis events) from samples/records/<name>.jsonl.
 
 Each line of a ``.jsonl`` file is one CloudTrail record; it becomes one Kinesis record whose data is
-``{"Records": [record]}``, as CloudTrail delivers. Output is deterministic: edit the ``.jsonl``, rerun.
+``{"Records": [record]}``, as CloudTrail delivers. Also samples/events/<trigger>.json: the CloudTrail
+records as the Lambda event of every trigger Sigil reads (``event_samples.EVENTS``), for ``sigil invoke``.
+Output is deterministic: edit the ``.jsonl``, rerun.
 Usage: ``python scripts/make_samples.py [--check]``.
 """
 
@@ -19,6 +21,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS_DIR = ROOT / "samples" / "records"
 KINESIS_DIR = ROOT / "samples" / "kinesis"
+EVENTS_DIR = ROOT / "samples" / "events"
+EVENT_RECORDS = RECORDS_DIR / "cloudtrail.jsonl"
 REGION = "us-east-1"
 STREAM_ARN = f"arn:aws:kinesis:{REGION}:123456789012:stream/sigil-events"
 SHARD_ID = "shardId-000000000000"
@@ -75,22 +79,35 @@ def cloudtrail_payload(record: dict[str, Any]) -> bytes:
 
 def render(jsonl: Path) -> str:
     """Return the Kinesis event file text for the records of ``jsonl``."""
-    records = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines() if line.strip()]
-    event = kinesis_event(cloudtrail_payload(record) for record in records)
+    event = kinesis_event(cloudtrail_payload(record) for record in read_records(jsonl))
     return json.dumps(event, indent=2) + "\n"
 
 
+def read_records(jsonl: Path) -> list[dict[str, Any]]:
+    """The records of a ``.jsonl`` file."""
+    return [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def targets() -> dict[Path, str]:
+    """Every generated file and its text."""
+    from event_samples import EVENTS
+
+    texts = {KINESIS_DIR / f"{jsonl.stem}.json": render(jsonl) for jsonl in sorted(RECORDS_DIR.glob("*.jsonl"))}
+    records = read_records(EVENT_RECORDS)
+    for name, build in EVENTS.items():
+        texts[EVENTS_DIR / f"{name}.json"] = json.dumps(build(records), indent=2) + "\n"
+    return texts
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Write every samples/kinesis/*.json, or with ``--check`` exit 1 if any is out of date."""
+    """Write every samples/kinesis/*.json and samples/events/*.json, or with ``--check`` exit 1 if any is out of date."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--check", action="store_true", help="only report files that are out of date")
     args = parser.parse_args(argv)
     stale = []
-    for jsonl in sorted(RECORDS_DIR.glob("*.jsonl")):
-        target = KINESIS_DIR / f"{jsonl.stem}.json"
-        text = render(jsonl)
+    for target, text in targets().items():
         if target.is_file() and target.read_text(encoding="utf-8") == text:
             continue
         stale.append(target)

@@ -34,6 +34,8 @@ MISTAKES = [
     (["schemas", "list", "--schemas", "{missing}"], 1, "error[S000]: schema directory {missing} not found"),
     (["bundle", "--build", "{missing}", "--out", "{out}/x.zip"], 1, "sigil bundle: {missing}/sigil_rules/__init__.py not found"),
     (["redrive", "--queue", "http://127.0.0.1:9/q"], 2, "sigil redrive: no AWS region for http://127.0.0.1:9/q: set AWS_REGION"),
+    (["invoke", "--event", "{dir}", "--bundle", "{out}/x.zip"], 2, "sigil invoke: {dir}: cannot read: Is a directory"),
+    (["invoke", "--event", "{events}", "--bundle", "{missing}"], 2, "sigil invoke: {missing} not found: run `make bundle` first"),
 ]
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.sources import Item, Payload, cloudwatch, eventbridge, failed, kinesis, s3, sns, sqs
+from runtime.sources import Item, Payload, cloudwatch, eventbridge, failed, firehose, kinesis, s3, sns, sqs
 from runtime.sources.limits import Limits
 
 PARTIAL_BATCH_KINDS = frozenset({"kinesis", "sqs"})
@@ -33,6 +33,8 @@ def batch(event: Any, limits: Limits) -> Batch:
     records = event.get("Records")
     if isinstance(records, list) and all(isinstance(r, Mapping) for r in records):
         return _records(event, records, limits)
+    if firehose.is_event(event):
+        return Batch("firehose", firehose.items(event, limits))
     if cloudwatch.is_event(event):
         return Batch("cloudwatch", cloudwatch.items(event, limits))
     if eventbridge.is_event(event):

@@ -1,7 +1,7 @@
 """Which log types each source may carry: ``{service: {resource: [log type, ...]}}``, like StreamAlert's data_sources.
 
 A source is ``service:resource`` (``kinesis:<stream>``, ``sqs:<queue>``, ``sns:<topic>``, ``s3:<bucket>``,
-``cloudwatch:<log group>``, ``eventbridge:<event source>``). Resources may be glob patterns; an exact
+``cloudwatch:<log group>``, ``eventbridge:<event source>``, ``firehose:<delivery stream>``). Resources may be glob patterns; an exact
 resource wins over a pattern. A log type entry names a log type, a prefix before ``:``
 (``cloudtrail`` allows ``cloudtrail:events``) or a glob. A source the map does not name may carry
 every log type, so an empty map (the default) allows everything everywhere.
