@@ -44,7 +44,8 @@ SAMPLES: dict[str, tuple[str, int, list[tuple[str, str]]]] = {
     "s3-via-sqs": ("sqs", 5, ALL_ALERTS),
     "s3-via-eventbridge": ("eventbridge", 5, ALL_ALERTS),
     "cloudwatch-logs": ("cloudwatch", 5, ALL_ALERTS),
-    "eventbridge": ("eventbridge", 1, []),  # classified as cloudwatch_events, which no shipped rule reads
+    # classified as cloudwatch_events; CloudTrail rules read the record under `detail`
+    "eventbridge": ("eventbridge", 1, [(ROOT_USAGE, json.loads((ROOT / "samples" / "events" / "eventbridge.json").read_text())["detail"]["eventID"])]),
     "firehose": ("firehose", 5, ALL_ALERTS),
 }
 PARTIAL = {"kinesis", "sqs"}
@@ -75,7 +76,8 @@ def invoke(capfd: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str
 
 
 def pairs(alerts: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    return sorted((alert["rule_id"], alert["record"]["eventID"]) for alert in alerts)
+    # an EventBridge event carries the CloudTrail record as its detail
+    return sorted((alert["rule_id"], alert["record"].get("detail", alert["record"])["eventID"]) for alert in alerts)
 
 
 def dry_run_alerts(stderr: str) -> list[dict[str, Any]]:
