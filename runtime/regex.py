@@ -98,7 +98,7 @@ def problem(pattern: str, flags: str = "") -> RegexError | None:
 # What Python's re reads and RE2 does not, each with how to write it for RE2 (the first that applies).
 UNSUPPORTED = (
     (re.compile(r"\(\?<?[=!]"), "RE2 has no lookahead or lookbehind", "match the context itself, or test it with a second selection"),
-    (re.compile(r"\\[1-9]|\(\?P="), "RE2 has no backreferences", "spell out the repeated part, e.g. (ab)(ab) instead of (ab)\\1"),
+    (re.compile(r"\\[1-9]|\(\?P(=|$)"), "RE2 has no backreferences", "spell out the repeated part, e.g. (ab)(ab) instead of (ab)\\1"),
     (re.compile(r"\(\?>|[*+?}]\+"), "RE2 has no possessive repeats or atomic groups", "drop the extra + or the (?>...): RE2 never backtracks, so they are not needed"),
     (re.compile(r"\\Z"), "RE2 spells the end of the text \\z", "write \\z instead of \\Z"),
     (re.compile(r"\(\?[a-zA-Z]*x"), "RE2 has no verbose mode (x)", "remove the (?x) and the whitespace and comments it allowed"),
@@ -108,8 +108,10 @@ UNSUPPORTED = (
 
 
 def _unsupported(pattern: str, reason: str) -> RegexError:
+    """RE2's refusal explained: its message ends with the part of the pattern it stopped at."""
+    stopped_at = reason.partition(": ")[2]
     for construct, message, hint in UNSUPPORTED:
-        if construct.search(pattern):
+        if construct.search(stopped_at):
             return RegexError(f"{message}: {reason}", hint)
     try:
         re.compile(pattern)
