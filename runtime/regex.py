@@ -33,6 +33,7 @@ __all__ = ["ENGINE", "FLAGS", "Regex", "RegexError", "compile_regex", "fallback_
 FLAGS = "ims"
 ENGINE = "re2" if _re2 is not None else "re"
 MAX_REPEAT = 1000  # RE2's limit on a counted repeat
+SHORTHAND = "a class shorthand (\\d, \\w, \\s, \\b) or an anchor other than ^, \\A and $ under m"
 MAX_TRIES = 64  # how many ways the fallback's alternatives may be tried at one place
 
 
@@ -178,7 +179,7 @@ def fallback_problem(pattern: str, flags: str = "") -> str | None:
     case-insensitive `i` matches the Turkish U+0131 and U+0130 in re).
 
     >>> fallback_problem("^a.*b$", "m"), fallback_problem("(a|a)*$"), fallback_problem(r"\\d")
-    (None, 'more than one repeat, or a repeat of more than one character', 'a class shorthand (\\\\d, \\\\w, \\\\s, \\\\b) or an anchor other than ^ and \\\\A')
+    (None, 'more than one repeat, or a repeat of more than one character', 'a class shorthand (\\\\d, \\\\w, \\\\s, \\\\b) or an anchor other than ^, \\\\A and $ under m')
     """
     if "[:" in pattern:
         return "a POSIX class such as [[:alpha:]]"
@@ -223,9 +224,9 @@ def _walk(items: Any, icase: bool, multiline: bool, state: dict[str, int]) -> st
                 return "a case-insensitive range"
         elif op is sre_constants.AT:
             if arg not in (sre_constants.AT_BEGINNING, sre_constants.AT_BEGINNING_STRING) and not (multiline and arg is sre_constants.AT_END):
-                return "a class shorthand (\\d, \\w, \\s, \\b) or an anchor other than ^ and \\A"
+                return SHORTHAND
         elif op is sre_constants.CATEGORY:
-            return "a class shorthand (\\d, \\w, \\s, \\b) or an anchor other than ^ and \\A"
+            return SHORTHAND
         elif op not in (sre_constants.ANY, sre_constants.NEGATE):
             return f"{str(op).lower()}, which RE2 does not have"
         if reason:
