@@ -17,7 +17,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from compiler.codegen import generate_module
 from dsl.loader import load_text
+from dsl.lower import rule_expr
 from runtime import regex
 from runtime.parsers import regex_parser
 from runtime.parsers.errors import ParseError
@@ -215,3 +217,23 @@ class TestFallback:
         )
         completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
         assert completed.stdout.splitlines() == ["re True", "RE2 is not installed, an"]
+
+
+class TestRuleErrorsWithoutRe2:
+    def test_a_refused_regex_fails_its_rule_only(self):
+        """Without RE2, a rule whose regex the fallback refuses is a rule error; the other rules still match."""
+        text = (
+            "title: {title}\nlogsource:\n    product: conformance\ndetection:\n"
+            "    selection:\n        Text|re: '{pattern}'\n    condition: selection\n"
+        )
+        rules = [load_text(text.format(title=t, pattern=p), "<rule>").rules[0] for t, p in (("hostile", "(a|a)*!"), ("plain", "^ab"))]
+        module = generate_module("json", [(r.key, "case", rule_expr(r, None), {}) for r in rules], "fallback")
+        namespace: dict = {}
+        exec(compile(module.source, "<fallback>", "exec"), namespace)
+        previous = regex.use_engine("re")
+        try:
+            errors: list = []
+            assert namespace["match"]({"Text": "abc!"}, errors) == [rules[1].key]
+        finally:
+            regex.use_engine(previous)
+        assert [(key, type(exc).__name__) for key, exc in errors] == [(rules[0].key, "RegexError")]
