@@ -11,9 +11,9 @@ are ASCII, `$` without `m` is the end of the text only, and `i` folds by Unicode
 Without the wheel (a bundle built without it, or a platform it does not exist for), Python's `re` runs
 only the patterns `fallback_problem` proves bounded and equal in meaning: at most one repeat, of a single
 character, few alternatives, no class shorthands, no `$` without `m`, no case-insensitive `i`, `k`, `s` or
-non-ASCII letter.
-Any other pattern raises RegexError when compiled: the rule fails (counted as a rule error) instead of
-running in unbounded time or with another meaning. `sigil bundle` refuses to build without the wheel.
+non-ASCII letter. Any other pattern raises RegexError when compiled: the rule fails (counted as a rule
+error) instead of running in unbounded time or with another meaning, and `sigil lint` reports it (E130).
+`sigil bundle` warns when it packs no google-re2 wheel.
 """
 
 from __future__ import annotations
