@@ -34,7 +34,7 @@ FLAGS = "ims"
 ENGINE = "re2" if _re2 is not None else "re"
 MAX_REPEAT = 1000  # RE2's limit on a counted repeat
 SHORTHAND = "a class shorthand (\\d, \\w, \\s, \\b) or an anchor other than ^, \\A and $ under m"
-MAX_TRIES = 64  # how many ways the fallback's alternatives may be tried at one place
+MAX_TRIES = 8  # how many ways the fallback's alternatives may be tried at one place (64: 0.35 s on 2 KB)
 
 
 class RegexError(ValueError):
@@ -187,6 +187,8 @@ def fallback_problem(pattern: str, flags: str = "") -> str | None:
         parsed = sre_parse.parse(f"(?{flags})" + pattern if flags else pattern)
     except (re.error, RecursionError) as exc:
         return f"not read by Python's re: {exc}"
+    if parsed.state.flags & (re.VERBOSE | re.ASCII | re.LOCALE):
+        return "an inline flag other than i, m and s"
     state = {"repeats": 0, "tries": 1}
     return _walk(parsed, bool(parsed.state.flags & re.IGNORECASE), bool(parsed.state.flags & re.MULTILINE), state)
 
