@@ -40,17 +40,22 @@ test: $(STAMP)  ## run every test: language, compiler, rule tests, runtime again
 LAMBDA_PYTHON ?= 3.12
 LAMBDA_ARCH ?= aarch64
 WHEELS := build/wheels/$(LAMBDA_ARCH)
-# The pyahocorasick installed in .venv (read when the recipe runs), so the Lambda runs the version tested here.
+# The pyahocorasick and google-re2 installed in .venv (read when the recipe runs), so the Lambda runs the
+# versions tested here.
 AHOCORASICK_VERSION = $(shell $(BIN)/python -c "import importlib.metadata as m; print(m.version('pyahocorasick'))")
+RE2_VERSION = $(shell $(BIN)/python -c "import importlib.metadata as m; print(m.version('google-re2'))")
 
 .PHONY: wheels
-wheels: $(WHEELS)/.downloaded  ## download the compiled pyahocorasick wheel for the Lambda (LAMBDA_ARCH, LAMBDA_PYTHON) into build/wheels/
+wheels: $(WHEELS)/.downloaded  ## download the compiled pyahocorasick and google-re2 wheels for the Lambda (LAMBDA_ARCH, LAMBDA_PYTHON) into build/wheels/
 
-# Downloaded again only when the environment changes (a new pyahocorasick version comes with a new $(STAMP)).
+# Downloaded again only when the environment changes (a new version comes with a new $(STAMP)). google-re2's
+# wheels are manylinux_2_28 (the python3.12 Lambda runtime, Amazon Linux 2023, has glibc 2.34).
 $(WHEELS)/.downloaded: $(STAMP)
 	rm -rf $(WHEELS)
 	$(BIN)/pip download --quiet pyahocorasick==$(AHOCORASICK_VERSION) --no-deps --only-binary=:all: \
 	  --platform manylinux2014_$(LAMBDA_ARCH) --python-version $(LAMBDA_PYTHON) --implementation cp -d $(WHEELS)
+	$(BIN)/pip download --quiet google-re2==$(RE2_VERSION) --no-deps --only-binary=:all: \
+	  --platform manylinux_2_28_$(LAMBDA_ARCH) --python-version $(LAMBDA_PYTHON) --implementation cp -d $(WHEELS)
 	touch $@
 
 # The interpreter compiling the bundle's bytecode (/var/task is read-only: without .pyc in the zip, every cold

@@ -145,15 +145,18 @@ def required_literal(pattern: str, flags: str = "") -> str | None:
     """The longest run of plain characters every match of the regex contains, if any.
 
     Groups are read through and a repeated part counts once when it must occur at least once.
-    Under IGNORECASE an `i` ends a run: the regex then matches the dotless i and the dotted capital
-    I, which case-fold to something else, so the case-folded literal would no longer be a necessary test.
+    Under IGNORECASE an `i` ends a run: RE2 matches an `i` to `I` only, but Python's re (the engine the
+    fallback of runtime/regex.py may run) also to the dotless i and the dotted capital I, which
+    case-fold to something else; ending the run keeps the case-folded literal a necessary test for both.
 
     >>> required_literal(r'"(?:\\{\\d\\})+"\\s*-f'), required_literal(r"(?i)\\$\\{`?env"), required_literal("a|b")
     ('-f', 'env', None)
     """
+    if "[:" in pattern:  # RE2's POSIX classes ([[:alpha:]]), which Python's parser reads as literal characters
+        return None
     try:
         parsed = sre_parse.parse(pattern, re.IGNORECASE if "i" in flags else 0)
-    except (re.error, RecursionError):
+    except (re.error, RecursionError):  # RE2 syntax Python's parser lacks (\pL, \z, a(?i)b): no literal
         return None
     ignore_case = bool(parsed.state.flags & re.IGNORECASE)
     runs = [""]

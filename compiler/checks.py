@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterator
 
-try:  # Python 3.11+ keeps the regex parser here
-    from re import _constants as sre_constants
-    from re import _parser as sre_parse
-except ImportError:  # pragma: no cover
-    import sre_constants
-    import sre_parse
-
 from dsl.ast import FieldItem, Rule
-from dsl.diagnostics import Diagnostic, error, warning
+from dsl.diagnostics import Diagnostic, error
 
 from .schemas import SchemaSet, unknown_field
 
@@ -94,56 +86,6 @@ def check_modifier_types(rule: Rule, schemas: SchemaSet) -> list[Diagnostic]:
     return diags
 
 
-# -- regexes that can take exponential time ------------------------------------------------------
-
-
-def check_regexes(rule: Rule, schemas: SchemaSet) -> list[Diagnostic]:
-    """A warning for nested unbounded repeats like `(a+)+`, which backtrack catastrophically on near misses."""
-    diags = []
-    for item in field_items(rule):
-        if item.modifiers[:1] != ("re",):
-            continue
-        for value, loc in zip(item.values, item.value_locs or [item.loc] * len(item.values), strict=False):
-            if isinstance(value, str) and nested_unbounded_repeat(value):
-                diags.append(
-                    warning("W063", "nested unbounded repeats can make this regex backtrack for a very long time", loc, "make the inner or outer repeat bounded or possessive, e.g. (?:a+)++ or a{1,64}")
-                )
-    return diags
-
-
-def nested_unbounded_repeat(pattern: str) -> bool:
-    """Does the regex hold an unbounded repeat inside another unbounded repeat?
-
-    Example:
-        >>> nested_unbounded_repeat("(a+)+b"), nested_unbounded_repeat("(ab)+c*"), nested_unbounded_repeat("(?:x{1,3})+")
-        (True, False, False)
-    """
-    try:
-        parsed = sre_parse.parse(pattern)
-    except (re.error, RecursionError):
-        return False
-    return _nested(parsed, inside=False)
-
-
-def _nested(items, inside: bool) -> bool:
-    for op, arg in items:
-        if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
-            _low, high, body = arg
-            unbounded = high == sre_constants.MAXREPEAT
-            if unbounded and inside and _can_repeat_text(body):
-                return True
-            if _nested(body, inside or unbounded):
-                return True
-        elif op is sre_constants.SUBPATTERN:
-            if _nested(arg[-1], inside):
-                return True
-        elif op is sre_constants.BRANCH and any(_nested(branch, inside) for branch in arg[1]):
-            return True
-    return False
-
-
-def _can_repeat_text(body) -> bool:
-    return any(op not in (sre_constants.AT,) for op, _ in body)
-
-
-CHECKS = (check_logsource, check_fields, check_modifier_types, check_regexes)
+# Regexes need no check here: every `|re` value is compiled by RE2 when the rule is lowered
+# (dsl/modifiers.py), which runs in linear time, and what RE2 cannot run is an error (E119, E130).
+CHECKS = (check_logsource, check_fields, check_modifier_types)

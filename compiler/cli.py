@@ -95,6 +95,12 @@ def cmd_bundle(args: argparse.Namespace) -> int:
         return 1
     if args.bytecode is not None:
         print(f"bytecode: {bytecode_summary(out)}", file=sys.stderr)
+    if not any(wheel.name.startswith("google_re2-") for wheel in wheels):
+        print(
+            "warning: no google-re2 wheel: the Lambda will run a regex on Python's re only where runtime/regex.py "
+            "proves it bounded and equal, and every other regex fails its rule (run `make wheels`)",
+            file=sys.stderr,
+        )
     added = "".join(f", {wheel.name}" for wheel in wheels)
     print(f"wrote {out} ({out.stat().st_size} bytes{added})", file=sys.stderr)
     return 0

@@ -1,8 +1,9 @@
 """A regex that finds any of many literal strings quickly: the literals as a trie of nested groups.
 
-Python's `re` tries the branches of an alternation one by one at each position; written as a trie,
-only the branches that share the next character are tried, so thousands of literals cost little more
-than a few.
+Written as a trie, an alternation shares its prefixes: the program RE2 (runtime/regex.py) builds stays
+small for thousands of literals (SigmaHQ's largest, 196K characters, compiles), and Python's re, which the
+fallback without RE2 runs, tries only the branches that share the next character (alternatives starting
+with distinct characters are what that fallback accepts).
 
 Example:
     >>> trie_regex(["abc", "abd", "b"])

@@ -9,11 +9,12 @@ Case-insensitive tests compare `str.casefold()` forms (full Unicode folding).
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from typing import Any
 
 from runtime.helpers import MISSING, get_field
+from runtime.regex import Regex as Compiled
+from runtime.regex import compile_regex
 from runtime.values import all_texts, ip_in, number_of, texts, time_part
 
 from .ast import PyRef, Rule
@@ -39,9 +40,9 @@ from .python_hooks import load_function
 
 
 @cache
-def _regex(pattern: str, flags: str) -> re.Pattern:
-    bits = (re.I if "i" in flags else 0) | (re.M if "m" in flags else 0) | (re.S if "s" in flags else 0)
-    return re.compile(pattern, bits)
+def _regex(pattern: str, flags: str) -> Compiled:
+    """The runtime's engine (RE2), so the interpreter and the generated matchers read a regex alike."""
+    return compile_regex(pattern, flags)
 
 
 def str_test(op: str, text: str, value: str) -> bool:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import netaddr
 
+from runtime.regex import problem as regex_problem
+
 from . import sigma_string as ss
 from .ast import FieldItem
 from .diagnostics import did_you_mean
@@ -291,10 +293,10 @@ def _regex(field: str | None, value, mods: tuple[str, ...], index: int) -> Expr:
     if not isinstance(value, str):
         value = str(value)
     flags = "".join(f for f in REGEX_FLAGS if f in mods)
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ModifierError("E119", f"invalid regular expression: {exc}", value_index=index) from None
+    refused = regex_problem(value, flags)  # RE2's reading: what it cannot run in linear time, it refuses
+    if refused is not None:
+        code = "E119" if refused.message.startswith("invalid regular expression") else "E130"
+        raise ModifierError(code, refused.message, refused.hint or None, index)
     return Regex(field, value, flags)
 
 

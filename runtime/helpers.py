@@ -7,11 +7,11 @@ pure standard library: generated code must run without boto3, dsl/ or compiler/.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from runtime.anchor_index import AnchorIndex
 from runtime.fields import MISSING, Fields, get_field
+from runtime.regex import Regex, compile_regex
 from runtime.values import all_texts, folded_texts, ip_in, numbers, texts, time_part
 
 __all__ = [
@@ -46,25 +46,25 @@ def field_ref(mine: Any, theirs: Any, op: str, cased: bool) -> bool:
 
 
 class LazyRegex:
-    """A regex compiled on first use: big rule sets hold hundreds, and most records need few of them."""
+    """A regex compiled on first use: big rule sets hold hundreds, and most records need few of them.
+
+    Compiled by runtime.regex (RE2), as the reference interpreter's, so both engines agree.
+    """
 
     __slots__ = ("_flags", "_pattern", "_regex")
 
     def __init__(self, pattern: str, flags: str = "") -> None:
         self._pattern, self._flags, self._regex = pattern, flags, None
 
-    def _compiled(self) -> re.Pattern:
+    def _compiled(self) -> Regex:
         if self._regex is None:
-            bits = 0
-            for flag in self._flags:
-                bits |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}[flag]
-            self._regex = re.compile(self._pattern, bits)
+            self._regex = compile_regex(self._pattern, self._flags)
         return self._regex
 
-    def search(self, text: str) -> re.Match | None:
+    def search(self, text: str) -> bool:
         return (self._regex or self._compiled()).search(text)
 
-    def fullmatch(self, text: str) -> re.Match | None:
+    def fullmatch(self, text: str) -> bool:
         return (self._regex or self._compiled()).fullmatch(text)
 
 

@@ -250,6 +250,16 @@ class TestBundleCommand:
         assert {"fakeac/__init__.py", "otherwheel/__init__.py", "runtime/handler.py"} <= names
         assert "notes.txt" not in names
 
+    def test_warns_without_the_re2_wheel(self, build_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A bundle without google-re2 is built with a warning: its Lambda runs only the regexes the fallback proves."""
+        wheels = tmp_path / "wheels"
+        write_wheel(wheels)
+        assert sigil(["bundle", "--build", str(build_dir), "--out", str(tmp_path / "a.zip"), "--wheels", str(wheels)]) == 0
+        assert "warning: no google-re2 wheel" in capsys.readouterr().err
+        write_wheel(wheels, name="google_re2")
+        assert sigil(["bundle", "--build", str(build_dir), "--out", str(tmp_path / "b.zip"), "--wheels", str(wheels)]) == 0
+        assert "warning: no google-re2 wheel" not in capsys.readouterr().err
+
     def test_without_wheels_unchanged(self, build_dir: Path, tmp_path: Path) -> None:
         """Without ``--wheels`` the command writes exactly the bundle of runtime/ and sigil_rules/."""
         out = tmp_path / "cli.zip"

@@ -161,10 +161,15 @@ class TestSchemaChecks:
         codes = lint_codes(tmp_path, capsys, "  sel:\n    eventName|gt: 5\n  condition: sel")
         assert codes == [("E062", "a numeric comparison on field 'eventName', which holds string values")]
 
-    def test_catastrophic_regex(self, tmp_path, capsys):
-        """A regex with nested unbounded repeats gets a warning."""
+    def test_nested_repeats_are_fine_on_re2(self, tmp_path, capsys):
+        """Nested unbounded repeats need no warning: RE2 runs them in linear time."""
         codes = lint_codes(tmp_path, capsys, "  sel:\n    userAgent|re: '(a+)+$'\n  condition: sel")
-        assert codes == [("W063", "nested unbounded repeats can make this regex backtrack for a very long time")]
+        assert codes == []
+
+    def test_regex_re2_cannot_run_is_an_error(self, tmp_path, capsys):
+        """A backreference or lookahead, which need backtracking, is an error naming the construct."""
+        codes = lint_codes(tmp_path, capsys, "  sel:\n    userAgent|re: '(a)\\1|x(?=y)'\n  condition: sel")
+        assert codes == [("E130", "RE2 has no backreferences: invalid escape sequence: \\1")]
 
     def test_condition_never_true_and_always_true(self, tmp_path, capsys):
         """`x and not x` can never fire; `x or not x` always would: both are warnings."""

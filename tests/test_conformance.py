@@ -10,6 +10,8 @@ the rows follow these Sigil decisions:
 - Numeric comparisons read numbers and numeric strings ("9"), never booleans; time parts read ISO 8601
   text (converted to UTC) or epoch seconds/milliseconds.
 - `expand` placeholders are patterns; an unknown placeholder matches nothing.
+- Regexes (`|re`) mean what RE2 says: `\\d \\w \\s \\b` are ASCII, `$` without `m` is the end of the text,
+  `i` folds by Unicode simple case folding (no Turkish i); what RE2 cannot run is an error (E130).
 
 Every row is also run through the compiled engine (`compiler.codegen`), which must agree with the interpreter.
 """
@@ -627,12 +629,80 @@ REGEX = [
         ("at-start", {"Image": "C:\\Windows\\x.exe"}, True),
         ("inside", {"Image": "D:\\C:\\Windows\\x.exe"}, False),
     ),
-    *group(  # Python's IGNORECASE matches i to the dotless i and the dotted capital I, which case-fold apart
+    *group(  # RE2 folds case by Unicode simple case folding: no Turkish rules, as for plain values
         "re-inline-i-turkish-i",
         sel("Name|re: '(?i)mimikatz'"),
-        ("dotted-capital", {"Name": "run M\u0130M\u0130KATZ now"}, True),
-        ("dotless", {"Name": "run m\u0131m\u0131katz now"}, True),
+        ("capital", {"Name": "run MIMIKATZ now"}, True),
+        ("dotted-capital", {"Name": "run M\u0130M\u0130KATZ now"}, False),
+        ("dotless", {"Name": "run m\u0131m\u0131katz now"}, False),
         ("absent", {"Name": "run mimi now"}, False),
+    ),
+    *group(  # ... but the Kelvin sign and the long s fold to k and s
+        "re-i-simple-folding",
+        sel("Name|re|i: '^kiss$'"),
+        ("kelvin-long-s", {"Name": "\u212aIS\u017f"}, True),
+        ("sharp-s", {"Name": "ki\u00df"}, False),
+    ),
+    *group(  # regexes run on RE2: \d, \w, \s and \b are ASCII, as in PCRE, which Sigma's regexes follow
+        "re-digit-ascii",
+        sel(r"Id|re: '^\d+$'"),
+        ("ascii", {"Id": "4688"}, True),
+        ("arabic-indic", {"Id": "\u0664\u0666"}, False),
+    ),
+    *group(
+        "re-word-ascii",
+        sel(r"User|re: '^\w+$'"),
+        ("ascii", {"User": "bob_1"}, True),
+        ("accented", {"User": "jos\u00e9"}, False),
+    ),
+    *group(
+        "re-boundary-ascii",
+        sel(r"Text|re: '\bcmd\b'"),
+        ("spaces", {"Text": "run cmd now"}, True),
+        ("after-accented-letter", {"Text": "\u00e9cmd"}, True),
+        ("after-ascii-letter", {"Text": "xcmd"}, False),
+    ),
+    *group(
+        "re-space-ascii",
+        sel(r"Text|re: 'a\sb'"),
+        ("tab", {"Text": "a\tb"}, True),
+        ("no-break-space", {"Text": "a\u00a0b"}, False),
+    ),
+    *group(  # $ without m is the end of the text: not also before a final newline, as in Python's re
+        "re-dollar-end-of-text",
+        sel("Text|re: 'bar$'"),
+        ("end", {"Text": "foo bar"}, True),
+        ("before-final-newline", {"Text": "foo bar\n"}, False),
+    ),
+    *group(
+        "re-unicode-class",
+        sel(r"Name|re: '^\pL+$'"),
+        ("letters", {"Name": "jos\u00e9"}, True),
+        ("digit", {"Name": "jos3"}, False),
+    ),
+    *group(
+        "re-posix-class",
+        sel("Name|re: '^[[:digit:]]+x$'"),
+        ("digits", {"Name": "42x"}, True),
+        ("letters", {"Name": "ab]x"}, False),
+    ),
+    *group(  # patterns that backtrack for seconds in Python's re run in linear time
+        "re-alternation-star",
+        sel("Text|re: '^(a|a)*$'"),
+        ("adversarial", {"Text": "a" * 30 + "!"}, False),
+        ("all-a", {"Text": "a" * 30}, True),
+    ),
+    *group(
+        "re-counted-dot-star",
+        sel("Text|re: '(.*a){10}$'"),
+        ("adversarial", {"Text": "a" * 30 + "!"}, False),
+        ("ten-a", {"Text": "xa" * 10}, True),
+    ),
+    *group(
+        "re-nested-plus",
+        sel("Text|re: '(x+x+)+y'"),
+        ("adversarial", {"Text": "x" * 30}, False),
+        ("ends-y", {"Text": "x" * 30 + "y"}, True),
     ),
     *group(
         "re-case-sensitive",
@@ -1278,6 +1348,13 @@ ILLEGAL = [
     ("base64offset-wildcard", sel("Data|base64offset|contains: 'a?c'"), "E117"),
     ("windash-too-many-dashes", sel("CommandLine|windash: '-a -b -c -d -e -f -g'"), "E118"),
     ("bad-regex", sel("Image|re: '('"), "E119"),
+    ("regex-backreference", sel(r"Image|re: '(a)\1'"), "E130"),
+    ("regex-lookahead", sel("Image|re: 'a(?=b)'"), "E130"),
+    ("regex-lookbehind", sel("Image|re: '(?<!x)a'"), "E130"),
+    ("regex-possessive", sel("Image|re: 'a++b'"), "E130"),
+    ("regex-atomic", sel("Image|re: '(?>a+)b'"), "E130"),
+    ("regex-python-end", sel(r"Image|re: 'a\Z'"), "E130"),
+    ("regex-repeat-over-1000", sel("Image|re: 'a{1001}'"), "E130"),
     ("bad-cidr", sel("Ip|cidr: '10.0.0.0/33'"), "E120"),
     ("time-part-text", sel("ts|hour: 'ten'"), "E121"),
     ("time-part-fraction", sel("ts|hour: 1.5"), "E121"),

@@ -9,7 +9,6 @@ import pytest
 
 MODULES = [
     "compiler.anchors",
-    "compiler.checks",
     "compiler.codegen",
     "compiler.schemas",
     "compiler.literal_trie",
@@ -22,6 +21,7 @@ MODULES = [
     "runtime.anchor_index",
     "runtime.fields",
     "runtime.parsers.options",
+    "runtime.regex",
 ]
 
 

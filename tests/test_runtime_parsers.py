@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -616,6 +617,19 @@ class TestStreamAlertOptions:
         """A field without a JSON object in it is a parse error naming the field."""
         with pytest.raises(ParseError, match="'message' holds no JSON object"):
             json_parser.parse(b'{"message": "plain text"}', {"json_regex_key": "message"})
+
+    def test_json_regex_key_hostile_text_is_quick(self) -> None:
+        """100 KB of `{` without a `}` is refused at once (a `{.*}` regex search took seconds: quadratic)."""
+        raw = json.dumps({"message": "{" * 100_000, "other": "}"}).encode()
+        start = time.perf_counter()
+        with pytest.raises(ParseError, match="'message' holds no JSON object"):
+            json_parser.parse(raw, {"json_regex_key": "message"})
+        assert time.perf_counter() - start < 1.0  # a safety bound, not a performance test
+
+    def test_json_regex_key_first_brace_to_last(self) -> None:
+        """The object runs from the first `{` to the last `}` of the text, braces inside strings included."""
+        doc = {"message": 'x } {"a": "}{", "b": {"c": 1}} tail } end'.replace(" tail } end", " tail")}
+        assert json_parser.parse(json.dumps(doc).encode(), {"json_regex_key": "message"}) == [{"a": "}{", "b": {"c": 1}}]
 
     def test_csv_rows_inside_json(self) -> None:
         """CSV rows held as strings in a JSON envelope (CloudWatch Logs of RDS audit logs)."""
