@@ -191,7 +191,7 @@ class HttpClient:
             for name, value in {"User-Agent": USER_AGENT, **(headers or {})}.items():
                 request.add_header(name, value)
             with opener.open(request) as response:
-                return Response(response.status, dict(response.headers.items()), response.read(BODY_LIMIT))
+                return Response(response.status, dict(response.headers.items()), _read_body(response))
         except urllib.error.HTTPError as exc:
             retry_after = parse_retry_after(exc.headers.get("Retry-After"), self.now)
             raise HttpStatusError(exc.code, where, self._snippet(exc, hidden), retry_after) from None
@@ -214,6 +214,14 @@ class HttpClient:
         finally:
             error.close()
         return redact(body.decode("utf-8", errors="replace"), hidden)[:SNIPPET_CHARS]
+
+
+def _read_body(response: http.client.HTTPResponse) -> bytes:
+    """Read the body up to BODY_LIMIT bytes; raise IncompleteRead if it ends before its Content-Length."""
+    body = response.read(BODY_LIMIT)
+    if len(body) < BODY_LIMIT and response.length:  # read(amt) returns what came before the close, silently
+        raise http.client.IncompleteRead(body, response.length)
+    return body
 
 
 # --- one deadline per request -------------------------------------------------------------------------
