@@ -1,8 +1,14 @@
-"""Open a Jira issue per alert (REST API v2), with basic auth from the secret store and no duplicate issues."""
+"""Open a Jira issue per alert (REST API v2), with basic auth from the secret store and no duplicate issues.
+
+The description is Jira wiki markup, and alert values come from logs: a value could close ``{{…}}`` or the
+``{code}`` block and add links (``[x|https://…]``, a bare URL), images (``!https://…!``), mentions, headings.
+So every value is escaped (``escape``) and the record's JSON never holds ``{`` before a letter (``code_json``).
+"""
 
 from __future__ import annotations
 
 import base64
+import re
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
@@ -14,6 +20,29 @@ from runtime.retry import DeliveryError
 SUMMARY_LIMIT = 255
 DESCRIPTION_LIMIT = 32_767
 LABEL_PREFIX = "sigil-"
+# the characters Jira's renderer un-escapes after a backslash (BackslashEscapeRendererComponent)
+ESCAPABLE = re.compile(r"([-#*_+?^~|%{}\[\]()!@])")
+# no backslash escape exists for these: a backslash (``\\`` is a line break), ``:`` (URLs and emoticons
+# such as ``:D``) and ``&`` (so that the two entities read back as what they replace)
+ENTITIES = {"&": "&amp;", "\\": "&#92;", ":": "&#58;"}
+MACRO_START = re.compile(r"\{(?=[A-Za-z])")
+
+
+def escape(value: str) -> str:
+    """Return ``value`` as Jira wiki text that renders literally, on one line.
+
+    Line breaks become spaces (a line could otherwise start a heading, list, table or quote), ``&``, ``\\``
+    and ``:`` become numeric entities, and every other markup character is backslash-escaped.
+    """
+    text = " ".join(value.splitlines())
+    text = "".join(ENTITIES.get(char, char) for char in text)
+    return ESCAPABLE.sub(r"\\\1", text)
+
+
+def code_json(text: str) -> str:
+    """Return JSON ``text`` safe inside ``{code}``: ``{`` before a letter only occurs inside strings, where
+    ``\\u007b`` means the same, so no macro (``{code}``, ``{noformat}``) can end the block."""
+    return MACRO_START.sub(r"\\u007b", text)
 
 
 def label(alert: Mapping[str, Any]) -> str:
@@ -24,20 +53,23 @@ def label(alert: Mapping[str, Any]) -> str:
 def description(alert: Mapping[str, Any]) -> str:
     """Return the issue description in Jira wiki markup, the record cut so the whole fits 32,767 chars."""
     lines = [
-        f"*Rule:* {alert.get('rule_id')}",
-        f"*Level:* {level(alert)}",
-        f"*Log type:* {alert.get('log_type')}",
-        f"*Source:* {alert.get('source')}",
-        f"*Alert id:* {alert.get('alert_id')}",
+        f"*Rule:* {escape(str(alert.get('rule_id')))}",
+        f"*Level:* {escape(level(alert))}",
+        f"*Log type:* {escape(str(alert.get('log_type')))}",
+        f"*Source:* {escape(str(alert.get('source')))}",
+        f"*Alert id:* {escape(str(alert.get('alert_id')))}",
     ]
     if alert.get("description"):
-        lines += ["", str(alert["description"])]
+        lines += ["", escape(str(alert["description"]))]
     fields = key_fields(alert)
     if fields:
-        lines += ["", "h4. Key fields", *(f"* {name}: {{{{{value}}}}}" for name, value in fields)]
+        lines += ["", "h4. Key fields", *(f"* {escape(name)}: {{{{{escape(value)}}}}}" for name, value in fields)]
     head = "\n".join(lines)
     room = DESCRIPTION_LIMIT - len(head) - len("\n\nh4. Record\n{code:json}\n\n{code}")
-    return f"{head}\n\nh4. Record\n{{code:json}}\n{cut(pretty_record(alert), max(room, 0))}\n{{code}}"
+    record = code_json(pretty_record(alert))
+    if len(record) > room:  # cut, then drop a \u007b escape the cut broke in two
+        record = re.sub(r"\\u?0?0?7?$", "", record[: max(room - 1, 0)]) + "…"
+    return f"{head}\n\nh4. Record\n{{code:json}}\n{record}\n{{code}}"
 
 
 def issue(alert: Mapping[str, Any], project: str, issue_type: str, labels: list[str]) -> dict[str, Any]:
