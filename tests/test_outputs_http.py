@@ -135,7 +135,9 @@ class TestSlack:
         alert = sample_alert({**RECORD, "eventName": "<!channel> & co"}, title="{eventName}")
         deliver(aws_env, prefix, "slack:secops", {"url": f"{server.url}/hook"}, [alert])
         payload = server.requests[0].json()
-        assert {"type": "text", "text": "<!channel> & co", "style": {"code": True}} in runs(payload["blocks"][2])
+        assert {"type": "text", "text": "<!channel> & co", "style": {"code": True}} in runs(
+            payload["blocks"][2]
+        )
         assert payload["text"] == "[HIGH] &lt;!channel&gt; &amp; co (rule rule-1)"
 
 
@@ -202,7 +204,9 @@ class TestTeams:
         )
         title, *facts, record = attachment["content"]["body"]
         assert {block["type"] for block in attachment["content"]["body"]} == {"RichTextBlock"}
-        assert title["inlines"] == [{"type": "TextRun", "text": alert["title"], "size": "Large", "weight": "Bolder"}]
+        assert title["inlines"] == [
+            {"type": "TextRun", "text": alert["title"], "size": "Large", "weight": "Bolder"}
+        ]
         assert [run["text"] for run in facts[1]["inlines"]] == ["Rule: ", "rule-1"]
         assert json.loads(record["inlines"][0]["text"]) == RECORD
 
@@ -218,7 +222,11 @@ class TestTeams:
             settings={"card": "messagecard"},
         )
         card = server.requests[0].json()
-        assert (card["@type"], card["summary"], card["themeColor"]) == ("MessageCard", alert["title"], "D13438")
+        assert (card["@type"], card["summary"], card["themeColor"]) == (
+            "MessageCard",
+            alert["title"],
+            "D13438",
+        )
         assert card["title"] == "Console login by alice" and card["sections"][0]["markdown"] is False
         text = card["sections"][0]["text"]
         assert "<img" not in text

@@ -20,11 +20,11 @@ from runtime.retry import DeliveryError
 SUMMARY_LIMIT = 255
 DESCRIPTION_LIMIT = 32_767
 LABEL_PREFIX = "sigil-"
-# the characters Jira's renderer un-escapes after a backslash (BackslashEscapeRendererComponent)
-ESCAPABLE = re.compile(r"([-#*_+?^~|%{}\[\]()!@])")
-# no backslash escape exists for these: a backslash (``\\`` is a line break), ``:`` (URLs and emoticons
-# such as ``:D``) and ``&`` (so that the two entities read back as what they replace)
-ENTITIES = {"&": "&amp;", "\\": "&#92;", ":": "&#58;"}
+# the characters Jira's renderer un-escapes after a backslash (BackslashEscapeRendererComponent) ...
+ESCAPES = {char: "\\" + char for char in "-#*_+?^~|%{}[]()!@"}
+# ... and those with no backslash escape, written as entities: a backslash (``\\`` is a line break), ``:``
+# (bare URLs and emoticons such as ``:D``) and ``&`` (so that the entities read back as what they replace)
+ESCAPES.update({"&": "&amp;", "\\": "&#92;", ":": "&#58;"})
 MACRO_START = re.compile(r"\{(?=[A-Za-z])")
 
 
@@ -34,9 +34,7 @@ def escape(value: str) -> str:
     Line breaks become spaces (a line could otherwise start a heading, list, table or quote), ``&``, ``\\``
     and ``:`` become numeric entities, and every other markup character is backslash-escaped.
     """
-    text = " ".join(value.splitlines())
-    text = "".join(ENTITIES.get(char, char) for char in text)
-    return ESCAPABLE.sub(r"\\\1", text)
+    return "".join(ESCAPES.get(char, char) for char in " ".join(value.splitlines()))
 
 
 def code_json(text: str) -> str:
@@ -63,7 +61,11 @@ def description(alert: Mapping[str, Any]) -> str:
         lines += ["", escape(str(alert["description"]))]
     fields = key_fields(alert)
     if fields:
-        lines += ["", "h4. Key fields", *(f"* {escape(name)}: {{{{{escape(value)}}}}}" for name, value in fields)]
+        lines += [
+            "",
+            "h4. Key fields",
+            *(f"* {escape(name)}: {{{{{escape(value)}}}}}" for name, value in fields),
+        ]
     head = "\n".join(lines)
     room = DESCRIPTION_LIMIT - len(head) - len("\n\nh4. Record\n{code:json}\n\n{code}")
     record = code_json(pretty_record(alert))
