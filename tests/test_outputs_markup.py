@@ -184,6 +184,22 @@ class TestJira:
             and '"\\u007bcode}\\n[click|https://evil.example]\\n\\u007bcode:json}"' in text
         )
 
+    def test_description_within_jira_limit_whatever_the_values(self) -> None:
+        """Values made only of characters escaping lengthens most still give a description Jira accepts."""
+        worst = ":" * 50_000
+        context = {f"{i}{worst}": worst for i in range(10)}
+        alert = {
+            **dict.fromkeys(
+                ("alert_id", "rule_id", "title", "level", "log_type", "source", "description"), worst
+            ),
+            "context": context,
+            "record": context,
+        }
+        text = jira.description(alert)
+        assert len(text) <= jira.DESCRIPTION_LIMIT
+        head, code = jira_parts(text)
+        assert len(code) > 1000 and skeleton(head) == skeleton(jira_parts(jira.description(benign(alert)))[0])
+
 
 # --- Teams ---------------------------------------------------------------------------------------------
 

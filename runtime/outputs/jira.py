@@ -20,6 +20,11 @@ from runtime.retry import DeliveryError
 SUMMARY_LIMIT = 255
 DESCRIPTION_LIMIT = 32_767
 LABEL_PREFIX = "sigil-"
+# characters of a value before escaping, which can make it up to 5 times longer: with these the text before
+# the record stays under 31,000 characters, whatever the values (key field values are cut to 300 already)
+LINE_VALUE_LIMIT = 200
+DESCRIPTION_TEXT_LIMIT = 1000
+FIELD_NAME_LIMIT = 100
 # the characters Jira's renderer un-escapes after a backslash (BackslashEscapeRendererComponent) ...
 ESCAPES = {char: "\\" + char for char in "-#*_+?^~|%{}[]()!@"}
 # ... and those with no backslash escape, written as entities: a backslash (``\\`` is a line break), ``:``
@@ -50,21 +55,25 @@ def label(alert: Mapping[str, Any]) -> str:
 
 def description(alert: Mapping[str, Any]) -> str:
     """Return the issue description in Jira wiki markup, the record cut so the whole fits 32,767 chars."""
+
+    def line(value: Any) -> str:
+        return escape(cut(str(value), LINE_VALUE_LIMIT))
+
     lines = [
-        f"*Rule:* {escape(str(alert.get('rule_id')))}",
-        f"*Level:* {escape(level(alert))}",
-        f"*Log type:* {escape(str(alert.get('log_type')))}",
-        f"*Source:* {escape(str(alert.get('source')))}",
-        f"*Alert id:* {escape(str(alert.get('alert_id')))}",
+        f"*Rule:* {line(alert.get('rule_id'))}",
+        f"*Level:* {line(level(alert))}",
+        f"*Log type:* {line(alert.get('log_type'))}",
+        f"*Source:* {line(alert.get('source'))}",
+        f"*Alert id:* {line(alert.get('alert_id'))}",
     ]
     if alert.get("description"):
-        lines += ["", escape(str(alert["description"]))]
+        lines += ["", escape(cut(str(alert["description"]), DESCRIPTION_TEXT_LIMIT))]
     fields = key_fields(alert)
     if fields:
         lines += [
             "",
             "h4. Key fields",
-            *(f"* {escape(name)}: {{{{{escape(value)}}}}}" for name, value in fields),
+            *(f"* {escape(cut(name, FIELD_NAME_LIMIT))}: {{{{{escape(value)}}}}}" for name, value in fields),
         ]
     head = "\n".join(lines)
     room = DESCRIPTION_LIMIT - len(head) - len("\n\nh4. Record\n{code:json}\n\n{code}")
