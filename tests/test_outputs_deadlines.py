@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from support.delivery import create_queue, dispatcher, drain, put_secret, sample_alert, unique
-from support.misbehaving_servers import RawServer, endless_body, silent, trickle
+from support.misbehaving_servers import RawServer, answer, endless_body, self_signed, silent, trickle
 
 from runtime.outputs.base import AWS_TIMEOUTS, AwsClients, Resources
 from runtime.outputs.config import parse_config
@@ -50,7 +50,9 @@ def secrets_prefix(aws_env: str) -> str:
 
 def webhook_to(endpoint: str, prefix: str, url: str, **options: Any) -> Dispatcher:
     """A dispatcher whose only output is ``webhook:slow`` posting to ``url``."""
-    put_secret(endpoint, "secretsmanager", f"{prefix}/webhook/slow", json.dumps({"url": url, "hmac_key": "k"}))
+    put_secret(
+        endpoint, "secretsmanager", f"{prefix}/webhook/slow", json.dumps({"url": url, "hmac_key": "k"})
+    )
     dispatcher_, _ = dispatcher(
         endpoint, {}, secrets_prefix=prefix, default_outputs=("webhook:slow",), **options
     )
@@ -118,6 +120,44 @@ class TestHttpDeadline:
                     HttpClient().post(f"{server.url}/hook", b"{}")
             time.sleep(0.2)  # let the server notice the closed connection
             assert server.bytes_sent < 32 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    """(server, client) TLS contexts for a self-signed certificate of 127.0.0.1."""
+    return self_signed(str(tmp_path_factory.mktemp("tls")))
+
+
+class TestHttpsDeadline:
+    def test_https_delivers(self, tls: tuple[Any, Any]) -> None:
+        """The deadline-bound TLS connection works: a 200 over HTTPS with the certificate checked."""
+        server_tls, client_tls = tls
+        with RawServer(answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), tls=server_tls) as server:
+            assert HttpClient(tls=client_tls).post(f"{server.url}/hook", b"{}").body == b"ok"
+
+    def test_untrusted_certificate_is_permanent(self, tls: tuple[Any, Any]) -> None:
+        """A certificate the client does not trust is refused, and retrying will not help."""
+        server = RawServer(answer(b"HTTP/1.1 200 OK\r\n\r\n"), tls=tls[0])
+        with server, pytest.raises(DeliveryError, match="TLS certificate refused") as caught:
+            HttpClient().post(f"{server.url}/hook", b"{}")
+        assert not caught.value.retryable
+
+    def test_trickled_answer_over_tls(self, tls: tuple[Any, Any]) -> None:
+        """Over TLS too, a trickled answer ends at the deadline."""
+        server_tls, client_tls = tls
+        with RawServer(trickle(HEADERS), tls=server_tls) as server, within(clock(1.5)):
+            started = time.monotonic()
+            with pytest.raises(DeliveryError, match="TimeoutError"):
+                HttpClient(tls=client_tls).post(f"{server.url}/hook", b"{}")
+        assert time.monotonic() - started < 1.5 + SLACK
+
+    def test_handshake_never_answered(self) -> None:
+        """A server that accepts the connection but never answers the TLS handshake: ends at the deadline."""
+        with RawServer(silent(read=False)) as server, within(clock(1.5)):
+            started = time.monotonic()
+            with pytest.raises(DeliveryError, match="TimeoutError"):
+                HttpClient().post(server.url.replace("http:", "https:") + "/hook", b"{}")
+        assert time.monotonic() - started < 1.5 + SLACK
 
 
 @pytest.fixture

@@ -200,7 +200,8 @@ class HttpClient:
                 kind = f"no answer within the request's {budget:.1f} s"
             else:
                 kind = failure(exc)
-            name = type(exc.reason if isinstance(exc, urllib.error.URLError) else exc).__name__
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            name = type(reason if isinstance(reason, BaseException) else exc).__name__
             raise DeliveryError(
                 f"{name} reaching {where}: {kind}", retryable=classify(exc).retryable
             ) from None

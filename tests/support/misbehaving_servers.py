@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -20,15 +21,16 @@ Behaviour = Callable[[socket.socket, "RawServer"], None]
 class RawServer:
     """Accept connections on 127.0.0.1:0 and run ``behaviour`` on each in its own thread."""
 
-    def __init__(self, behaviour: Behaviour) -> None:
+    def __init__(self, behaviour: Behaviour, tls: ssl.SSLContext | None = None) -> None:
         self.behaviour = behaviour
+        self.tls = tls
         self.stopping = threading.Event()
         self.connections = 0
         self.bytes_sent = 0
         self._lock = threading.Lock()
         self._listener = socket.create_server((HOST, 0))
         self._listener.settimeout(0.05)
-        self.url = f"http://{HOST}:{self._listener.getsockname()[1]}"
+        self.url = f"{'https' if tls else 'http'}://{HOST}:{self._listener.getsockname()[1]}"
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
     def sent(self, count: int) -> None:
@@ -55,8 +57,53 @@ class RawServer:
             threading.Thread(target=self._run, args=(connection,), daemon=True).start()
 
     def _run(self, connection: socket.socket) -> None:
-        with connection, contextlib.suppress(OSError):  # the client gave up: what these servers provoke
-            self.behaviour(connection, self)
+        with contextlib.suppress(OSError):  # the client gave up: what these servers provoke
+            if self.tls is not None:
+                connection.settimeout(5)
+                connection = self.tls.wrap_socket(connection, server_side=True)
+            with connection:
+                self.behaviour(connection, self)
+
+
+def self_signed(directory: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """Return (server context, client context trusting it) for a fresh self-signed certificate of 127.0.0.1."""
+    import datetime
+    import ipaddress
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]), critical=False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = Path(directory, "cert.pem"), Path(directory, "key.pem")
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_path, key_path)
+    client = ssl.create_default_context(cafile=str(cert_path))
+    return server, client
 
 
 def read_request(connection: socket.socket) -> bytes:
