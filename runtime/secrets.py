@@ -94,15 +94,16 @@ class SecretStore:
         return {"url": text.strip()}
 
     def redact(self, text: str) -> str:
-        """Return ``text`` without any secret this store has read: whole values, field values, URL parts."""
+        """Return ``text`` without any secret this store has read: each field value of 6 characters or more,
+        and of a URL its secret parts only (``url_secret_parts``), so that errors still name its origin."""
         with self._lock:
             values = list(self._values.values())
         hidden: list[str] = []
-        for value in values:
-            hidden.append(value)
-            for item in _field_values(value):
-                if len(item) >= MIN_SECRET_CHARS:
-                    hidden += [item, *url_secret_parts(item)]
+        for item in (item for value in values for item in _field_values(value)):
+            if _is_url(item):
+                hidden += url_secret_parts(item)
+            elif len(item) >= MIN_SECRET_CHARS:
+                hidden.append(item)
         return redact(text, hidden)
 
     def _fetch(self, name: str) -> str:
@@ -115,6 +116,15 @@ class SecretStore:
             if exc.response.get("Error", {}).get("Code") in NOT_FOUND_CODES:
                 raise SecretError(f"secret {name!r} not found in {self.backend}") from exc
             raise
+
+
+def _is_url(text: str) -> bool:
+    """True for an absolute URL (``scheme://host...``)."""
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:
+        return False
+    return bool(parts.scheme and parts.netloc)
 
 
 def _field_values(text: str) -> list[str]:

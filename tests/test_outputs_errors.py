@@ -36,6 +36,7 @@ from support.misbehaving_servers import RawServer, answer, read_request
 
 from runtime.outputs.http import HttpClient
 from runtime.retry import DeliveryError, classify
+from runtime.secrets import SecretStore
 
 SECRET_PATH = "hooks/T0SECRET/B0SECRET/xoxSECRETxyz123"
 SECRET_QUERY = "sig=QUERYSECRET987654"
@@ -252,3 +253,37 @@ class TestNoSecretInLogsOrLetters:
         report, letters = self.deliver(aws_env, {"pagerduty:oncall": {}}, ("pagerduty/oncall", secret))
         assert report.dead_lettered and "HTTP 404" in letters
         assert leaks(letters + capsys.readouterr().out, ROUTING_KEY) == []
+
+
+class FakeSecretsManager:
+    """Secrets Manager answering from a dict (the redaction is what is under test, not the fetch)."""
+
+    def __init__(self, secrets: dict[str, str]) -> None:
+        self.secrets = secrets
+
+    def get_secret_value(self, SecretId: str) -> dict[str, str]:
+        return {"SecretString": self.secrets[SecretId]}
+
+
+class TestSecretStoreRedact:
+    def test_redacts_what_it_handed_out_keeping_origins(self) -> None:
+        """Field values and URL secret parts are redacted; a URL's origin and short values stay readable."""
+        secrets = {
+            "/p/slack/a": f"https://hooks.slack.com/services/{SECRET_PATH}",
+            "/p/jira/b": json.dumps(
+                {"url": "https://jira.example.com", "username": "bot", "api_token": JIRA_TOKEN}
+            ),
+            "/p/pagerduty/c": json.dumps({"routing_key": ROUTING_KEY}),
+        }
+        store = SecretStore("/p", "secretsmanager", lambda _: FakeSecretsManager(secrets))
+        text = (
+            f"POST https://hooks.slack.com/services/{SECRET_PATH} failed; bot used {JIRA_TOKEN} on "
+            f"https://jira.example.com/rest; key {ROUTING_KEY}; last segment xoxSECRETxyz123"
+        )
+        assert store.redact(text) == text  # nothing read yet, nothing known
+        for name in ("slack/a", "jira/b", "pagerduty/c"):
+            store.fields(name)
+        assert store.redact(text) == (
+            "POST https://hooks.slack.com<redacted> failed; bot used <redacted> on "
+            "https://jira.example.com/rest; key <redacted>; last segment <redacted>"
+        )

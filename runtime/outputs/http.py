@@ -172,7 +172,7 @@ class HttpClient:
         """Send one request within its deadline; never follows redirects, never reveals a secret in an error.
 
         ``secrets`` (say, a routing key in the body) are redacted from error messages along with the
-        URL's path and query and the header values.
+        URL's secret parts and the header values (but Content-Type).
         """
         check_url(url)
         budget = seconds_left(self.timeout)
@@ -181,7 +181,8 @@ class HttpClient:
             raise DeliveryError(
                 f"TimeoutError reaching {where}: no time left for the request", retryable=True
             )
-        hidden = [*url_secret_parts(url), *(headers or {}).values(), *secrets]
+        sent = {k: v for k, v in (headers or {}).items() if k.lower() != "content-type"}
+        hidden = [*url_secret_parts(url), *sent.values(), *secrets]
         expires = time.monotonic() + budget
         opener = urllib.request.build_opener(
             _NoRedirect, _HttpHandler(expires), _HttpsHandler(expires, self.tls)
