@@ -107,9 +107,7 @@ def classify(exc: BaseException) -> Verdict:
         return Verdict(isinstance(exc, TRANSIENT_BOTOCORE))
     if isinstance(exc, urllib.error.HTTPError):
         return Verdict(exc.code in RETRYABLE_STATUSES or exc.code >= 500)
-    if isinstance(
-        exc, urllib.error.URLError
-    ):  # its reason: the network error, or a text (no host, bad scheme)
+    if isinstance(exc, urllib.error.URLError):  # its reason: a network error, or text (no host, bad scheme)
         return classify(exc.reason) if isinstance(exc.reason, BaseException) else Verdict(False)
     if isinstance(exc, ssl.SSLCertVerificationError):
         return Verdict(False)

@@ -67,7 +67,7 @@ def _key_fields(alert: Mapping[str, Any]) -> dict[str, Any] | None:
         size += len(name) + len(value) + 4
         if size > SECTION_LIMIT:
             break
-        elements += line
+        elements += [element for element in line if element["text"]]  # Slack refuses empty text elements
     if len(elements) == 1:
         return None
     return {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": elements}]}
