@@ -103,6 +103,23 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
         return None
 
 
+# what a transport failure is called in an error, most specific class first
+FAILURE_KINDS: tuple[tuple[type[BaseException], str], ...] = (
+    (socket.gaierror, "host name not resolved"),
+    (TimeoutError, "timed out"),
+    (ConnectionRefusedError, "connection refused"),
+    (http.client.RemoteDisconnected, "connection closed without an answer"),
+    (BrokenPipeError, "connection closed while sending"),
+    (ConnectionError, "connection reset"),
+    (http.client.IncompleteRead, "answer ended early"),
+    (http.client.LineTooLong, "answer has an over-long line"),
+    (http.client.BadStatusLine, "malformed answer"),
+    (http.client.InvalidURL, "invalid URL"),
+    (UnicodeError, "invalid host name"),
+    (ValueError, "invalid URL or header value"),
+)
+
+
 def failure(exc: BaseException) -> str:
     """Name a transport failure without its message, which may quote the URL, a header or the body."""
     if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
@@ -111,21 +128,7 @@ def failure(exc: BaseException) -> str:
         return f"TLS certificate refused ({exc.verify_message})"
     if isinstance(exc, ssl.SSLError):
         return f"TLS error ({exc.reason or type(exc).__name__})"
-    kinds: list[tuple[type[BaseException], str]] = [
-        (socket.gaierror, "host name not resolved"),
-        (TimeoutError, "timed out"),
-        (ConnectionRefusedError, "connection refused"),
-        (http.client.RemoteDisconnected, "connection closed without an answer"),
-        (BrokenPipeError, "connection closed while sending"),
-        (ConnectionError, "connection reset"),
-        (http.client.IncompleteRead, "answer ended early"),
-        (http.client.LineTooLong, "answer has an over-long line"),
-        (http.client.BadStatusLine, "malformed answer"),
-        (http.client.InvalidURL, "invalid URL"),
-        (UnicodeError, "invalid host name"),
-        (ValueError, "invalid URL or header value"),
-    ]
-    for cls, text in kinds:
+    for cls, text in FAILURE_KINDS:
         if isinstance(exc, cls):
             return text
     return "network error" if isinstance(exc, OSError) else "HTTP protocol error"
