@@ -1,14 +1,27 @@
-"""Retry a call with exponential backoff and full jitter, on throttling and 5xx only, within a deadline."""
+"""Retry a call with exponential backoff and full jitter, on transient failures only, within a deadline."""
 
 from __future__ import annotations
 
+import http.client
 import random
+import ssl
 import time
+import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    CapacityNotAvailableError,
+    ChecksumError,
+    ClientError,
+    CredentialRetrievalError,
+    HTTPClientError,
+    IncompleteReadError,
+    MetadataRetrievalError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 T = TypeVar("T")
 
@@ -38,8 +51,24 @@ SERVER_CODES = frozenset(
         "ServiceUnavailable",
         "ServiceUnavailableException",
         "Unavailable",
+        "RequestTimeout",
+        "RequestTimeoutException",
     }
 )
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+# botocore's own failures worth another attempt: the network, a transfer cut short, credentials not fetched
+# in time; every other BotoCoreError is configuration or validation and will fail again
+TRANSIENT_BOTOCORE = (
+    BotoConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    ChecksumError,
+    CredentialRetrievalError,
+    MetadataRetrievalError,
+    CapacityNotAvailableError,
+)
+# http.client errors that say the client was misused or the URL is malformed rather than the network failed
+PERMANENT_HTTP = (http.client.InvalidURL, http.client.ImproperConnectionState)
 
 
 class DeliveryError(Exception):
@@ -60,7 +89,13 @@ class Verdict:
 
 
 def classify(exc: BaseException) -> Verdict:
-    """Retry throttling, 5xx and connection errors; everything else (4xx, bugs) is permanent."""
+    """Say whether ``exc``, raised by a send, is worth retrying (see docs/outputs.md, *Retries*).
+
+    Transient: throttling and 5xx answers, 408/425/429, the network (refused, reset, closed without an
+    answer, an answer cut short or malformed, timeouts, DNS, TLS other than a refused certificate) and
+    botocore's connection errors. Permanent: other 4xx, a refused certificate, a malformed URL or header,
+    botocore's configuration and validation errors, and programming errors.
+    """
     if isinstance(exc, DeliveryError):
         return Verdict(exc.retryable, exc.retry_after)
     if isinstance(exc, ClientError):
@@ -68,7 +103,17 @@ def classify(exc: BaseException) -> Verdict:
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         code = str(error.get("Code", ""))
         return Verdict(code in THROTTLING_CODES or code in SERVER_CODES or status >= 500 or status == 429)
-    return Verdict(isinstance(exc, ConnectionError | HTTPClientError | TimeoutError))
+    if isinstance(exc, BotoCoreError):
+        return Verdict(isinstance(exc, TRANSIENT_BOTOCORE))
+    if isinstance(exc, urllib.error.HTTPError):
+        return Verdict(exc.code in RETRYABLE_STATUSES or exc.code >= 500)
+    if isinstance(exc, urllib.error.URLError):  # its reason: a network error, or text (no host, bad scheme)
+        return classify(exc.reason) if isinstance(exc.reason, BaseException) else Verdict(False)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return Verdict(False)
+    if isinstance(exc, http.client.HTTPException):
+        return Verdict(not isinstance(exc, PERMANENT_HTTP))
+    return Verdict(isinstance(exc, OSError))  # timeouts, connection errors, DNS, TLS: all OSError
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,16 @@
 """Output secrets (webhook URLs, keys) from Secrets Manager or SSM SecureString, fetched once per cold start.
 
 Only the *name* of a secret comes from configuration (``SIGIL_SECRETS_PREFIX`` + ``service/descriptor``);
-the value is always read from the secret store, never from code or environment text.
+the value is always read from the secret store, never from code or environment text. ``SecretStore.redact``
+removes every value it has handed out from a text (an error message about to be logged or dead-lettered).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -17,6 +19,32 @@ from runtime.retry import DeliveryError
 
 BACKENDS = ("secretsmanager", "ssm")
 NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound"})
+REDACTED = "<redacted>"
+MIN_SECRET_CHARS = 6  # shorter field values (a region, a flag) are not secrets and would redact noise
+MIN_SECRET_PART = 8  # path segments and query values at least this long are taken for secrets
+
+
+def url_secret_parts(url: str) -> list[str]:
+    """Return the parts of a URL that may be secret: path, query, userinfo, long path segments and values.
+
+    Each is given as written and percent-decoded, since a server may echo either.
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return [url]
+    found = [parts.path if parts.path not in ("", "/") else "", parts.query, parts.netloc.rpartition("@")[0]]
+    found += [s for s in parts.path.split("/") if len(s) >= MIN_SECRET_PART]
+    found += [v for _, v in urllib.parse.parse_qsl(parts.query) if len(v) >= MIN_SECRET_PART]
+    found = [p for p in found if p]
+    return found + [urllib.parse.unquote(p) for p in found]
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret in ``text`` (longest first) with ``<redacted>``."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 class SecretError(DeliveryError):
@@ -65,6 +93,19 @@ class SecretStore:
             return {str(key): str(item) for key, item in value.items()}
         return {"url": text.strip()}
 
+    def redact(self, text: str) -> str:
+        """Return ``text`` without any secret this store has read: each field value of 6 characters or more,
+        and of a URL its secret parts only (``url_secret_parts``), so that errors still name its origin."""
+        with self._lock:
+            values = list(self._values.values())
+        hidden: list[str] = []
+        for item in (item for value in values for item in _field_values(value)):
+            if _is_url(item):
+                hidden += url_secret_parts(item)
+            elif len(item) >= MIN_SECRET_CHARS:
+                hidden.append(item)
+        return redact(text, hidden)
+
     def _fetch(self, name: str) -> str:
         """Read one secret from the backend; a missing secret is a permanent SecretError."""
         try:
@@ -75,6 +116,26 @@ class SecretStore:
             if exc.response.get("Error", {}).get("Code") in NOT_FOUND_CODES:
                 raise SecretError(f"secret {name!r} not found in {self.backend}") from exc
             raise
+
+
+def _is_url(text: str) -> bool:
+    """True for an absolute URL (``scheme://host...``)."""
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:
+        return False
+    return bool(parts.scheme and parts.netloc)
+
+
+def _field_values(text: str) -> list[str]:
+    """Return the values of a secret's fields (a JSON object's values, else the whole text)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return [text.strip()]
+    if isinstance(value, dict):
+        return [str(item) for item in value.values()]
+    return [text.strip()]
 
 
 def _secretsmanager_value(client: Any, name: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from runtime.alerts import to_ocsf
+from runtime.outputs.deadline import seconds_left
 from runtime.outputs.http import HttpClient
 from runtime.retry import DeliveryError
 from runtime.secrets import SecretStore
@@ -23,29 +24,67 @@ class OutputConfigError(DeliveryError):
         super().__init__(message, retryable=False)
 
 
+# (connect, read) timeouts of the AWS clients, longest first. botocore's timeouts bound each socket operation
+# and its own retries are off, so one call takes about connect + read at worst: each call is made with the
+# longest pair that fits the time its send has left (``runtime.outputs.deadline``), and none is started when
+# not even the last pair fits.
+AWS_TIMEOUTS = ((3.0, 10.0), (1.0, 4.0), (0.5, 1.5), (0.25, 0.5))
+
+
 class AwsClients:
-    """boto3 clients created once per service and process; retries are left to ``runtime.retry``."""
+    """boto3 clients created once per service (and timeout pair) and process; retries are left to ``runtime.retry``.
+
+    An injected ``factory(service)`` (tests, the redrive tool) is used as is, with its own timeouts.
+    """
 
     def __init__(self, factory: Callable[[str], Any] | None = None) -> None:
-        self._factory = factory or _boto3_client
-        self._clients: dict[str, Any] = {}
+        self._factory = factory
+        self._clients: dict[tuple[str, int], Any] = {}
         self._lock = threading.Lock()
 
     def __call__(self, service: str) -> Any:
-        """Return the client for ``service``, creating it on first use."""
+        """Return the client for ``service`` whose timeouts fit the current send, creating it on first use."""
+        tier = 0 if self._factory is not None else _fitting_timeouts(service)
         with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self._factory(service)
-            return self._clients[service]
+            if (service, tier) not in self._clients:
+                self._clients[service, tier] = (
+                    self._factory(service) if self._factory else _boto3_client(service, *AWS_TIMEOUTS[tier])
+                )
+            return self._clients[service, tier]
 
 
-def _boto3_client(service: str) -> Any:
-    """A boto3 client with botocore's own retries off (one attempt) and bounded timeouts."""
+def _fitting_timeouts(service: str) -> int:
+    """Return the index of the longest timeout pair that fits the send's time left; raise if none does."""
+    left = seconds_left(float("inf"))
+    for index, (connect, read) in enumerate(AWS_TIMEOUTS):
+        if connect + read <= left:
+            return index
+    raise DeliveryError(f"no time left for a call to {service} ({max(left, 0):.2f} s)", retryable=True)
+
+
+def _boto3_client(service: str, connect: float, read: float) -> Any:
+    """A boto3 client with botocore's own retries off (one attempt) and the given timeouts.
+
+    Each call first checks that the send still has ``connect + read`` seconds, so that a send of several
+    calls (the parts of a split alert) cannot outlast its deadline either.
+    """
     import boto3
     from botocore.config import Config
 
-    config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=3, read_timeout=10)
-    return boto3.client(service, config=config)
+    config = Config(
+        retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=connect, read_timeout=read
+    )
+    client = boto3.client(service, config=config)
+
+    def check_time(**_: Any) -> None:
+        left = seconds_left(float("inf"))
+        if left < connect + read:
+            raise DeliveryError(
+                f"no time left for a call to {service} ({max(left, 0):.2f} s)", retryable=True
+            )
+
+    client.meta.events.register("before-call", check_time)
+    return client
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from runtime.outputs import OUTPUTS, Output, OutputConfigError
 from runtime.outputs import config as config_module
 from runtime.outputs.base import AwsClients, Resources
 from runtime.outputs.config import OutputsConfig, load_config
+from runtime.outputs.deadline import within
 from runtime.outputs.dlq import DeadLetterQueue
 from runtime.outputs.ledger import MEMORY_SIZE, MEMORY_TTL, DeliveryLedger, ledger_from_env
 from runtime.outputs.ledger import TABLE_ENV as LEDGER_TABLE_ENV
@@ -187,19 +188,23 @@ class Dispatcher:
                 alert_id=alert["alert_id"],
                 attempt=attempt,
                 delay=round(delay, 3),
-                error=describe(error),
+                error=self.resources.secrets.redact(describe(error)),
             )
+
+        def send() -> None:  # the send must end before the reserve kept for its dead letter
+            with within(waiter.remaining, self.config.retry.reserve):
+                self.output(target).send(alert)
 
         retrier = Retrier(self.config.retry, waiter, on_retry)
         try:
-            retrier.call(lambda: self.output(target).send(alert))
+            retrier.call(send)
         except RetryError as exc:
             return self._dead_letter(alert, target, exc, waiter)
         return DELIVERED
 
     def _dead_letter(self, alert: Mapping[str, Any], target: str, failure: RetryError, waiter: Waiter) -> str:
         """Write the dead letter (spending the deadline reserve if need be); FAILED if that is impossible."""
-        error = describe(failure.error)
+        error = self.resources.secrets.redact(describe(failure.error))
         fields = {"output": target, "alert_id": alert["alert_id"], "reason": failure.reason, "error": error}
         if self.dead_letters is None:
             emit("output_failed", "error", attempts=failure.attempts, dead_letter="not configured", **fields)
@@ -207,11 +212,20 @@ class Dispatcher:
         dead_letters = self.dead_letters
         letter = dead_letters.letter(alert, target, error, failure.reason, failure.attempts)
         retrier = Retrier(dataclasses.replace(self.config.retry, reserve=0.0), waiter)
+
+        def send() -> None:  # may spend the reserve, not more
+            with within(waiter.remaining):
+                dead_letters.send(letter)
+
         try:
-            retrier.call(lambda: dead_letters.send(letter))
+            retrier.call(send)
         except RetryError as exc:
             emit(
-                "output_failed", "error", attempts=failure.attempts, dead_letter=describe(exc.error), **fields
+                "output_failed",
+                "error",
+                attempts=failure.attempts,
+                dead_letter=self.resources.secrets.redact(describe(exc.error)),
+                **fields,
             )
             return FAILED
         emit("output_dead_lettered", "error", attempts=failure.attempts, **fields)

@@ -1,8 +1,14 @@
-"""Open a Jira issue per alert (REST API v2), with basic auth from the secret store and no duplicate issues."""
+"""Open a Jira issue per alert (REST API v2), with basic auth from the secret store and no duplicate issues.
+
+The description is Jira wiki markup, and alert values come from logs: a value could close ``{{…}}`` or the
+``{code}`` block and add links (``[x|https://…]``, a bare URL), images (``!https://…!``), mentions, headings.
+So every value is escaped (``escape``) and the record's JSON never holds ``{`` before a letter (``code_json``).
+"""
 
 from __future__ import annotations
 
 import base64
+import re
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
@@ -14,6 +20,32 @@ from runtime.retry import DeliveryError
 SUMMARY_LIMIT = 255
 DESCRIPTION_LIMIT = 32_767
 LABEL_PREFIX = "sigil-"
+# characters of a value before escaping, which can make it up to 5 times longer: with these the text before
+# the record stays under 31,000 characters, whatever the values (key field values are cut to 300 already)
+LINE_VALUE_LIMIT = 200
+DESCRIPTION_TEXT_LIMIT = 1000
+FIELD_NAME_LIMIT = 100
+# the characters Jira's renderer un-escapes after a backslash (BackslashEscapeRendererComponent) ...
+ESCAPES = {char: "\\" + char for char in "-#*_+?^~|%{}[]()!@"}
+# ... and those with no backslash escape, written as entities: a backslash (``\\`` is a line break), ``:``
+# (bare URLs and emoticons such as ``:D``) and ``&`` (so that the entities read back as what they replace)
+ESCAPES.update({"&": "&amp;", "\\": "&#92;", ":": "&#58;"})
+MACRO_START = re.compile(r"\{(?=[A-Za-z])")
+
+
+def escape(value: str) -> str:
+    """Return ``value`` as Jira wiki text that renders literally, on one line.
+
+    Line breaks become spaces (a line could otherwise start a heading, list, table or quote), ``&``, ``\\``
+    and ``:`` become numeric entities, and every other markup character is backslash-escaped.
+    """
+    return "".join(ESCAPES.get(char, char) for char in " ".join(value.splitlines()))
+
+
+def code_json(text: str) -> str:
+    """Return JSON ``text`` safe inside ``{code}``: ``{`` before a letter only occurs inside strings, where
+    ``\\u007b`` means the same, so no macro (``{code}``, ``{noformat}``) can end the block."""
+    return MACRO_START.sub(r"\\u007b", text)
 
 
 def label(alert: Mapping[str, Any]) -> str:
@@ -23,21 +55,32 @@ def label(alert: Mapping[str, Any]) -> str:
 
 def description(alert: Mapping[str, Any]) -> str:
     """Return the issue description in Jira wiki markup, the record cut so the whole fits 32,767 chars."""
+
+    def line(value: Any) -> str:
+        return escape(cut(str(value), LINE_VALUE_LIMIT))
+
     lines = [
-        f"*Rule:* {alert.get('rule_id')}",
-        f"*Level:* {level(alert)}",
-        f"*Log type:* {alert.get('log_type')}",
-        f"*Source:* {alert.get('source')}",
-        f"*Alert id:* {alert.get('alert_id')}",
+        f"*Rule:* {line(alert.get('rule_id'))}",
+        f"*Level:* {line(level(alert))}",
+        f"*Log type:* {line(alert.get('log_type'))}",
+        f"*Source:* {line(alert.get('source'))}",
+        f"*Alert id:* {line(alert.get('alert_id'))}",
     ]
     if alert.get("description"):
-        lines += ["", str(alert["description"])]
+        lines += ["", escape(cut(str(alert["description"]), DESCRIPTION_TEXT_LIMIT))]
     fields = key_fields(alert)
     if fields:
-        lines += ["", "h4. Key fields", *(f"* {name}: {{{{{value}}}}}" for name, value in fields)]
+        lines += [
+            "",
+            "h4. Key fields",
+            *(f"* {escape(cut(name, FIELD_NAME_LIMIT))}: {{{{{escape(value)}}}}}" for name, value in fields),
+        ]
     head = "\n".join(lines)
     room = DESCRIPTION_LIMIT - len(head) - len("\n\nh4. Record\n{code:json}\n\n{code}")
-    return f"{head}\n\nh4. Record\n{{code:json}}\n{cut(pretty_record(alert), max(room, 0))}\n{{code}}"
+    record = code_json(pretty_record(alert))
+    if len(record) > room:  # cut, then drop a \u007b escape the cut broke in two
+        record = re.sub(r"\\u?0?0?7?$", "", record[: max(room - 1, 0)]) + "…"
+    return f"{head}\n\nh4. Record\n{{code:json}}\n{record}\n{{code}}"
 
 
 def issue(alert: Mapping[str, Any], project: str, issue_type: str, labels: list[str]) -> dict[str, Any]:

@@ -62,4 +62,6 @@ class PagerDutyOutput(Output):
         """Enqueue the event; PagerDuty merges a resend with the same dedup_key into the same incident."""
         fields = self.secret()
         routing_key = self.secret_field(fields, "routing_key")
-        self.resources.http.post_json(fields.get("url") or EVENTS_URL, event(alert, routing_key))
+        self.resources.http.post_json(
+            fields.get("url") or EVENTS_URL, event(alert, routing_key), secrets=(routing_key,)
+        )

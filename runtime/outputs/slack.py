@@ -1,4 +1,10 @@
-"""Post alerts to a Slack incoming webhook (URL from the secret store), cut to Slack's message limits."""
+"""Post alerts to a Slack incoming webhook (URL from the secret store), cut to Slack's message limits.
+
+Alert values come from logs and may hold anything: backticks, ``*``, ``<https://evil|click>``, ``<!channel>``.
+So no value is ever put in mrkdwn text: mrkdwn carries only this module's own labels, and values travel as
+``plain_text`` objects or as ``text`` elements of rich text blocks, which Slack shows literally (their style
+set here, never parsed from the text). The notification ``text`` has mrkdwn off and ``&``, ``<``, ``>`` escaped.
+"""
 
 from __future__ import annotations
 
@@ -13,90 +19,94 @@ MAX_BLOCKS = 50
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 FIELD_LIMIT = 2000
-FENCE = "```"
+RICH_TEXT_LIMIT = 3000  # characters of alert text per rich text block
 
 
 def escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    """Escape the three characters Slack treats as control characters in any message text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _section(text: str) -> dict[str, Any]:
-    """Return a mrkdwn section block (text already escaped and cut)."""
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+def plain(text: str, limit: int) -> dict[str, Any]:
+    """A plain_text object: shown as is, no formatting, links, mentions or emoji codes."""
+    return {"type": "plain_text", "text": cut(text, limit) or " ", "emoji": False}
+
+
+def label(name: str) -> dict[str, Any]:
+    """A mrkdwn object holding one of this module's labels in bold (never alert text)."""
+    return {"type": "mrkdwn", "text": f"*{name}*"}
+
+
+def run(text: str, **style: bool) -> dict[str, Any]:
+    """A rich text ``text`` element: literal text with an explicit style."""
+    element: dict[str, Any] = {"type": "text", "text": text}
+    if style:
+        element["style"] = style
+    return element
 
 
 def _summary(alert: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the section of labelled fields: level, rule id, log type, source, alert id."""
+    """Return the section of labelled fields (label, then value): level, rule id, log type, source, alert id."""
     pairs = [
         ("Level", level(alert)),
-        ("Rule", f"`{alert.get('rule_id')}`"),
+        ("Rule", str(alert.get("rule_id"))),
         ("Log type", str(alert.get("log_type"))),
         ("Source", str(alert.get("source"))),
-        ("Alert id", f"`{alert.get('alert_id')}`"),
+        ("Alert id", str(alert.get("alert_id"))),
     ]
-    fields = [
-        {"type": "mrkdwn", "text": cut(f"*{name}*\n{escape(value)}", FIELD_LIMIT)} for name, value in pairs
-    ]
+    fields = [item for name, value in pairs for item in (label(name), plain(value, FIELD_LIMIT))]
     return {"type": "section", "fields": fields}
 
 
 def _key_fields(alert: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Return the key-fields section, keeping whole lines up to the section limit."""
-    text = "*Key fields*"
+    """Return the key fields as one rich text block (name in bold, value as code), whole lines up to the limit."""
+    elements = [run("Key fields", bold=True)]
+    size = 0
     for name, value in key_fields(alert):
-        line = f"\n• *{escape(name)}*: `{escape(value)}`"
-        if len(text) + len(line) > SECTION_LIMIT:
+        line = [run("\n• "), run(name, bold=True), run(": "), run(value, code=True)]
+        size += len(name) + len(value) + 4
+        if size > SECTION_LIMIT:
             break
-        text += line
-    return _section(text) if text != "*Key fields*" else None
+        elements += [element for element in line if element["text"]]  # Slack refuses empty text elements
+    if len(elements) == 1:
+        return None
+    return {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": elements}]}
 
 
-def _escaped_chunks(text: str, size: int) -> list[str]:
-    """Cut escaped text into chunks of at most ``size`` characters, never inside an ``&...;`` entity."""
-    chunks, start = [], 0
-    while start < len(text):
-        end = min(len(text), start + size)
-        amp = text.rfind("&", start, end)
-        if end < len(text) and amp > start and text.find(";", amp, end) == -1:
-            end = amp
-        chunks.append(text[start:end])
-        start = end
-    return chunks
+def _preformatted(text: str) -> dict[str, Any]:
+    """A rich text block showing ``text`` as a preformatted (code) block, literally."""
+    return {"type": "rich_text", "elements": [{"type": "rich_text_preformatted", "elements": [run(text)]}]}
 
 
 def blocks(alert: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Return the Block Kit layout: header, summary, description, key fields, then the record in code blocks."""
     layout: list[dict[str, Any]] = [
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": cut(str(alert.get("title")), HEADER_LIMIT)},
-        },
+        {"type": "header", "text": plain(str(alert.get("title")), HEADER_LIMIT)},
         _summary(alert),
     ]
     if alert.get("description"):
-        layout.append(_section(cut(escape(str(alert["description"])), SECTION_LIMIT)))
+        layout.append({"type": "section", "text": plain(str(alert["description"]), SECTION_LIMIT)})
     fields = _key_fields(alert)
     if fields is not None:
         layout.append(fields)
-    record = escape(pretty_record(alert))
-    chunks = _escaped_chunks(record, SECTION_LIMIT - 2 * len(FENCE))
+    record = pretty_record(alert)
+    chunks = [record[i : i + RICH_TEXT_LIMIT] for i in range(0, len(record), RICH_TEXT_LIMIT)]
     room = MAX_BLOCKS - len(layout)
     if len(chunks) > room:
         chunks = chunks[: room - 1]
         shown = sum(map(len, chunks))
         notice = f"_Record truncated: {shown:,} of {len(record):,} characters shown._"
-        layout.extend(_section(f"{FENCE}{chunk}{FENCE}") for chunk in chunks)
+        layout.extend(_preformatted(chunk) for chunk in chunks)
         layout.append({"type": "context", "elements": [{"type": "mrkdwn", "text": notice}]})
     else:
-        layout.extend(_section(f"{FENCE}{chunk}{FENCE}") for chunk in chunks)
+        layout.extend(_preformatted(chunk) for chunk in chunks)
     return layout
 
 
 def message(alert: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the webhook payload: notification text (≤ 40,000 chars) and at most 50 blocks."""
+    """Return the webhook payload: notification text (≤ 40,000 chars, not formatted) and at most 50 blocks."""
     text = f"[{level(alert).upper()}] {alert.get('title')} (rule {alert.get('rule_id')})"
-    return {"text": cut(escape(text), TEXT_LIMIT), "blocks": blocks(alert)}
+    return {"text": cut(escape(text), TEXT_LIMIT), "mrkdwn": False, "blocks": blocks(alert)}
 
 
 class SlackOutput(Output):

@@ -10,9 +10,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
-
-from runtime.outputs.base import Output
+from runtime.outputs.base import AwsClients, Output
 from runtime.outputs.parts import PartLedger, split
 
 MESSAGE_LIMIT = 256 * 1024
@@ -22,7 +20,7 @@ BODY_LIMIT = MESSAGE_LIMIT - 4096  # room for the message attributes
 @functools.cache
 def client() -> Any:
     """Return the SNS client, created once per cold start (``client.cache_clear()`` recreates it)."""
-    return boto3.client("sns")
+    return AwsClients()("sns")
 
 
 def publish(alert: Mapping[str, Any], topic_arn: str) -> str:

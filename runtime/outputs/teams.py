@@ -1,8 +1,15 @@
-"""Post alerts to a Microsoft Teams incoming webhook, as an Adaptive Card (default) or a legacy MessageCard."""
+"""Post alerts to a Microsoft Teams incoming webhook, as an Adaptive Card (default) or a legacy MessageCard.
+
+Alert values come from logs, and Teams reads markdown (links, emphasis, lists) in TextBlocks and facts and
+HTML in MessageCards. In the Adaptive Card every value is a ``TextRun`` of a ``RichTextBlock``, which Teams
+shows literally (TextBlocks hold only this module's labels); in the MessageCard the section's markdown is
+off, values are HTML-escaped, and the card title, which may still be read as markdown, is escaped for both.
+"""
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +26,22 @@ COLORS = {
     "informational": "808080",
 }
 CARD_STYLES = ("adaptive", "messagecard")
+MARKDOWN_CHARS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def escape_markdown(text: str) -> str:
+    """HTML-escape ``text`` and backslash-escape markdown's punctuation, on one line."""
+    return MARKDOWN_CHARS.sub(r"\\\1", html.escape(" ".join(text.splitlines())))
+
+
+def run(text: str, **style: Any) -> dict[str, Any]:
+    """A TextRun: text shown as is (no markdown), with an explicit style."""
+    return {"type": "TextRun", "text": text, **style}
+
+
+def rich(*runs: dict[str, Any], **options: Any) -> dict[str, Any]:
+    """A RichTextBlock of ``runs``."""
+    return {"type": "RichTextBlock", "inlines": list(runs), **options}
 
 
 def _facts(alert: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -38,22 +61,14 @@ def adaptive_card(alert: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _adaptive_card(alert: Mapping[str, Any], record: str) -> dict[str, Any]:
-    """Return the adaptive card message showing ``record``."""
+    """Return the adaptive card message showing ``record``; every alert value is a TextRun."""
     body: list[dict[str, Any]] = [
-        {
-            "type": "TextBlock",
-            "size": "Large",
-            "weight": "Bolder",
-            "wrap": True,
-            "text": cut(str(alert.get("title")), TITLE_LIMIT),
-        },
-        {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in _facts(alert)]},
+        rich(run(cut(str(alert.get("title")), TITLE_LIMIT), size="Large", weight="Bolder")),
+        *(rich(run(f"{name}: ", weight="Bolder"), run(value)) for name, value in _facts(alert)),
     ]
     if alert.get("description"):
-        body.append(
-            {"type": "TextBlock", "wrap": True, "text": cut(str(alert["description"]), TITLE_LIMIT * 4)}
-        )
-    body.append({"type": "TextBlock", "wrap": True, "fontType": "Monospace", "text": record})
+        body.append(rich(run(cut(str(alert["description"]), TITLE_LIMIT * 4))))
+    body.append(rich(run(record, fontType="Monospace")))
     card = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
@@ -75,17 +90,19 @@ def message_card(alert: Mapping[str, Any]) -> dict[str, Any]:
 
 def _message_card(alert: Mapping[str, Any], record: str) -> dict[str, Any]:
     """Return the MessageCard showing ``record``."""
+    title = cut(str(alert.get("title")), TITLE_LIMIT)
     section: dict[str, Any] = {
-        "activityTitle": cut(str(alert.get("title")), TITLE_LIMIT),
-        "facts": [{"name": k, "value": v} for k, v in _facts(alert)],
+        "markdown": False,
+        "activityTitle": html.escape(title),
+        "facts": [{"name": html.escape(k), "value": html.escape(v)} for k, v in _facts(alert)],
         "text": f"<pre>{html.escape(record)}</pre>",
     }
     return {
         "@type": "MessageCard",
         "@context": "https://schema.org/extensions",
-        "summary": cut(str(alert.get("title")), TITLE_LIMIT),
+        "summary": title,
         "themeColor": COLORS.get(level(alert), "808080"),
-        "title": cut(str(alert.get("title")), TITLE_LIMIT),
+        "title": escape_markdown(title),
         "sections": [section],
     }
 
