@@ -104,10 +104,12 @@ def check_identical_logic(compiled: list[CompiledRule]) -> list[Diagnostic]:
     """A warning for a rule whose optimized logic equals an earlier rule's on the same log type."""
     first: dict[tuple, CompiledRule] = {}
     diags = []
+    warned: set[str] = set()  # a rule compiled for several log types is warned about once
     for c in compiled:
         key = (c.log_type, c.expr)
         other = first.setdefault(key, c)
-        if other is not c and other.rule.key != c.rule.key:
+        if other is not c and other.rule.key != c.rule.key and c.rule.key not in warned:
+            warned.add(c.rule.key)
             diags.append(warning("W066", f"this rule's logic is identical to '{other.rule.title}' ({other.rule.loc})", c.rule.loc, "merge the two rules or make them differ"))
     return diags
 

@@ -33,7 +33,7 @@ def parse(raw: bytes, options: Mapping[str, Any], header: bytes | None = None) -
 def _line(line: str, number: int) -> dict[str, Any]:
     start = line.find(START)
     if start < 0:
-        raise ParseError(f"line {number} holds no <Event> XML: {line[:60]!r}")
+        raise ParseError(f"line {number} holds no <Event> XML")
     text = line[start:]
     if DECLARATIONS.search(text):
         raise ParseError(f"line {number}: an XML event with a DOCTYPE or ENTITY declaration is refused")
