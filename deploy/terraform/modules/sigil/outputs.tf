@@ -181,7 +181,7 @@ output "dynamodb_table_ledger_arn" {
 ################################################################################
 
 output "cloudwatch_metric_alarm_arns" {
-  description = "ARNs of the CloudWatch alarms created when `create_alarms` is true, by alarm (`lambda_errors`, `lambda_throttles`, `iterator_age`, `failed_items`, `dead_lettered`, `quarantined`, `rule_errors`, `dlq_messages`); empty otherwise"
+  description = "ARNs of the CloudWatch alarms created when `create_alarms` is true, by alarm (`lambda_errors`, `lambda_throttles`, `iterator_age`, `failed_items`, `dead_lettered`, `quarantined`, `rule_errors`, `dlq_messages`, `failed_events_messages`); empty otherwise"
   value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.arn }
 }
 

@@ -912,13 +912,13 @@ variable "metrics_namespace" {
 }
 
 variable "create_alarms" {
-  description = "Whether to create the CloudWatch alarms of `alarms` (README, \"Alarms\"): Lambda errors, throttles and iterator age, failed items, dead-lettered alerts, quarantined records, rule errors, and messages waiting in the dead-letter queue"
+  description = "Whether to create the CloudWatch alarms of `alarms` (README, \"Alarms\"): Lambda errors, throttles and iterator age, failed items, dead-lettered alerts, quarantined records, rule errors, and messages waiting in the dead-letter queue and in the failed-events queue"
   type        = bool
   default     = false
 }
 
 variable "alarms" {
-  description = "Settings of the alarms created when `create_alarms` is true. `sns_topic_arns`: the topics notified when an alarm fires, and when it clears again unless `ok_actions` is false (no topic: the alarms only change state). `name_prefix`: alarm names are `<name_prefix><alarm>` with `-` for `_` (default `<name>-`, e.g. `sigil-lambda-errors`). Each alarm (`lambda_errors`, `lambda_throttles`, `iterator_age` in milliseconds, `failed_items`, `dead_lettered`, `quarantined`, `rule_errors`, `dlq_messages`) fires when its statistic is above `threshold` (0 by default, 900000 = 15 minutes for `iterator_age`) in `datapoints_to_alarm` (default: all) of `evaluation_periods` (default 1) periods of `period` seconds (default 300); `enabled = false` leaves it out. Missing data is not breaching"
+  description = "Settings of the alarms created when `create_alarms` is true. `sns_topic_arns`: the topics notified when an alarm fires, and when it clears again unless `ok_actions` is false (no topic: the alarms only change state). `name_prefix`: alarm names are `<name_prefix><alarm>` with `-` for `_` (default `<name>-`, e.g. `sigil-lambda-errors`). Each alarm (`lambda_errors`, `lambda_throttles`, `iterator_age` in milliseconds, `failed_items`, `dead_lettered`, `quarantined`, `rule_errors`, `dlq_messages`, `failed_events_messages`) fires when its statistic is above `threshold` (0 by default, 900000 = 15 minutes for `iterator_age`) in `datapoints_to_alarm` (default: all) of `evaluation_periods` (default 1) periods of `period` seconds (default 300); `enabled = false` leaves it out. Missing data is not breaching"
   type = object({
     sns_topic_arns = optional(list(string), [])
     ok_actions     = optional(bool, true)
@@ -979,6 +979,13 @@ variable "alarms" {
       evaluation_periods  = optional(number, 1)
       datapoints_to_alarm = optional(number)
     }), {})
+    failed_events_messages = optional(object({
+      enabled             = optional(bool, true)
+      threshold           = optional(number, 0)
+      period              = optional(number, 300)
+      evaluation_periods  = optional(number, 1)
+      datapoints_to_alarm = optional(number)
+    }), {})
   })
   default  = {}
   nullable = false
@@ -998,6 +1005,7 @@ variable "alarms" {
       for alarm in [
         var.alarms.lambda_errors, var.alarms.lambda_throttles, var.alarms.iterator_age, var.alarms.failed_items,
         var.alarms.dead_lettered, var.alarms.quarantined, var.alarms.rule_errors, var.alarms.dlq_messages,
+        var.alarms.failed_events_messages,
       ] :
       alarm.threshold >= 0 && alarm.period >= 60 && alarm.period % 60 == 0 && alarm.evaluation_periods >= 1 &&
       alarm.period * alarm.evaluation_periods <= (alarm.period >= 3600 ? 604800 : 86400) &&
