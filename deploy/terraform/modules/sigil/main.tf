@@ -89,7 +89,8 @@ resource "aws_lambda_function" "this" {
   tags = var.tags
 
   # The log group must exist (with its retention) before Lambda creates it implicitly, and the
-  # role must be able to write to it from the first invocation.
+  # role must be able to write to it from the first invocation; Lambda also checks, when it creates the
+  # function, that the role may send to the dead-letter target and (in a VPC) manage network interfaces.
   depends_on = [
     aws_cloudwatch_log_group.this,
     aws_iam_role_policy.lambda,
