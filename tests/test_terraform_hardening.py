@@ -185,6 +185,91 @@ def test_pushed_sources_get_no_role_permission():
         assert action not in text, action
 
 
+# IAM actions whose name is not the API operation's.
+IAM_ACTION_OF_OPERATION = {
+    ("lambda", "Invoke"): "lambda:InvokeFunction",
+    ("sqs", "SendMessageBatch"): "sqs:SendMessage",
+}
+# A call with this argument is authorized as another action too: get_object of a version (S3 notifications
+# of versioned buckets name it) needs s3:GetObjectVersion.
+IAM_ACTION_OF_ARGUMENT = {("s3", "GetObject", "VersionId"): "s3:GetObjectVersion"}
+# What the role does for Lambda rather than for a call in runtime/: write the function's logs, poll the
+# Kinesis stream and the SQS queues for the mappings, write traces, send failed events, and the KMS uses
+# that services make with the caller's permissions (an encrypted stream, topic, object, secret or table).
+LAMBDA_SERVICE_ACTIONS = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+    "kinesis:ListStreams",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:SendMessage",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+}
+# runtime/ modules that never run in the Lambda (an operator's command, with the operator's credentials).
+NOT_RUN_BY_THE_FUNCTION = {RUNTIME_DIR / "outputs" / "redrive.py"}
+
+
+def _runtime_aws_actions() -> set[str]:
+    """The IAM actions of every boto3 client call in runtime/, read from the source, file by file.
+
+    A file's services are the string literals passed to a client factory (`boto3.client("s3")`,
+    `_client("sqs")`, `self._client("ssm")`, `aws("sns")`); its calls are the `.method(` names that are
+    operations of one of those services in botocore's model.
+    """
+    botocore_session = pytest.importorskip("botocore.session")
+    from botocore import xform_name
+
+    session = botocore_session.get_session()
+    actions: set[str] = set()
+    for path in sorted(RUNTIME_DIR.rglob("*.py")):
+        if path in NOT_RUN_BY_THE_FUNCTION:
+            continue
+        text = path.read_text(encoding="utf-8")
+        services = set(re.findall(r"""(?<![A-Za-z0-9])(?:aws|_aws|client|_client)\(\s*["']([a-z0-9-]+)["']\s*[,)]""", text))
+        methods = set(re.findall(r"\.([a-z][a-z0-9_]*)\(", text))
+        for service in services:
+            model = session.get_service_model(service)
+            operations = {xform_name(name): name for name in model.operation_names}
+            for method in methods & operations.keys():
+                operation = operations[method]
+                actions.add(IAM_ACTION_OF_OPERATION.get((service, operation), f"{model.signing_name}:{operation}"))
+                for (svc, op, argument), action in IAM_ACTION_OF_ARGUMENT.items():
+                    if (svc, op) == (service, operation) and f'"{argument}"' in text:
+                        actions.add(action)
+    return actions
+
+
+def _granted_actions() -> set[str]:
+    from tests.test_terraform import _policy_statements
+
+    documents = {name: body for (dtype, name), body in _typed(_load_dir(MODULE_DIR), "data").items() if dtype == "aws_iam_policy_document"}
+    return {
+        action
+        for name, document in documents.items()
+        if name != "assume_role"
+        for statement in _policy_statements(document)
+        for action in _as_list(statement["actions"])
+    }
+
+
+def test_role_grants_the_runtime_calls_and_what_lambda_does_nothing_else():
+    called = _runtime_aws_actions()
+    # The sources, the quarantine, the secrets and the outputs are all found.
+    assert {"s3:GetObject", "s3:PutObject", "secretsmanager:GetSecretValue", "ssm:GetParameter", "sns:Publish"} <= called, called
+    granted = _granted_actions()
+    assert called <= granted, f"the runtime calls {sorted(called - granted)} the role may not"
+    assert granted <= called | LAMBDA_SERVICE_ACTIONS, f"the role may {sorted(granted - called - LAMBDA_SERVICE_ACTIONS)}, which nothing calls"
+
+
 def _dynamic(body: dict, label: str) -> dict:
     for dyn in _blocks(body.get("dynamic")):
         if label in dyn:
