@@ -88,9 +88,42 @@ regression: $(STAMP)  ## score `sigil replay` on SigmaHQ's regression events wit
 	PATH=$(abspath $(BIN)):$$PATH ../shared/tools/sigma-regression --sigil sigil --sigma ../shared/sigma --engine interpreter
 	PATH=$(abspath $(BIN)):$$PATH ../shared/tools/sigma-regression --sigil sigil --sigma ../shared/sigma --engine compiled
 
+# checkov, pinned by pyproject.toml's `scan` extra, in a venv of its own: it requires bc-python-hcl2, which
+# installs the same `hcl2` package as the python-hcl2 the tests use, so the two cannot share .venv.
+SCAN_VENV := .venv-scan
+CHECKOV_REQUIREMENT = $(shell $(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['scan'])")
+
+$(SCAN_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/pip install --quiet '$(CHECKOV_REQUIREMENT)'
+	touch $@
+
+.PHONY: scan
+scan: $(SCAN_VENV)/.installed  ## run checkov on deploy/terraform (its own .venv-scan); fails on any failed check
+	$(SCAN_VENV)/bin/checkov --directory deploy/terraform --framework terraform --quiet --compact --skip-download
+
+# The deployed function and its alias (deploy/terraform/modules/sigil, README "Rolling back").
+FUNCTION ?= sigil
+ALIAS ?= live
+AWS ?= aws
+
+.PHONY: rollback
+rollback:  ## point the live alias of FUNCTION (default sigil) at an earlier version: VERSION=3 make rollback
+	@if [ -z "$(VERSION)" ]; then \
+	  echo "error: give the version to roll back to: VERSION=<n> make rollback [FUNCTION=$(FUNCTION)]" >&2; \
+	  echo "published versions of $(FUNCTION) (version, last modified):" >&2; \
+	  $(AWS) lambda list-versions-by-function --function-name '$(FUNCTION)' \
+	    --query 'Versions[?Version!=`$$LATEST`].[Version,LastModified]' --output text >&2; \
+	  exit 2; \
+	fi
+	$(AWS) lambda update-alias --function-name '$(FUNCTION)' --name '$(ALIAS)' --function-version '$(VERSION)' \
+	  --query '[Name,FunctionVersion]' --output text
+	@echo "$(FUNCTION):$(ALIAS) now runs version $(VERSION); set live_version = \"$(VERSION)\" in Terraform, or the next apply moves it back to the latest version."
+
 .PHONY: clean
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf build .pytest_cache .hypothesis
 
 .PHONY: all
-all: lint test  ## what CI runs
+all: lint test scan  ## what CI runs

@@ -34,7 +34,7 @@ RUNTIME_DIR = REPO / "runtime"
 PLUGIN_MIRROR = Path(os.environ.get("SIGIL_TF_PLUGIN_MIRROR", "/opt/tf-plugins"))
 
 # Actions that support no resource-level permissions and therefore need "Resource": "*".
-ACTIONS_REQUIRING_STAR = {"kinesis:ListStreams"}
+ACTIONS_REQUIRING_STAR = {"kinesis:ListStreams", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,6 +212,10 @@ def test_output_names_follow_resource_attr_convention(outputs):
         "s3_bucket",
         "dynamodb_table",
         "cloudwatch_metric_alarm",
+        "lambda_alias",
+        "kms_key",
+        "cloudwatch_log_subscription_filter",
+        "cloudwatch_event_rule",
     )
     for name in outputs:
         assert re.fullmatch(rf"({'|'.join(prefixes)})_[a-z0-9_]+", name), name
@@ -293,13 +297,22 @@ def test_tags_applied_to_every_taggable_resource(resources):
     # aws_iam_role_policy, aws_lambda_permission and the S3 bucket configuration resources have no
     # tags; event source mappings only since AWS provider 5.77.
     untaggable = {
+        "aws_cloudwatch_event_target",
+        "aws_cloudwatch_log_subscription_filter",
         "aws_iam_role_policy",
+        "aws_iam_role_policy_attachment",
+        "aws_lambda_alias",
         "aws_lambda_event_source_mapping",
         "aws_lambda_permission",
+        "aws_s3_bucket_lifecycle_configuration",
+        "aws_s3_bucket_logging",
+        "aws_s3_bucket_notification",
         "aws_s3_bucket_ownership_controls",
+        "aws_s3_bucket_policy",
         "aws_s3_bucket_public_access_block",
         "aws_s3_bucket_server_side_encryption_configuration",
         "aws_s3_bucket_versioning",
+        "aws_sns_topic_subscription",
     }
     for (rtype, name), body in resources.items():
         if rtype not in untaggable:
@@ -315,13 +328,15 @@ def test_log_group_retention(resources, variables):
     log_group = resources[("aws_cloudwatch_log_group", "this")]
     assert log_group["name"] == "/aws/lambda/${var.name}"
     assert log_group["retention_in_days"] == "var.cloudwatch_logs_retention_in_days"
-    assert variables["cloudwatch_logs_retention_in_days"]["default"] == 30
+    # A year at least (checkov CKV_AWS_338): investigations reach back months.
+    assert variables["cloudwatch_logs_retention_in_days"]["default"] >= 365
+    assert log_group["kms_key_id"] == "local.kms_key_arn"
 
 
 def test_event_source_mapping(resources, variables):
     esm = resources[("aws_lambda_event_source_mapping", "this")]
     assert esm["event_source_arn"] == "aws_kinesis_stream.this.arn"
-    assert esm["function_name"] in {"aws_lambda_function.this.arn", "aws_lambda_function.this.function_name"}
+    assert esm["function_name"] == "aws_lambda_alias.live.arn"
     assert _as_list(esm["function_response_types"]) == ["ReportBatchItemFailures"]
     assert esm["bisect_batch_on_function_error"] is True
     assert esm["batch_size"] == "var.event_source_batch_size"
@@ -631,6 +646,7 @@ def test_s3_sources_may_invoke_function(resources, tf_locals):
     assert permission["principal"] == "s3.amazonaws.com"
     assert permission["action"] == "lambda:InvokeFunction"
     assert permission["function_name"] == "aws_lambda_function.this.function_name"
+    assert permission["qualifier"] == "aws_lambda_alias.live.name"
     assert permission["source_arn"] == "each.key"
     assert permission["source_account"] == "coalesce(each.value.account_id, local.account_id)"
 
@@ -641,7 +657,7 @@ def test_sqs_sources_mapped_with_batch_item_failures(resources, variables):
     esm = resources[("aws_lambda_event_source_mapping", "sqs")]
     assert esm["for_each"] == "local.sqs_source_queue_arns"
     assert esm["event_source_arn"] == "each.value"
-    assert esm["function_name"] == "aws_lambda_function.this.arn"
+    assert esm["function_name"] == "aws_lambda_alias.live.arn"
     assert _as_list(esm["function_response_types"]) == ["ReportBatchItemFailures"]
     assert esm["batch_size"] == "var.sqs_event_source_batch_size"
     assert "aws_iam_role_policy.lambda" in _as_list(esm["depends_on"])
@@ -698,6 +714,7 @@ def test_kms_permissions_only_for_given_keys(policy_documents):
         "EncryptOutputs": ("var.alert_outputs.kms_key_arns", {"kms:GenerateDataKey"}),
         "EncryptOutputTopicsAndQueues": ("var.alert_outputs.kms_key_arns", {"kms:Decrypt"}),
         "DecryptDeliveryLedger": ("var.delivery_ledger_kms_key_arn", {"kms:Decrypt"}),
+        "DecryptEnvironment": ("local.kms_key_arn", {"kms:Decrypt"}),
     }
     for sid, (key, actions) in expected.items():
         statement, for_each = _statement(policy_documents, sid)
@@ -722,7 +739,16 @@ def test_optional_permissions_are_all_conditional(policy_documents):
             for label, body in dyn.items():
                 assert label == "statement"
                 assert re.fullmatch(r".+ \? \[.+\] : \[\]", _block(body)["for_each"]), body
+    # What the Lambda service does with the role: traces always (the function is always traced, at least
+    # passed through), the rest only with its key or queue.
+    service = policy_documents["lambda_service"]
+    assert [st["sid"] for st in _blocks(service.get("statement"))] == ["WriteTraces"]
+    for dyn in _blocks(service.get("dynamic")):
+        for label, body in dyn.items():
+            assert label == "statement"
+            assert re.fullmatch(r".+ \? \[.+\] : \[\]", _block(body)["for_each"]), body
     assert _as_list(policy_documents["lambda"]["source_policy_documents"]) == [
+        "data.aws_iam_policy_document.lambda_service.json",
         "data.aws_iam_policy_document.optional.json",
         "data.aws_iam_policy_document.outputs.json",
     ]
@@ -1082,7 +1108,8 @@ def test_example_wires_bucket_notification_after_permission():
     resources = _typed(_load_dir(EXAMPLE_DIR), "resource")
     notification = resources[("aws_s3_bucket_notification", "logs")]
     target = _block(notification["lambda_function"])
-    assert target["lambda_function_arn"] == "module.sigil.lambda_function_arn"
+    # The module lets S3 invoke the `live` alias (the version triggers run), not the unqualified function.
+    assert target["lambda_function_arn"] == "module.sigil.lambda_alias_arn"
     assert _as_list(target["events"]) == ["s3:ObjectCreated:*"]
     assert _as_list(notification["depends_on"]) == ["module.sigil"]
 
@@ -1209,14 +1236,14 @@ def test_alarms_optional_and_each_configurable(variables, alarm_definitions, tf_
 # --------------------------------------------------------------------------------------------
 
 
-def _terraform(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+def _terraform(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> str:
     proc = subprocess.run(
         [shutil.which("terraform") or "terraform", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         env=env,
-        timeout=300,
+        timeout=timeout,
     )
     assert proc.returncode == 0, f"terraform {' '.join(args)} in {cwd}:\n{proc.stdout}{proc.stderr}"
     return proc.stdout
@@ -1262,8 +1289,9 @@ def test_terraform_test_plans_scoped_permissions(terraform_copy):
     """The module's `terraform test` (offline plans) finds every permission, the environment, the bucket settings and the alarms as expected."""
     copy, env = terraform_copy
     files = sorted((copy / "modules/sigil/tests").glob("*.tftest.hcl"))
-    assert {f.name for f in files} >= {"permissions.tftest.hcl", "alarms.tftest.hcl"}
-    output = _terraform(["test", "-no-color"], copy / "modules/sigil", env)
+    assert {f.name for f in files} >= {"permissions.tftest.hcl", "alarms.tftest.hcl", "hardening.tftest.hcl"}
+    # Some seventy offline plans: about a minute and a half of CPU, several minutes on a busy machine.
+    output = _terraform(["test", "-no-color"], copy / "modules/sigil", env, timeout=1200)
     # Every file ran, and every run of it: none skipped.
     for f in files:
         assert f"tests/{f.name}... pass" in output, output

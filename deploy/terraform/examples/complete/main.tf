@@ -32,7 +32,7 @@ module "sigil" {
   timeout                        = 60
   reserved_concurrent_executions = 10
 
-  cloudwatch_logs_retention_in_days = 30
+  cloudwatch_logs_retention_in_days = 365
 
   kinesis_stream_mode      = "ON_DEMAND"
   kinesis_retention_period = 24
@@ -53,10 +53,43 @@ module "sigil" {
     },
   ]
 
+  # The log bucket is encrypted with the example's key: the function may decrypt with it.
+  source_kms_key_arns = [aws_kms_key.example.arn]
+
   # SQS queue carrying log records (or S3 notifications relayed through SQS).
   sqs_source_queue_arns                               = [local.source_queue_arn]
   sqs_event_source_batch_size                         = 10
   sqs_event_source_maximum_batching_window_in_seconds = 0
+
+  # SNS topics carrying logs or S3 notifications: the module subscribes the function's `live` alias.
+  sns_source_topic_arns = [aws_sns_topic.findings.arn]
+
+  # Log groups whose events the function reads through a subscription filter (same account and region).
+  cloudwatch_logs_sources = [
+    { log_group_name = aws_cloudwatch_log_group.app.name, filter_pattern = "" },
+  ]
+
+  # EventBridge rules targeting the function: here GuardDuty findings, each evaluated as a record.
+  eventbridge_rules = {
+    guardduty = { event_pattern = jsonencode({ source = ["aws.guardduty"], detail-type = ["GuardDuty Finding"] }) }
+  }
+
+  # Each apply publishes a version and points the `live` alias, which every trigger invokes, at it. To roll
+  # back for good, pin an earlier version here (`VERSION=N make rollback` does it at once, until the next apply):
+  # live_version = "3"
+
+  # X-Ray traces of sampled invocations; the module's KMS key encrypts the environment and the log group.
+  tracing_mode   = "Active"
+  create_kms_key = true
+
+  # Opt-in: run in a VPC (with NAT or endpoints for the AWS APIs), enforce signed bundles.
+  # vpc_subnet_ids          = ["subnet-0123456789abcdef0"]
+  # vpc_security_group_ids  = ["sg-0123456789abcdef0"]
+  # code_signing_config_arn = "arn:aws:lambda:eu-west-1:123456789012:code-signing-config:csc-0123456789abcdef0"
+
+  # Events Lambda gave up on (asynchronous events after its retries, skipped Kinesis records) go to a
+  # failed-events queue created by the module (SSE-SQS).
+  create_failed_events_queue = true
 
   # Undeliverable alerts go to a dead-letter queue created by the module (SSE-SQS).
   create_dlq                    = true
@@ -113,10 +146,53 @@ module "sigil" {
 }
 
 # The topic the alarms notify (subscribe the on-call rotation to it). Not encrypted with alias/aws/sns:
-# CloudWatch cannot use that key, and its notifications would be dropped. To encrypt the topic, use a
-# customer managed key whose policy lets cloudwatch.amazonaws.com call kms:Decrypt and kms:GenerateDataKey.
+# CloudWatch cannot use that key, and its notifications would be dropped; the example's key lets
+# cloudwatch.amazonaws.com use it.
 resource "aws_sns_topic" "alarms" {
-  name = "${var.name}-alarms"
+  name              = "${var.name}-alarms"
+  kms_master_key_id = aws_kms_key.example.arn
+
+  tags = local.tags
+}
+
+# The example's customer managed key: the alarm topic, the log bucket and the application's log group. The function reads the bucket's
+# objects with it (module.sigil's source_kms_key_arns); a service writing logs to the bucket (e.g. CloudTrail)
+# needs kms:GenerateDataKey on it too: add a statement for it.
+resource "aws_kms_key" "example" {
+  description         = "Sigil example ${var.name}: alarm topic and log bucket"
+  enable_key_rotation = true
+
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountIamPolicies"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "CloudWatchAlarmsPublish"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource  = "*"
+      },
+      {
+        Sid       = "CloudWatchLogsAppLogGroup"
+        Effect    = "Allow"
+        Principal = { Service = "logs.${data.aws_region.current.name}.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:Describe*", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+        Resource  = "*"
+        Condition = {
+          ArnEquals = {
+            "kms:EncryptionContext:aws:logs:arn" = "arn:aws:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:/${var.name}/example-app"
+          }
+        }
+      },
+    ]
+  })
 
   tags = local.tags
 }
@@ -126,6 +202,7 @@ resource "aws_sns_topic" "alarms" {
 ################################################################################
 
 resource "aws_s3_bucket" "logs" {
+  #checkov:skip=CKV_AWS_144:Cross-region replication needs a second region (provider and bucket), beyond this example; the logs' producers usually keep their own copy.
   bucket = var.log_bucket_name
 
   tags = local.tags
@@ -145,9 +222,52 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
 
   rule {
     apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.example.arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_versioning" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+# The function reads each object once, when it arrives: the logs are kept a year for investigations.
+resource "aws_s3_bucket_lifecycle_configuration" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  rule {
+    id     = "expire-logs"
+    status = "Enabled"
+
+    filter {}
+
+    expiration {
+      days = 365
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
+
+  depends_on = [aws_s3_bucket_versioning.logs]
+}
+
+# Access logs go to the bucket the module created for the quarantine bucket's.
+resource "aws_s3_bucket_logging" "logs" {
+  bucket        = aws_s3_bucket.logs.id
+  target_bucket = module.sigil.s3_bucket_access_logs_id
+  target_prefix = "logs-access/"
 }
 
 # The module grants s3.amazonaws.com the right to invoke the function; the notification is the
@@ -156,7 +276,7 @@ resource "aws_s3_bucket_notification" "logs" {
   bucket = aws_s3_bucket.logs.id
 
   lambda_function {
-    lambda_function_arn = module.sigil.lambda_function_arn
+    lambda_function_arn = module.sigil.lambda_alias_arn
     events              = ["s3:ObjectCreated:*"]
     filter_prefix       = "AWSLogs/"
   }
@@ -169,6 +289,23 @@ resource "aws_sqs_queue" "source" {
   name                       = "${var.name}-source"
   sqs_managed_sse_enabled    = true
   visibility_timeout_seconds = 360 # at least six times the function timeout, as Lambda advises
+
+  tags = local.tags
+}
+
+# A topic other producers publish logs or S3 notifications to.
+resource "aws_sns_topic" "findings" {
+  name              = "${var.name}-findings"
+  kms_master_key_id = "alias/aws/sns"
+
+  tags = local.tags
+}
+
+# An application's log group, delivered to the function by a subscription filter.
+resource "aws_cloudwatch_log_group" "app" {
+  name              = "/${var.name}/example-app"
+  retention_in_days = 365
+  kms_key_id        = aws_kms_key.example.arn
 
   tags = local.tags
 }

@@ -3,6 +3,16 @@ output "lambda_function_arn" {
   value       = module.sigil.lambda_function_arn
 }
 
+output "lambda_alias_arn" {
+  description = "ARN of the function's `live` alias, which every trigger invokes (VERSION=N make rollback moves it)"
+  value       = module.sigil.lambda_alias_arn
+}
+
+output "sqs_queue_failed_events_arn" {
+  description = "ARN of the queue of events Lambda gave up on (asynchronous events after retries, skipped Kinesis records)"
+  value       = module.sigil.sqs_queue_failed_events_arn
+}
+
 output "lambda_function_name" {
   description = "Name of the Lambda function"
   value       = module.sigil.lambda_function_name

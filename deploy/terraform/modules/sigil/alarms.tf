@@ -10,6 +10,13 @@ locals {
     local.dlq_arn_parts[3] == local.region && local.dlq_arn_parts[4] == local.account_id
   )
 
+  # As for the dead-letter queue: a failed-events queue of another account or region is watched there.
+  failed_events_alarm_possible = (
+    var.create_failed_events_queue ? true :
+    var.failed_events_queue_arn == null ? false :
+    local.failed_events_arn_parts[3] == local.region && local.failed_events_arn_parts[4] == local.account_id
+  )
+
   # Every alarm the module knows: the metric, how it is aggregated, and what to do when it fires (README, "Alarms").
   # All compare `statistic > threshold` and treat missing data as not breaching: the function writes its own
   # metrics for every batch (zeros included), so missing data means no invocation, not a hidden failure.
@@ -85,6 +92,15 @@ locals {
       statistic   = "Maximum"
       dimensions  = tomap({ QueueName = coalesce(local.dlq_queue_name, "none") })
       description = "Undelivered alerts of ${var.name} are waiting in the dead-letter queue ${coalesce(local.dlq_queue_name, "none")} (kept for its retention only): fix the outputs, then `sigil redrive`."
+    }
+    failed_events_messages = {
+      settings    = var.alarms.failed_events_messages
+      exists      = local.failed_events_alarm_possible
+      namespace   = "AWS/SQS"
+      metric_name = "ApproximateNumberOfMessagesVisible"
+      statistic   = "Maximum"
+      dimensions  = tomap({ QueueName = coalesce(local.failed_events_queue_name, "none") })
+      description = "Events ${var.name} never processed are waiting in ${coalesce(local.failed_events_queue_name, "none")}: asynchronous events Lambda gave up on after its retries, or the positions of Kinesis records skipped after theirs. Read them (the module's README, \"Failed events\"), fix the cause, replay them before they expire."
     }
   }
 

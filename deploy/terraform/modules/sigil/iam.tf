@@ -113,9 +113,11 @@ resource "aws_iam_role" "lambda" {
 ################################################################################
 
 data "aws_iam_policy_document" "lambda" {
-  # The permissions of the optional features (dead-letter queue, quarantine, sources, secrets, alert
-  # outputs, delivery ledger).
+  # What Lambda itself does with the role (traces, the environment's key, failed events), and the
+  # permissions of the optional features (dead-letter queue, quarantine, sources, secrets, alert outputs,
+  # delivery ledger).
   source_policy_documents = [
+    data.aws_iam_policy_document.lambda_service.json,
     data.aws_iam_policy_document.optional.json,
     data.aws_iam_policy_document.outputs.json,
   ]
@@ -179,6 +181,49 @@ data "aws_iam_policy_document" "lambda" {
         "kms:Decrypt",
         "kms:GenerateDataKey",
       ]
+      resources = [statement.value]
+    }
+  }
+}
+
+################################################################################
+# What the Lambda service does with the role, rather than the runtime's calls
+################################################################################
+
+data "aws_iam_policy_document" "lambda_service" {
+  # X-Ray (tracing_mode): Lambda writes the segments of traced invocations (Active: sampled ones;
+  # PassThrough: those whose caller traced them). These actions support no resource other than "*".
+  statement {
+    sid    = "WriteTraces"
+    effect = "Allow"
+    actions = [
+      "xray:PutTelemetryRecords",
+      "xray:PutTraceSegments",
+    ]
+    resources = ["*"]
+  }
+
+  # The module's key encrypts the function's environment, which Lambda decrypts at cold start.
+  dynamic "statement" {
+    for_each = local.kms_key_enabled ? [local.kms_key_arn] : []
+
+    content {
+      sid       = "DecryptEnvironment"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+
+  # Lambda sends failed asynchronous events (dead_letter_config) and the Kinesis mapping's on-failure
+  # records with the function's role.
+  dynamic "statement" {
+    for_each = local.failed_events_enabled ? [local.failed_events_queue_arn] : []
+
+    content {
+      sid       = "SendFailedEvents"
+      effect    = "Allow"
+      actions   = ["sqs:SendMessage"]
       resources = [statement.value]
     }
   }
@@ -440,4 +485,14 @@ resource "aws_iam_role_policy" "lambda" {
   name   = "sigil"
   role   = aws_iam_role.lambda.id
   policy = data.aws_iam_policy_document.lambda.json
+}
+
+# A function in a VPC (vpc_subnet_ids) creates and deletes its network interfaces with the role: the AWS
+# managed policy for exactly that (ec2:CreateNetworkInterface, DescribeNetworkInterfaces, DeleteNetworkInterface,
+# AssignPrivateIpAddresses, UnassignPrivateIpAddresses, which Lambda needs on "*").
+resource "aws_iam_role_policy_attachment" "vpc" {
+  count = length(var.vpc_subnet_ids) > 0 ? 1 : 0
+
+  role       = aws_iam_role.lambda.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 }

@@ -34,6 +34,8 @@ locals {
 ################################################################################
 
 resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_117:VPC is opt-in (vpc_subnet_ids): the function only calls AWS APIs and the outputs' HTTPS endpoints, and a VPC without NAT or endpoints would cut it off from them.
+  #checkov:skip=CKV_AWS_272:Code signing is opt-in (code_signing_config_arn): it needs an AWS Signer profile and a signed bundle, which `make bundle` does not produce.
   function_name = var.name
   description   = var.description
   role          = aws_iam_role.lambda.arn
@@ -45,6 +47,10 @@ resource "aws_lambda_function" "this" {
   runtime          = "python3.12"
   architectures    = var.architectures
 
+  # Every deployment publishes a version; triggers invoke the `live` alias (alias.tf), so that a bad
+  # bundle is rolled back by pointing the alias at an earlier version.
+  publish = true
+
   memory_size                    = var.memory_size
   timeout                        = var.timeout
   reserved_concurrent_executions = var.reserved_concurrent_executions
@@ -52,14 +58,43 @@ resource "aws_lambda_function" "this" {
   environment {
     variables = local.lambda_environment
   }
+  # The module's key (kms.tf), also the log group's.
+  kms_key_arn = local.kms_key_arn
+
+  tracing_config {
+    mode = var.tracing_mode
+  }
+
+  # Asynchronous invocations (SNS, CloudWatch Logs, EventBridge, S3) are retried twice by Lambda; an event
+  # still failing then lands here instead of being dropped (failed_events.tf).
+  dynamic "dead_letter_config" {
+    for_each = local.failed_events_enabled ? [local.failed_events_queue_arn] : []
+
+    content {
+      target_arn = dead_letter_config.value
+    }
+  }
+
+  dynamic "vpc_config" {
+    for_each = length(var.vpc_subnet_ids) > 0 ? [var.vpc_subnet_ids] : []
+
+    content {
+      subnet_ids         = vpc_config.value
+      security_group_ids = var.vpc_security_group_ids
+    }
+  }
+
+  code_signing_config_arn = var.code_signing_config_arn
 
   tags = var.tags
 
   # The log group must exist (with its retention) before Lambda creates it implicitly, and the
-  # role must be able to write to it from the first invocation.
+  # role must be able to write to it from the first invocation; Lambda also checks, when it creates the
+  # function, that the role may send to the dead-letter target and (in a VPC) manage network interfaces.
   depends_on = [
     aws_cloudwatch_log_group.this,
     aws_iam_role_policy.lambda,
+    aws_iam_role_policy_attachment.vpc,
   ]
 
   lifecycle {
@@ -85,6 +120,7 @@ resource "aws_lambda_function" "this" {
 resource "aws_cloudwatch_log_group" "this" {
   name              = "/aws/lambda/${var.name}"
   retention_in_days = var.cloudwatch_logs_retention_in_days
+  kms_key_id        = local.kms_key_arn
 
   tags = var.tags
 }
@@ -110,7 +146,7 @@ resource "aws_kinesis_stream" "this" {
 
 resource "aws_lambda_event_source_mapping" "this" {
   event_source_arn  = aws_kinesis_stream.this.arn
-  function_name     = aws_lambda_function.this.arn
+  function_name     = aws_lambda_alias.live.arn
   starting_position = var.event_source_starting_position
   batch_size        = var.event_source_batch_size
 
@@ -119,6 +155,18 @@ resource "aws_lambda_event_source_mapping" "this" {
   function_response_types        = ["ReportBatchItemFailures"]
   bisect_batch_on_function_error = true
   maximum_retry_attempts         = var.event_source_maximum_retry_attempts
+
+  # Records still failing after the retries are skipped; their shard and sequence numbers go to the
+  # failed-events queue rather than nowhere (replay them from the stream while it retains them).
+  dynamic "destination_config" {
+    for_each = local.failed_events_enabled ? [local.failed_events_queue_arn] : []
+
+    content {
+      on_failure {
+        destination_arn = destination_config.value
+      }
+    }
+  }
 
   # `tags` is not set here: event source mappings are only taggable from AWS provider 5.77 on,
   # and this module supports >= 5.0.

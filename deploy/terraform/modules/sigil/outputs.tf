@@ -22,6 +22,26 @@ output "lambda_function_source_code_hash" {
   value       = aws_lambda_function.this.source_code_hash
 }
 
+output "lambda_function_version" {
+  description = "Version published by the last apply (the `live` alias may point at an earlier one: `live_version`)"
+  value       = aws_lambda_function.this.version
+}
+
+output "lambda_alias_arn" {
+  description = "ARN of the `live` alias, which every trigger invokes: give it to notifications and subscriptions made outside the module (e.g. aws_s3_bucket_notification)"
+  value       = aws_lambda_alias.live.arn
+}
+
+output "lambda_alias_function_version" {
+  description = "Version the `live` alias points at"
+  value       = aws_lambda_alias.live.function_version
+}
+
+output "kms_key_arn" {
+  description = "ARN of the KMS key encrypting the function's environment variables and log group (the created one, else `kms_key_arn`; null for the AWS managed keys)"
+  value       = local.kms_key_arn
+}
+
 output "lambda_role_arn" {
   description = "ARN of the IAM role of the Lambda function"
   value       = aws_iam_role.lambda.arn
@@ -89,6 +109,26 @@ output "lambda_permission_s3_statement_ids" {
   value       = { for arn, permission in aws_lambda_permission.s3 : arn => permission.statement_id }
 }
 
+output "sns_topic_subscription_arns" {
+  description = "ARNs of the subscriptions of the `live` alias to the SNS source topics, by topic ARN"
+  value       = { for arn, subscription in aws_sns_topic_subscription.sources : arn => subscription.arn }
+}
+
+output "cloudwatch_log_subscription_filter_names" {
+  description = "Names of the subscription filters delivering the CloudWatch Logs sources to the `live` alias, by log group name"
+  value       = { for group, filter in aws_cloudwatch_log_subscription_filter.sources : group => filter.name }
+}
+
+output "cloudwatch_event_rule_arns" {
+  description = "ARNs of the EventBridge rules targeting the `live` alias, by key of `eventbridge_rules`"
+  value       = { for key, rule in aws_cloudwatch_event_rule.sources : key => rule.arn }
+}
+
+output "sqs_queue_failed_events_arn" {
+  description = "ARN of the failed-events queue (the created one, else `failed_events_queue_arn`): asynchronous events Lambda gave up on, and the positions of skipped Kinesis records"
+  value       = local.failed_events_queue_arn
+}
+
 ################################################################################
 # Dead-letter queue
 ################################################################################
@@ -141,6 +181,11 @@ output "dynamodb_table_ledger_arn" {
 ################################################################################
 
 output "cloudwatch_metric_alarm_arns" {
-  description = "ARNs of the CloudWatch alarms created when `create_alarms` is true, by alarm (`lambda_errors`, `lambda_throttles`, `iterator_age`, `failed_items`, `dead_lettered`, `quarantined`, `rule_errors`, `dlq_messages`); empty otherwise"
+  description = "ARNs of the CloudWatch alarms created when `create_alarms` is true, by alarm (`lambda_errors`, `lambda_throttles`, `iterator_age`, `failed_items`, `dead_lettered`, `quarantined`, `rule_errors`, `dlq_messages`, `failed_events_messages`); empty otherwise"
   value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.arn }
+}
+
+output "s3_bucket_access_logs_id" {
+  description = "Name of the bucket receiving the quarantine bucket's access logs (the created one, else `quarantine_access_log_bucket`; null without a created quarantine bucket)"
+  value       = var.create_quarantine_bucket ? local.access_log_bucket : null
 }

@@ -63,13 +63,129 @@ variable "reserved_concurrent_executions" {
 }
 
 variable "cloudwatch_logs_retention_in_days" {
-  description = "Number of days to keep the Lambda function's logs (0 keeps them forever)"
+  description = "Number of days to keep the Lambda function's logs (0 keeps them forever); a year by default, as investigations of a detection often reach back months"
   type        = number
-  default     = 30
+  default     = 365
 
   validation {
     condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.cloudwatch_logs_retention_in_days)
     error_message = "The retention must be one of the values CloudWatch Logs accepts (0, 1, 3, 5, 7, 14, 30, 60, 90, 120, ...)."
+  }
+}
+
+variable "tracing_mode" {
+  description = "X-Ray tracing of the function: `Active` (sampled invocations are traced; the role may write traces) or `PassThrough` (traced only when the caller's request was)"
+  type        = string
+  default     = "Active"
+
+  validation {
+    condition     = contains(["Active", "PassThrough"], var.tracing_mode)
+    error_message = "The tracing mode must be Active or PassThrough."
+  }
+}
+
+variable "live_version" {
+  description = "Version of the function the `live` alias points at, which every trigger invokes; null follows the version each apply publishes. Set it to an earlier version to roll back (README, \"Rolling back\")"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.live_version == null || can(regex("^[1-9][0-9]*$", var.live_version))
+    error_message = "The live version must be a published version number, such as \"3\" (not $LATEST)."
+  }
+}
+
+variable "vpc_subnet_ids" {
+  description = "Subnets to run the function in (empty: outside any VPC, the default). The subnets need a route to the AWS APIs the function calls (NAT or VPC endpoints: Kinesis, SQS, S3, SNS, CloudWatch, X-Ray, and those of the outputs) and to the outputs' HTTPS endpoints; the role then gets the AWS managed AWSLambdaVPCAccessExecutionRole policy"
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "vpc_security_group_ids" {
+  description = "Security groups of the function when `vpc_subnet_ids` is set (at least one)"
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = (length(var.vpc_subnet_ids) == 0) == (length(var.vpc_security_group_ids) == 0)
+    error_message = "Give vpc_subnet_ids and vpc_security_group_ids together (both empty: no VPC)."
+  }
+}
+
+variable "code_signing_config_arn" {
+  description = "ARN of a Lambda code signing configuration (null: none). With one whose policy enforces signatures, deploy a bundle signed by AWS Signer with a trusted profile, not the unsigned zip of `make bundle`"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.code_signing_config_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:code-signing-config:csc-[a-z0-9]{17}$", var.code_signing_config_arn))
+    error_message = "The code signing configuration must be an ARN (arn:aws:lambda:<region>:<account>:code-signing-config:csc-<id>)."
+  }
+}
+
+################################################################################
+# The module's KMS key: environment variables and log group
+################################################################################
+
+variable "create_kms_key" {
+  description = "Whether to create a customer managed KMS key (rotated yearly) encrypting the function's environment variables and its log group; set it to false and give `kms_key_arn` to use your own key, or neither to use the AWS managed keys"
+  type        = bool
+  default     = true
+}
+
+variable "kms_key_arn" {
+  description = "ARN of an existing customer managed key to use when `create_kms_key` is false: the role gets kms:Decrypt on it, and its key policy must let CloudWatch Logs (logs.<region>.amazonaws.com) use it for the log group `/aws/lambda/<name>`"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "The key must be a KMS key ARN (an IAM policy cannot grant use of a key through an alias)."
+  }
+}
+
+variable "kms_key_deletion_window_in_days" {
+  description = "Number of days the created key waits, after the module is destroyed, before it is deleted (it can be restored meanwhile)"
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_key_deletion_window_in_days >= 7 && var.kms_key_deletion_window_in_days <= 30
+    error_message = "The deletion window must be between 7 and 30 days."
+  }
+}
+
+################################################################################
+# Failed-events queue: events and records Lambda gave up on
+################################################################################
+
+variable "create_failed_events_queue" {
+  description = "Whether to create the SQS queue (`<name>-failed-events`, SSE-SQS) that receives asynchronous events (SNS, CloudWatch Logs, EventBridge, S3) still failing after Lambda's retries (the function's dead-letter queue) and the positions of Kinesis records skipped after `event_source_maximum_retry_attempts` (the mapping's on-failure destination)"
+  type        = bool
+  default     = true
+}
+
+variable "failed_events_queue_arn" {
+  description = "ARN of an existing SQS queue to use as the failed-events queue when `create_failed_events_queue` is false (null: failed events are dropped); the role gets sqs:SendMessage on it. It must use SSE-SQS or an AWS managed key"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.failed_events_queue_arn == null || can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", var.failed_events_queue_arn))
+    error_message = "The failed-events queue must be a standard SQS queue ARN (arn:aws:sqs:<region>:<account>:<queue>)."
+  }
+}
+
+variable "failed_events_message_retention_seconds" {
+  description = "Number of seconds the created failed-events queue keeps a message"
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.failed_events_message_retention_seconds >= 60 && var.failed_events_message_retention_seconds <= 1209600
+    error_message = "The message retention must be between 60 and 1209600 seconds (14 days)."
   }
 }
 
@@ -232,6 +348,71 @@ variable "sqs_source_queue_arns" {
   }
 }
 
+variable "sns_source_topic_arns" {
+  description = "ARNs of SNS topics whose messages carry logs (records, or S3 notifications) to the function: each gets a `lambda` subscription of the `live` alias, and sns.amazonaws.com may invoke the alias for that topic. A topic of another account must allow the subscription in its policy. ARNs must be known at plan time"
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.sns_source_topic_arns : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", arn))])
+    error_message = "Each element must be a standard SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>); Lambda cannot subscribe to FIFO topics."
+  }
+
+  validation {
+    condition     = length(distinct(var.sns_source_topic_arns)) == length(var.sns_source_topic_arns)
+    error_message = "The SNS source topic ARNs must be unique."
+  }
+}
+
+variable "cloudwatch_logs_sources" {
+  description = "CloudWatch Logs log groups, in the function's account and region, whose events the function reads: each gets a subscription filter (`filter_name`, default `sigil-<name>`; `filter_pattern`, default \"\" for every event) delivering to the `live` alias, and logs.amazonaws.com may invoke the alias for that group. A log group has at most two subscription filters"
+  type = list(object({
+    log_group_name = string
+    filter_pattern = optional(string, "")
+    filter_name    = optional(string)
+  }))
+  default  = []
+  nullable = false
+
+  validation {
+    condition     = alltrue([for s in var.cloudwatch_logs_sources : can(regex("^[A-Za-z0-9_./#-]{1,512}$", s.log_group_name))])
+    error_message = "Each log_group_name must be a log group name (letters, digits, _ . / # -), not an ARN."
+  }
+
+  validation {
+    condition     = length(distinct([for s in var.cloudwatch_logs_sources : s.log_group_name])) == length(var.cloudwatch_logs_sources)
+    error_message = "Each log group may appear only once in cloudwatch_logs_sources."
+  }
+
+  # Every log line of the function would come back to it as an event, which logs more lines.
+  validation {
+    condition     = !contains([for s in var.cloudwatch_logs_sources : s.log_group_name], "/aws/lambda/${var.name}")
+    error_message = "The function's own log group cannot be one of its sources (its log lines would invoke it without end)."
+  }
+}
+
+variable "eventbridge_rules" {
+  description = "EventBridge rules whose matching events the function reads, by a key that names the rule `<name>-<key>`: `event_pattern` (a JSON pattern, e.g. `jsonencode({ source = [\"aws.guardduty\"] })`), `event_bus_name` (default `default`), `description`. Each rule targets the `live` alias, and events.amazonaws.com may invoke the alias for that rule. Do not match the quarantine bucket's `Object Created` events: the function would read back what it quarantined"
+  type = map(object({
+    event_pattern  = string
+    event_bus_name = optional(string, "default")
+    description    = optional(string)
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for key, rule in var.eventbridge_rules : can(regex("^[A-Za-z0-9_.-]{1,40}$", key))])
+    error_message = "Each key of eventbridge_rules must be 1-40 letters, digits, _ . or - (it becomes part of the rule name)."
+  }
+
+  validation {
+    condition     = alltrue([for key, rule in var.eventbridge_rules : can(keys(jsondecode(rule.event_pattern)))])
+    error_message = "Each event_pattern must be a JSON object (write it with jsonencode)."
+  }
+}
+
 variable "sqs_event_source_batch_size" {
   description = "Largest number of SQS messages sent to the function in one batch (above 10 requires `sqs_event_source_maximum_batching_window_in_seconds` of at least 1)"
   type        = number
@@ -352,8 +533,54 @@ variable "quarantine_kms_key_arn" {
   }
 }
 
+variable "quarantine_expiration_days" {
+  description = "Number of days after which quarantined records are deleted from the created bucket (null, the default: kept until deleted by hand, as each waits for someone to replay it)"
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.quarantine_expiration_days == null || try(var.quarantine_expiration_days >= 1, false)
+    error_message = "The expiration must be at least one day, or null."
+  }
+}
+
+variable "quarantine_noncurrent_version_expiration_days" {
+  description = "Number of days the created quarantine bucket keeps a record's overwritten or deleted versions"
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.quarantine_noncurrent_version_expiration_days >= 1
+    error_message = "The noncurrent version expiration must be at least one day."
+  }
+}
+
+variable "quarantine_access_log_bucket" {
+  description = "Name of an existing bucket receiving the created quarantine bucket's S3 server access logs (it must allow logging.s3.amazonaws.com to write); null creates one (`<name>-access-logs-...`, SSE-S3, versioned, public access blocked, logs expiring after `access_log_expiration_days`)"
+  type        = string
+  default     = null
+}
+
+variable "quarantine_access_log_prefix" {
+  description = "Key prefix of the quarantine bucket's access logs in their bucket"
+  type        = string
+  default     = "quarantine-access/"
+  nullable    = false
+}
+
+variable "access_log_expiration_days" {
+  description = "Number of days the created access log bucket keeps access logs"
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.access_log_expiration_days >= 1
+    error_message = "The access log expiration must be at least one day."
+  }
+}
+
 variable "quarantine_bucket_force_destroy" {
-  description = "Whether destroying the module deletes the created quarantine bucket even when it still holds quarantined records"
+  description = "Whether destroying the module deletes the created quarantine bucket (and access log bucket) even when it still holds quarantined records (access logs)"
   type        = bool
   default     = false
 }
@@ -685,13 +912,13 @@ variable "metrics_namespace" {
 }
 
 variable "create_alarms" {
-  description = "Whether to create the CloudWatch alarms of `alarms` (README, \"Alarms\"): Lambda errors, throttles and iterator age, failed items, dead-lettered alerts, quarantined records, rule errors, and messages waiting in the dead-letter queue"
+  description = "Whether to create the CloudWatch alarms of `alarms` (README, \"Alarms\"): Lambda errors, throttles and iterator age, failed items, dead-lettered alerts, quarantined records, rule errors, and messages waiting in the dead-letter queue and in the failed-events queue"
   type        = bool
   default     = false
 }
 
 variable "alarms" {
-  description = "Settings of the alarms created when `create_alarms` is true. `sns_topic_arns`: the topics notified when an alarm fires, and when it clears again unless `ok_actions` is false (no topic: the alarms only change state). `name_prefix`: alarm names are `<name_prefix><alarm>` with `-` for `_` (default `<name>-`, e.g. `sigil-lambda-errors`). Each alarm (`lambda_errors`, `lambda_throttles`, `iterator_age` in milliseconds, `failed_items`, `dead_lettered`, `quarantined`, `rule_errors`, `dlq_messages`) fires when its statistic is above `threshold` (0 by default, 900000 = 15 minutes for `iterator_age`) in `datapoints_to_alarm` (default: all) of `evaluation_periods` (default 1) periods of `period` seconds (default 300); `enabled = false` leaves it out. Missing data is not breaching"
+  description = "Settings of the alarms created when `create_alarms` is true. `sns_topic_arns`: the topics notified when an alarm fires, and when it clears again unless `ok_actions` is false (no topic: the alarms only change state). `name_prefix`: alarm names are `<name_prefix><alarm>` with `-` for `_` (default `<name>-`, e.g. `sigil-lambda-errors`). Each alarm (`lambda_errors`, `lambda_throttles`, `iterator_age` in milliseconds, `failed_items`, `dead_lettered`, `quarantined`, `rule_errors`, `dlq_messages`, `failed_events_messages`) fires when its statistic is above `threshold` (0 by default, 900000 = 15 minutes for `iterator_age`) in `datapoints_to_alarm` (default: all) of `evaluation_periods` (default 1) periods of `period` seconds (default 300); `enabled = false` leaves it out. Missing data is not breaching"
   type = object({
     sns_topic_arns = optional(list(string), [])
     ok_actions     = optional(bool, true)
@@ -752,6 +979,13 @@ variable "alarms" {
       evaluation_periods  = optional(number, 1)
       datapoints_to_alarm = optional(number)
     }), {})
+    failed_events_messages = optional(object({
+      enabled             = optional(bool, true)
+      threshold           = optional(number, 0)
+      period              = optional(number, 300)
+      evaluation_periods  = optional(number, 1)
+      datapoints_to_alarm = optional(number)
+    }), {})
   })
   default  = {}
   nullable = false
@@ -771,6 +1005,7 @@ variable "alarms" {
       for alarm in [
         var.alarms.lambda_errors, var.alarms.lambda_throttles, var.alarms.iterator_age, var.alarms.failed_items,
         var.alarms.dead_lettered, var.alarms.quarantined, var.alarms.rule_errors, var.alarms.dlq_messages,
+        var.alarms.failed_events_messages,
       ] :
       alarm.threshold >= 0 && alarm.period >= 60 && alarm.period % 60 == 0 && alarm.evaluation_periods >= 1 &&
       alarm.period * alarm.evaluation_periods <= (alarm.period >= 3600 ? 604800 : 86400) &&

@@ -43,6 +43,22 @@ override_resource {
 
 # Known-at-plan stand-ins for what AWS computes, so that the function's environment is known at plan.
 override_resource {
+  target          = aws_kms_key.this
+  override_during = plan
+  values = {
+    arn = "arn:aws:kms:eu-west-1:111111111111:key/sigil"
+  }
+}
+
+override_resource {
+  target          = aws_sqs_queue.failed_events
+  override_during = plan
+  values = {
+    arn = "arn:aws:sqs:eu-west-1:111111111111:sigil-failed-events"
+  }
+}
+
+override_resource {
   target          = aws_sns_topic.this
   override_during = plan
   values = {
@@ -120,14 +136,15 @@ run "enabled_alarms_watch_the_right_metrics" {
     condition = jsonencode({
       for key, a in aws_cloudwatch_metric_alarm.this : key => [a.alarm_name, a.namespace, a.metric_name, a.dimensions, a.statistic, a.comparison_operator, a.threshold, a.period, a.evaluation_periods, a.treat_missing_data]
       }) == jsonencode({
-      dead_lettered    = ["sigil-dead-lettered", "Sigil", "AlertsDeadLettered", { FunctionName = "sigil" }, "Sum", "GreaterThanThreshold", 0, 300, 1, "notBreaching"]
-      dlq_messages     = ["sigil-dlq-messages", "AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName = "sigil-dlq" }, "Maximum", "GreaterThanThreshold", 0, 300, 1, "notBreaching"]
-      failed_items     = ["sigil-failed-items", "Sigil", "FailedItems", { FunctionName = "sigil" }, "Sum", "GreaterThanThreshold", 0, 300, 1, "notBreaching"]
-      iterator_age     = ["sigil-iterator-age", "AWS/Lambda", "IteratorAge", { FunctionName = "sigil" }, "Maximum", "GreaterThanThreshold", 900000, 300, 1, "notBreaching"]
-      lambda_errors    = ["sigil-lambda-errors", "AWS/Lambda", "Errors", { FunctionName = "sigil" }, "Sum", "GreaterThanThreshold", 0, 300, 1, "notBreaching"]
-      lambda_throttles = ["sigil-lambda-throttles", "AWS/Lambda", "Throttles", { FunctionName = "sigil" }, "Sum", "GreaterThanThreshold", 0, 300, 1, "notBreaching"]
-      quarantined      = ["sigil-quarantined", "Sigil", "Quarantined", { FunctionName = "sigil" }, "Sum", "GreaterThanThreshold", 0, 300, 1, "notBreaching"]
-      rule_errors      = ["sigil-rule-errors", "Sigil", "RuleErrors", { FunctionName = "sigil" }, "Sum", "GreaterThanThreshold", 0, 300, 1, "notBreaching"]
+      dead_lettered          = ["sigil-dead-lettered", "Sigil", "AlertsDeadLettered", { FunctionName = "sigil" }, "Sum", "GreaterThanThreshold", 0, 300, 1, "notBreaching"]
+      dlq_messages           = ["sigil-dlq-messages", "AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName = "sigil-dlq" }, "Maximum", "GreaterThanThreshold", 0, 300, 1, "notBreaching"]
+      failed_events_messages = ["sigil-failed-events-messages", "AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName = "sigil-failed-events" }, "Maximum", "GreaterThanThreshold", 0, 300, 1, "notBreaching"]
+      failed_items           = ["sigil-failed-items", "Sigil", "FailedItems", { FunctionName = "sigil" }, "Sum", "GreaterThanThreshold", 0, 300, 1, "notBreaching"]
+      iterator_age           = ["sigil-iterator-age", "AWS/Lambda", "IteratorAge", { FunctionName = "sigil" }, "Maximum", "GreaterThanThreshold", 900000, 300, 1, "notBreaching"]
+      lambda_errors          = ["sigil-lambda-errors", "AWS/Lambda", "Errors", { FunctionName = "sigil" }, "Sum", "GreaterThanThreshold", 0, 300, 1, "notBreaching"]
+      lambda_throttles       = ["sigil-lambda-throttles", "AWS/Lambda", "Throttles", { FunctionName = "sigil" }, "Sum", "GreaterThanThreshold", 0, 300, 1, "notBreaching"]
+      quarantined            = ["sigil-quarantined", "Sigil", "Quarantined", { FunctionName = "sigil" }, "Sum", "GreaterThanThreshold", 0, 300, 1, "notBreaching"]
+      rule_errors            = ["sigil-rule-errors", "Sigil", "RuleErrors", { FunctionName = "sigil" }, "Sum", "GreaterThanThreshold", 0, 300, 1, "notBreaching"]
     })
     error_message = "Each alarm must watch its metric, in its namespace, for the module's function or dead-letter queue, with the default thresholds"
   }
@@ -168,14 +185,15 @@ run "alarms_follow_the_metrics_namespace" {
 
   assert {
     condition = jsonencode({ for key, a in aws_cloudwatch_metric_alarm.this : key => a.namespace }) == jsonencode({
-      dead_lettered    = "Acme/Detection"
-      dlq_messages     = "AWS/SQS"
-      failed_items     = "Acme/Detection"
-      iterator_age     = "AWS/Lambda"
-      lambda_errors    = "AWS/Lambda"
-      lambda_throttles = "AWS/Lambda"
-      quarantined      = "Acme/Detection"
-      rule_errors      = "Acme/Detection"
+      dead_lettered          = "Acme/Detection"
+      dlq_messages           = "AWS/SQS"
+      failed_events_messages = "AWS/SQS"
+      failed_items           = "Acme/Detection"
+      iterator_age           = "AWS/Lambda"
+      lambda_errors          = "AWS/Lambda"
+      lambda_throttles       = "AWS/Lambda"
+      quarantined            = "Acme/Detection"
+      rule_errors            = "Acme/Detection"
     })
     error_message = "The alarms on the function's own metrics must read the given namespace, the others their service's"
   }
@@ -204,7 +222,7 @@ run "alarm_settings_are_applied" {
   }
 
   assert {
-    condition     = toset(keys(aws_cloudwatch_metric_alarm.this)) == toset(["lambda_errors", "iterator_age", "failed_items", "dead_lettered", "quarantined", "rule_errors"])
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.this)) == toset(["lambda_errors", "iterator_age", "failed_items", "dead_lettered", "quarantined", "rule_errors", "failed_events_messages"])
     error_message = "A disabled alarm must be left out, and only it"
   }
 
@@ -238,7 +256,7 @@ run "no_dead_letter_queue_no_queue_alarm" {
   }
 
   assert {
-    condition     = !contains(keys(aws_cloudwatch_metric_alarm.this), "dlq_messages") && length(aws_cloudwatch_metric_alarm.this) == 7
+    condition     = !contains(keys(aws_cloudwatch_metric_alarm.this), "dlq_messages") && length(aws_cloudwatch_metric_alarm.this) == 8
     error_message = "Without a dead-letter queue there is no queue alarm, and every other alarm remains"
   }
 }
@@ -272,7 +290,7 @@ run "existing_dead_letter_queue_elsewhere_is_not_watched" {
   }
 
   assert {
-    condition     = !contains(keys(aws_cloudwatch_metric_alarm.this), "dlq_messages") && length(aws_cloudwatch_metric_alarm.this) == 7
+    condition     = !contains(keys(aws_cloudwatch_metric_alarm.this), "dlq_messages") && length(aws_cloudwatch_metric_alarm.this) == 8
     error_message = "A queue of another account publishes its metrics there: no alarm here"
   }
 }
@@ -362,8 +380,37 @@ run "unknown_dead_letter_queue_arn_with_the_other_alarms" {
   }
 
   assert {
-    condition     = toset(keys(output.alarms)) == toset(["lambda_errors", "lambda_throttles", "iterator_age", "failed_items", "dead_lettered", "quarantined", "rule_errors"])
+    condition     = toset(keys(output.alarms)) == toset(["lambda_errors", "lambda_throttles", "iterator_age", "failed_items", "dead_lettered", "quarantined", "rule_errors", "failed_events_messages"])
     error_message = "Every alarm but the queue's must be planned"
+  }
+}
+
+run "failed_events_queue_alarm_follows_the_queue" {
+  command = plan
+
+  variables {
+    create_failed_events_queue = false
+    failed_events_queue_arn    = "arn:aws:sqs:eu-west-1:111111111111:shared-failed"
+    create_alarms              = true
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.this["failed_events_messages"].dimensions == tomap({ QueueName = "shared-failed" })
+    error_message = "The alarm must watch the existing failed-events queue by name"
+  }
+}
+
+run "no_failed_events_queue_no_alarm" {
+  command = plan
+
+  variables {
+    create_failed_events_queue = false
+    create_alarms              = true
+  }
+
+  assert {
+    condition     = !contains(keys(aws_cloudwatch_metric_alarm.this), "failed_events_messages") && length(aws_cloudwatch_metric_alarm.this) == 8
+    error_message = "Without a failed-events queue there is no alarm on it, and every other alarm remains"
   }
 }
 

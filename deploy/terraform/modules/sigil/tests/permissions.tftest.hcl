@@ -43,6 +43,22 @@ override_resource {
 }
 
 override_resource {
+  target          = aws_kms_key.this
+  override_during = plan
+  values = {
+    arn = "arn:aws:kms:eu-west-1:111111111111:key/sigil"
+  }
+}
+
+override_resource {
+  target          = aws_sqs_queue.failed_events
+  override_during = plan
+  values = {
+    arn = "arn:aws:sqs:eu-west-1:111111111111:sigil-failed-events"
+  }
+}
+
+override_resource {
   target          = aws_sns_topic.this
   override_during = plan
   values = {
