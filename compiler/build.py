@@ -123,12 +123,12 @@ def rule_metadata(rule: Rule) -> dict:
         "tags": list(rule.tags),
         "context": [list(pair) for pair in rule.context],
         "dedup": {"keys": list(rule.dedup.keys), "window_seconds": rule.dedup.window_seconds} if rule.dedup else None,
-        "title_hook": _hook_name(rule.python.title),
-        "context_hook": _hook_name(rule.python.context),
+        "title_hook": hook_name(rule.python.title),
+        "context_hook": hook_name(rule.python.context),
     }
 
 
-def _hook_name(ref) -> str | None:
+def hook_name(ref) -> str | None:
     """`module:function` inside sigil_rules._hooks, for hooks the runtime calls on alerts."""
     return f"{hook_module_name(ref.module_path)}:{ref.function}" if ref else None
 

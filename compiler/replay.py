@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,12 @@ from dsl.expr import Const
 from dsl.interpreter import eval_expr
 from dsl.lower import rule_expr
 from dsl.rename import rename_fields
+from runtime.alert_hooks import alert_with_hooks
 from runtime.classifier import Classifier
 
-from .build import CompiledRule, generate, plan, write_package
+from .build import CompiledRule, generate, plan, rule_metadata, write_package
 from .passes import optimize
+from .replay_hooks import HookResolver
 from .replay_records import GENERIC, file_records
 from .schemas import SchemaSet
 
@@ -32,6 +35,11 @@ class Alert:
     file: str
     event_index: int
     record_index: int = 0
+    document: dict | None = field(default=None, compare=False)  # the alert as the Lambda builds it
+
+    def as_lambda_dict(self) -> dict:
+        """The alert document the Lambda would send (hooks run, title rendered), and where its event is."""
+        return {**(self.document or {}), "file": self.file, "event_index": self.event_index, "record_index": self.record_index}
 
     def as_dict(self) -> dict:
         return {
@@ -127,7 +135,9 @@ def replay(
         if engine == "compiled":
             matchers.modules = load_compiled(result, schemas, Path(tmp))
         classifier = Classifier({"log_types": {n: s.runtime_view() for n, s in schemas.schemas.items()}})
-        counts: dict = {"events": 0, "alerts": 0, "unclassified": 0, "lenient": 0, "notes": []}
+        counts: dict = {"events": 0, "alerts": 0, "unclassified": 0, "lenient": 0, "rule_errors": 0, "notes": []}
+        hooks = HookResolver(result.rules)
+        metadata = functools.cache(rule_metadata)
 
         def warn(note: str) -> None:
             if len(counts["notes"]) < MAX_NOTES:
@@ -146,7 +156,13 @@ def replay(
                     warn(f"{path}: event {replayed.event_index}: {replayed.note}; replayed as {replayed.log_type}")
                 for rule in matchers.match(replayed.log_type, replayed.record):
                     counts["alerts"] += 1
-                    emit(Alert(rule, replayed.log_type, path, replayed.event_index, replayed.record_index))
+                    document, failures = alert_with_hooks(
+                        rule.key, metadata(rule), replayed.log_type, path, replayed.record, hooks.resolve
+                    )
+                    for failure in failures:  # as the Lambda: a rule error, the alert still goes out
+                        counts["rule_errors"] += 1
+                        warn(f"{path}: event {replayed.event_index}: rule {failure.rule_id}: {failure.error}")
+                    emit(Alert(rule, replayed.log_type, path, replayed.event_index, replayed.record_index, document))
     counts["rules"] = len(result.rules)
     schema_codes = ("E060", "W060", "E061")  # about schemas: with --log-type they don't apply, else the rule just doesn't run
     counts["diagnostics"] = [d for d in result.diagnostics if d.code not in schema_codes]

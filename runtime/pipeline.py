@@ -8,6 +8,7 @@ it was neither delivered nor dead-lettered, a quarantine write failed, or the de
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from collections import Counter
@@ -15,7 +16,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from runtime.alerts import build_alert
+from runtime.alert_hooks import alert_with_hooks
 from runtime.logs import emit, preview
 from runtime.metrics import OUTPUT_METRICS, LogTypeCounts
 from runtime.quarantine import LogQuarantine, Quarantine, QuarantineError, entry
@@ -258,12 +259,7 @@ class _ItemRun:
         seen.seconds += time.perf_counter() - started
         seen.records += 1
         for error in evaluation.errors:
-            self.stats.rule_errors += 1
-            seen.rule_errors += 1
-            key = error.rule_id or f"{log_type}:*"
-            self.result.rule_errors[key] += 1
-            if self.result.rule_errors[key] <= LOGGED_RULE_ERRORS:
-                emit("rule_error", "error", log_type=log_type, rule_id=error.rule_id, error=error.error, origin=payload.origin)
+            self.rule_error(payload, log_type, error.rule_id, error.error)
         if not evaluation.evaluated:
             reason = f"the matcher of {log_type} raised {evaluation.errors[0].error}"
             self.quarantine(payload, "match", reason, json.dumps(record, default=str).encode())
@@ -274,9 +270,22 @@ class _ItemRun:
             return
         self.stats.matched += 1
         for rule_id in evaluation.rule_ids:
-            self.alerts.append(build_alert(rule_id, rules.rule(log_type, rule_id), log_type, payload.source_arn, record))
+            resolve = functools.partial(rules.hook, log_type)
+            alert, failures = alert_with_hooks(rule_id, rules.rule(log_type, rule_id), log_type, payload.source_arn, record, resolve)
+            for failure in failures:  # the alert still goes out, with the template title
+                self.rule_error(payload, log_type, failure.rule_id, failure.error)
+            self.alerts.append(alert)
         self.stats.alerts += len(evaluation.rule_ids)
         seen.alerts += len(evaluation.rule_ids)
+
+    def rule_error(self, payload: Payload, log_type: str, rule_id: str | None, error: str) -> None:
+        """Count a rule that raised (while matching, or in a title or context hook) and log the first ones."""
+        self.stats.rule_errors += 1
+        self.result.log_types.setdefault(log_type, LogTypeCounts()).rule_errors += 1
+        key = rule_id or f"{log_type}:*"
+        self.result.rule_errors[key] += 1
+        if self.result.rule_errors[key] <= LOGGED_RULE_ERRORS:
+            emit("rule_error", "error", log_type=log_type, rule_id=rule_id, error=error, origin=payload.origin)
 
     def quarantine(
         self,

@@ -60,6 +60,14 @@ class RuleSet:
         module = self.modules.get(log_type)
         return module.RULES.get(rule_id, {}) if module is not None else {}
 
+    def hook(self, log_type: str, ref: str) -> Callable[[Any], Any]:
+        """Return the title or context hook ``module:function`` of a rule of ``log_type`` (``sigil_rules._hooks``).
+
+        Raises (ImportError, AttributeError...) when it cannot be found: the caller charges that to the rule.
+        """
+        module = self.modules[log_type]
+        return _hook(module.__name__.rpartition(".")[0], ref)
+
     def evaluate(self, log_type: str, record: dict[str, Any]) -> Evaluation:
         """Run the log type's rules on ``record``; exceptions become RuleErrors, never propagate."""
         module = self.modules.get(log_type)
@@ -82,6 +90,16 @@ def _collects_errors(module: Any) -> bool:
         return "errors" in inspect.signature(module.match).parameters
     except (TypeError, ValueError):
         return False
+
+
+@functools.cache
+def _hook(package: str, ref: str) -> Callable[[Any], Any]:
+    """Import ``package._hooks.<module>`` once and return its function (``ref`` is ``module:function``)."""
+    module_name, _, function = ref.partition(":")
+    found = getattr(importlib.import_module(f"{package}._hooks.{module_name}"), function)
+    if not callable(found):
+        raise TypeError(f"{ref} is not a function")
+    return found
 
 
 def load_rules(package: str = PACKAGE) -> RuleSet:
