@@ -1,7 +1,7 @@
 """Sigma documents that are not detection rules: correlations, filters and v1 `action` documents.
 
-They are read and checked now (references resolve, group-by fields named, timespans parse) so that
-rule files holding them load cleanly; running them is the job of the stateful-detection work.
+They are read and checked here (references resolve, group-by fields named, timespans parse). Filters
+are applied at load time by `dsl.filters`, so every engine sees the rewritten rules.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .ast import NOWHERE, LogSource
+from .ast import NOWHERE, Detection, LogSource
 from .diagnostics import Diagnostic, Loc, did_you_mean, error
 
 if TYPE_CHECKING:
@@ -53,7 +53,8 @@ class Correlation:
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """A Sigma filter rule: extra conditions ANDed into the rules it names (or all rules of its logsource)."""
+    """A Sigma filter rule: its condition is ANDed onto each rule it names by id or name (``any_rule``:
+    every rule), when the rule's logsource has every logsource key the filter sets (`dsl.filters`)."""
 
     title: str
     logsource: LogSource
@@ -61,6 +62,8 @@ class Filter:
     id: str | None = None
     loc: Loc = field(default=NOWHERE, compare=False)
     rule_locs: tuple[Loc, ...] = field(default=(), compare=False)
+    detection: Detection | None = None
+    any_rule: bool = False  # `rules: any` (or `all`, or an empty list, as pySigma reads them)
 
 
 def timespan_seconds(text: str) -> int | None:
@@ -169,11 +172,19 @@ def _filter(builder: _RuleBuilder) -> Filter | None:
         return None
     if flt.get("condition") is None:
         builder.err("E052", "the filter has no 'condition'", flt.loc, "e.g. condition: not selection")
-    rules, rule_locs = _names(builder, flt.get("rules"), "filter rules")
+    rules_node = flt.get("rules")
+    if rules_node is None:
+        builder.err("E052", "the filter has no 'rules'", flt.loc, "list the ids or names of the rules it applies to, or write 'rules: any'")
+    rules, rule_locs = _names(builder, rules_node, "filter rules")
+    any_rule = rules_node is not None and (not rules or (len(rules) == 1 and rules[0].lower() in ("any", "all")))
+    if any_rule:
+        rules, rule_locs = (), ()
     logsource = builder.logsource(doc.get("logsource"))
-    if title is None or logsource is None:
+    builder.hook_names, builder.broken_names, builder.piped_names = set(), set(), {}
+    detection = builder.detection(flt, reserved=("condition", "rules")) if flt.get("condition") is not None else None
+    if title is None or logsource is None or detection is None or rules_node is None:
         return None
-    return Filter(title, logsource, rules, builder.text(doc.get("id"), "id"), doc.loc, rule_locs)
+    return Filter(title, logsource, rules, builder.text(doc.get("id"), "id"), doc.loc, rule_locs, detection, any_rule)
 
 
 def check_references(rules, correlations, filters) -> list[Diagnostic]:

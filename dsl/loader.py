@@ -14,6 +14,7 @@ from .ast import Detection, FieldItem, LogSource, Rule, RuleTest, Selection
 from .condition import ConditionError, condition_diagnostic, parse_condition
 from .diagnostics import Diagnostic, Loc, did_you_mean, error, warning
 from .documents import Correlation, Filter, check_references, read_special_document, timespan_seconds
+from .filters import apply_filters
 from .lower import matching_names
 from .modifiers import ModifierError, lower_item
 from .python_hooks import REF_FORM, parse_ref, resolve
@@ -71,6 +72,8 @@ def load_paths(paths: Iterable[str | Path]) -> LoadResult:
     for path in rule_files(paths):
         result.extend(load_file(path))
     result.diagnostics.extend(check_references(result.rules, result.correlations, result.filters))
+    result.rules, filter_diags = apply_filters(result.rules, result.filters, result.correlations)
+    result.diagnostics.extend(filter_diags)
     return result
 
 
@@ -371,7 +374,7 @@ class _RuleBuilder:
 
     # -- detection -----------------------------------------------------------------------
 
-    def detection(self, node: YNode | None) -> Detection | None:
+    def detection(self, node: YNode | None, reserved: tuple[str, ...] = ("condition", "timeframe")) -> Detection | None:
         if node is None:
             self.err("E020", "the rule has no 'detection'", self.doc.loc)
             return None
@@ -381,7 +384,7 @@ class _RuleBuilder:
         before = len(self.diags)
         selections = []
         for key, key_loc, value in node.value:
-            if key in ("condition", "timeframe"):
+            if key in reserved:
                 continue
             selection = self.selection(key, key_loc, value)
             if selection is not None:
