@@ -73,8 +73,9 @@ def timespan_seconds(text: str) -> int | None:
 
 def read_special_document(builder: _RuleBuilder) -> Correlation | Filter | None:
     doc = builder.doc
-    if doc.get("action") is not None:
-        return None  # Sigma v1 global/reset/repeat documents: merged by pySigma, ignored here
+    if doc.get("action") is not None:  # Sigma v1 global/reset/repeat documents, which pySigma merges
+        builder.warn("W053", "Sigma v1 'action' documents are not merged into the rules: this one has no effect", doc.key_loc("action"), "write each rule in full (Sigma v2 has no action documents)")
+        return None
     if doc.get("correlation") is not None:
         return _correlation(builder)
     return _filter(builder)
@@ -109,6 +110,7 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
     elif seconds is None:
         builder.err("E051", f"timespan '{span_text}' is not a number followed by s, m, h, d, w, M or y", corr.get("timespan").loc, "e.g. 5m or 1h")
     condition, cond_field = _condition(builder, corr.get("condition"), kind)
+    builder.warn("W051", "correlation rules are checked but not run yet: this one never alerts", doc.key_loc("correlation"), "the rules it names still alert on their own")
     if title is None or kind is None or not rules or seconds is None or condition is None:
         return None
     return Correlation(

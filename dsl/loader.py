@@ -164,6 +164,8 @@ class _RuleBuilder:
         if doc.get("correlation") is not None or doc.get("filter") is not None or doc.get("action") is not None:
             return read_special_document(self)
         title = self.text(doc.get("title"), "title", required=True)
+        if doc.get("generate") is not None:
+            self.warn("W055", "'generate' has no effect on a detection rule", doc.key_loc("generate"), "it belongs to correlation rules")
         if title is not None and len(title) > 256:
             self.warn("W010", "the title is longer than 256 characters", doc.get("title").loc)
         rule_id = self.text(doc.get("id"), "id")
@@ -326,6 +328,7 @@ class _RuleBuilder:
         if seconds is None:
             self.err("E019", f"dedup window '{window}' is not a number followed by s, m, h or d", (node.get("window") or node).loc, "e.g. 15m or 1h")
             return None
+        self.warn("W052", "'dedup' is not applied yet: every matching record alerts", self.doc.key_loc("dedup") or node.loc, "expect one alert per match until dedup runs")
         return ast.Dedup(keys, seconds)
 
     def python_hooks(self, node: YNode | None) -> ast.PythonHooks:
@@ -393,6 +396,8 @@ class _RuleBuilder:
         if cond_node is None:
             self.err("E030", "the detection has no 'condition'", node.loc, "add e.g. 'condition: selection'")
             return None
+        if "timeframe" in reserved and node.get("timeframe") is not None:
+            self.warn("W054", "'timeframe' has no effect: a rule matches one event at a time", node.key_loc("timeframe"), "count events over a time window with a correlation rule (timespan)")
         detection = Detection(tuple(selections), (), (), node.loc)
         conditions, texts = self.conditions(cond_node, detection)
         detection = Detection(tuple(selections), tuple(conditions), tuple(texts), node.loc)
