@@ -18,6 +18,7 @@ from dsl.rename import rename_fields
 
 from .checks import CHECKS, check_duplicate_ids
 from .codegen import RuleInput, generate_module, generate_package_init, hook_module_name, module_name
+from .correlations import correlation_config
 from .passes import optimize
 from .placeholders import check_placeholders, load_placeholders
 from .schemas import SchemaSet, load_schemas
@@ -43,6 +44,8 @@ class BuildResult:
     modules: dict[str, str] = field(default_factory=dict)  # log type -> source
     hooks: dict[str, str | None] = field(default_factory=dict)  # hook module name -> user file
     placeholders: dict[str, list[str]] = field(default_factory=dict)
+    correlations: list = field(default_factory=list)  # dsl.documents.Correlation, as loaded
+    correlation_config: dict = field(default_factory=dict)  # compiler.correlations: for runtime.correlate
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -97,6 +100,9 @@ def plan(
                 CompiledRule(rule, schema.name, optimize(reference), own=optimize(mapped), when=optimize(mapping.when), reference=reference)
             )
     result.diagnostics.extend(check_identical_logic(result.compiled))
+    result.correlations = loaded.correlations
+    result.correlation_config, correlation_diags = correlation_config(loaded.correlations, loaded.rules, result.compiled, schemas)
+    result.diagnostics.extend(correlation_diags)
     return result, schemas
 
 

@@ -18,8 +18,11 @@ from dsl.lower import rule_expr
 from dsl.rename import rename_fields
 from runtime.alert_hooks import alert_with_hooks
 from runtime.classifier import Classifier
+from runtime.correlate import Correlator
+from runtime.state import MemoryStore
 
 from .build import CompiledRule, generate, plan, rule_metadata, write_package
+from .correlations import correlation_config
 from .passes import optimize
 from .replay_hooks import HookResolver
 from .replay_records import GENERIC, file_records
@@ -51,6 +54,29 @@ class Alert:
             "event_index": self.event_index,
             "record_index": self.record_index,
         }
+
+
+@dataclass(frozen=True)
+class CorrelationAlert:
+    """A correlation's alert: the window that fired, found while replaying ``file``."""
+
+    document: dict
+    file: str
+
+    def as_dict(self) -> dict:
+        record = self.document["record"]
+        return {
+            "rule_id": self.document["rule_id"],
+            "title": self.document["title"],
+            "level": self.document["level"],
+            "log_type": self.document["log_type"],
+            "file": self.file,
+            "group": {k: v for k, v in record.items() if k != "correlation"},
+            "correlation": record["correlation"],
+        }
+
+    def as_lambda_dict(self) -> dict:
+        return {**self.document, "file": self.file}
 
 
 class Matchers:
@@ -134,8 +160,11 @@ def replay(
     with tempfile.TemporaryDirectory(prefix="sigil-replay-") as tmp:
         if engine == "compiled":
             matchers.modules = load_compiled(result, schemas, Path(tmp))
-        classifier = Classifier({"log_types": {n: s.runtime_view() for n, s in schemas.schemas.items()}})
-        counts: dict = {"events": 0, "alerts": 0, "unclassified": 0, "lenient": 0, "rule_errors": 0, "notes": []}
+        views = {"log_types": {n: s.runtime_view() for n, s in schemas.schemas.items()}}
+        classifier = Classifier(views)
+        counts: dict = {"events": 0, "alerts": 0, "unclassified": 0, "lenient": 0, "rule_errors": 0, "untimed": 0, "late": 0, "notes": []}
+        config, _ = correlation_config(result.correlations, result.rules, result.compiled, schemas)  # as compiled here
+        correlator = Correlator.from_config(config, MemoryStore(), views)
         hooks = HookResolver(result.rules)
         metadata = functools.cache(rule_metadata)
 
@@ -155,6 +184,13 @@ def replay(
                     counts["lenient"] += 1
                     warn(f"{path}: event {replayed.event_index}: {replayed.note}; replayed as {replayed.log_type}")
                 for rule in matchers.match(replayed.log_type, replayed.record):
+                    if correlator.takes(rule.key):
+                        untimed = correlator.observe(replayed.log_type, rule.key, replayed.record)
+                        if untimed:
+                            counts["untimed"] += 1
+                            warn(f"{path}: event {replayed.event_index}: {untimed}")
+                    if not correlator.alerts_alone(rule.key):
+                        continue  # referred to by a correlation without generate: true
                     counts["alerts"] += 1
                     document, failures = alert_with_hooks(
                         rule.key, metadata(rule), replayed.log_type, path, replayed.record, hooks.resolve
@@ -163,6 +199,11 @@ def replay(
                         counts["rule_errors"] += 1
                         warn(f"{path}: event {replayed.event_index}: rule {failure.rule_id}: {failure.error}")
                     emit(Alert(rule, replayed.log_type, path, replayed.event_index, replayed.record_index, document))
+            flushed = correlator.flush()  # a file as a batch; the state carries over to the next file
+            counts["late"] += flushed.late
+            counts["alerts"] += len(flushed.alerts)
+            for document in flushed.alerts:
+                emit(CorrelationAlert(document, path))
     counts["rules"] = len(result.rules)
     schema_codes = ("E060", "W060", "E061")  # about schemas: with --log-type they don't apply, else the rule just doesn't run
     counts["diagnostics"] = [d for d in result.diagnostics if d.code not in schema_codes]

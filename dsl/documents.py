@@ -26,6 +26,9 @@ CORRELATION_TYPES = (
     "value_percentile",
     "value_median",
 )
+RUN_TYPES = ("event_count", "value_count", "temporal", "temporal_ordered")  # runtime.correlate
+NOT_RUN_TYPES = tuple(t for t in CORRELATION_TYPES if t not in RUN_TYPES)
+LEVELS = ("informational", "low", "medium", "high", "critical")
 NEEDS_FIELD = ("value_count", "value_sum", "value_avg", "value_percentile", "value_median")
 COMPARISONS = ("gt", "gte", "lt", "lte", "eq", "neq")
 TIMESPAN_RE = re.compile(r"^(\d+)([smhdwMy])$")
@@ -47,8 +50,23 @@ class Correlation:
     name: str | None = None
     generate: bool = False
     aliases: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    level: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
     loc: Loc = field(default=NOWHERE, compare=False)
     rule_locs: tuple[Loc, ...] = field(default=(), compare=False)
+    group_locs: tuple[Loc, ...] = field(default=(), compare=False)
+    field_loc: Loc = field(default=NOWHERE, compare=False)
+
+    @property
+    def key(self) -> str:
+        """The correlation's identity in alerts and references: its id, else its name, else its title."""
+        return self.id or self.name or self.title
+
+    def field_for(self, name: str, rule_ref: str) -> str:
+        """The field a group-by name reads in the events of one rule (an alias, else the name itself)."""
+        return dict(dict(self.aliases).get(name, ())).get(rule_ref, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +120,7 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
     rules, rule_locs = _names(builder, corr.get("rules"), "correlation rules")
     if not rules:
         builder.err("E050", "the correlation names no 'rules'", corr.loc, "list the ids or names of the rules it correlates")
-    group_by, _ = _names(builder, corr.get("group-by"), "group-by")
+    group_by, group_locs = _names(builder, corr.get("group-by"), "group-by")
     span_text = builder.text(corr.get("timespan"), "timespan")
     seconds = timespan_seconds(span_text) if span_text is not None else None
     if span_text is None:
@@ -110,15 +128,27 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
     elif seconds is None:
         builder.err("E051", f"timespan '{span_text}' is not a number followed by s, m, h, d, w, M or y", corr.get("timespan").loc, "e.g. 5m or 1h")
     condition, cond_field = _condition(builder, corr.get("condition"), kind)
-    builder.warn("W051", "correlation rules are checked but not run yet: this one never alerts", doc.key_loc("correlation"), "the rules it names still alert on their own")
+    if kind in NOT_RUN_TYPES:
+        builder.warn("W051", f"{kind} correlations are checked but not run: this one never alerts", corr.get("type").loc, "the rules it names alert on their own; run types: " + ", ".join(RUN_TYPES))
+    else:
+        builder.warn("W056", "correlations run in `sigil replay` but not yet in the Lambda", doc.key_loc("correlation"), "in the Lambda the rules it names alert on their own")
+    _check_expression(builder, corr.get("condition"), kind, rules)
     if title is None or kind is None or not rules or seconds is None or condition is None:
         return None
     return Correlation(
         title=title, type=kind, rules=rules, group_by=group_by, timespan_seconds=seconds, condition=condition,
         condition_field=cond_field, id=builder.text(doc.get("id"), "id"), name=builder.text(doc.get("name"), "name"),
         generate=builder.boolean(corr.get("generate") or doc.get("generate"), "generate", False),
-        aliases=_aliases(builder, corr.get("aliases")), loc=doc.loc, rule_locs=rule_locs,
+        aliases=_aliases(builder, corr.get("aliases")), loc=doc.loc, rule_locs=rule_locs, group_locs=group_locs,
+        level=builder.choice(doc.get("level"), "level", LEVELS), description=builder.text(doc.get("description"), "description"),
+        tags=builder.text_list(doc.get("tags"), "tags"), outputs=builder.outputs(doc.get("outputs")),
+        field_loc=_field_loc(corr.get("condition")),
     )
+
+
+def _field_loc(node) -> Loc:
+    found = node.get("field") if node is not None and node.kind == "map" else None
+    return found.loc if found is not None else NOWHERE
 
 
 def _condition(builder: _RuleBuilder, node, kind: str | None) -> tuple[tuple[tuple[str, float], ...] | None, str | None]:
@@ -137,6 +167,8 @@ def _condition(builder: _RuleBuilder, node, kind: str | None) -> tuple[tuple[tup
         if key == "field":
             cond_field = builder.text(value, "condition field")
             continue
+        if key == "percentile" and kind == "value_percentile":  # the type is not run (W051)
+            continue
         if key not in COMPARISONS:
             builder.err("E053", f"unknown comparison '{key}'", key_loc, did_you_mean(key, COMPARISONS) or "use gt, gte, lt, lte, eq or neq")
             return None, None
@@ -148,6 +180,16 @@ def _condition(builder: _RuleBuilder, node, kind: str | None) -> tuple[tuple[tup
         builder.err("E054", f"a {kind} correlation needs 'field' in its condition", node.loc, "the field whose values are counted or summed")
         return None, None
     return tuple(out), cond_field
+
+
+def _check_expression(builder: _RuleBuilder, node, kind: str | None, rules: tuple[str, ...]) -> None:
+    """A temporal condition written as an expression over rule names runs as "every rule": say so unless
+    it is exactly the AND of every rule."""
+    if node is None or node.kind != "scalar" or not isinstance(node.value, str) or kind not in ("temporal", "temporal_ordered"):
+        return
+    names = [part.strip() for part in re.split(r"\band\b", node.value)]
+    if sorted(names) != sorted(rules):
+        builder.warn("W058", "a condition expression over rule names runs as: every rule must match", node.loc, "write 'condition: {gte: N}' for N of the rules, or drop the condition for all of them")
 
 
 def _aliases(builder: _RuleBuilder, node) -> tuple:

@@ -23,12 +23,16 @@ detection:
 """
 # one document per warning, using the keys the warning stands for
 SAMPLES = {
-    "W051": RULE + "---\ntitle: Many\ngenerate: true\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [sourceIPAddress]\n"
+    "W051": RULE + "---\ntitle: P95\ncorrelation:\n  type: value_percentile\n  rules: [base]\n  timespan: 1h\n"
+    "  condition: {field: bytes, percentile: 95, gt: 1000}\n",
+    "W056": RULE + "---\ntitle: Many\ngenerate: true\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [sourceIPAddress]\n"
     "  timespan: 5m\n  aliases: {ip: {base: sourceIPAddress}}\n  condition: {field: userIdentity.userName, gte: 3, lt: 9}\n",
     "W052": RULE + "dedup:\n  keys: [userIdentity.arn]\n  window: 15m\n",
     "W053": "action: global\ntitle: Shared\n",
     "W054": RULE.replace("  condition: selection\n", "  condition: selection\n  timeframe: 5m\n"),
     "W055": RULE + "generate: true\n",
+    "W058": RULE + "---\ntitle: Either\ncorrelation:\n  type: temporal\n  rules: [base, other]\n  timespan: 5m\n  condition: base or other\n"
+    + RULE.replace("Base", "Other").replace("name: base", "name: other").join(["---\n", ""]),
 }
 
 
@@ -61,7 +65,7 @@ def test_every_schema_key_is_implemented_metadata_or_warned_about():
     assert sorted(k for k in [*EFFECTS, *NOT_RUN] if k not in keys) == []  # no stale entries
 
 
-@pytest.mark.parametrize("code", sorted(set(NOT_RUN.values()) | {"W053", "W055"}))
+@pytest.mark.parametrize("code", sorted(set(NOT_RUN.values()) | {"W053", "W055", "W058"}))
 def test_each_not_run_warning_is_given(code: str):
     """The loader gives each warning the list promises, on a document using the keys."""
     result = load_text(SAMPLES[code], "sample.yml")
