@@ -81,6 +81,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         + (f", {plural(counts['rule_errors'], 'rule error')}" if counts["rule_errors"] else "")
         + (f", {counts['untimed']} matched without an event time (counted by no correlation)" if counts["untimed"] else "")
         + (f", {counts['late']} matched too late for a correlation window" if counts["late"] else "")
+        + (f", {counts['merged']} merged by dedup" if counts["merged"] else "")
         + (f", {plural(counts['lenient'], 'event')} replayed by required fields, unlike the Lambda" if counts["lenient"] else "")
         + (f", {counts['unmapped']} fit no log type (use --log-type)" if counts["unmapped"] else ""),
         file=sys.stderr,

@@ -6,6 +6,7 @@ import functools
 import importlib
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,8 @@ from dsl.lower import rule_expr
 from dsl.rename import rename_fields
 from runtime.alert_hooks import alert_with_hooks
 from runtime.classifier import Classifier
-from runtime.correlate import Correlator
+from runtime.correlate import Correlator, event_time
+from runtime.dedup import Deduper
 from runtime.state import MemoryStore
 
 from .build import CompiledRule, generate, plan, rule_metadata, write_package
@@ -74,6 +76,21 @@ class CorrelationAlert:
             "group": {k: v for k, v in record.items() if k != "correlation"},
             "correlation": record["correlation"],
         }
+
+    def as_lambda_dict(self) -> dict:
+        return {**self.document, "file": self.file}
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """The alert merging the later matches of a dedup window (``record.dedup``)."""
+
+    document: dict
+    file: str
+
+    def as_dict(self) -> dict:
+        shown = {k: self.document[k] for k in ("rule_id", "title", "level", "log_type")}
+        return {**shown, "file": self.file, "dedup": self.document["record"]["dedup"]}
 
     def as_lambda_dict(self) -> dict:
         return {**self.document, "file": self.file}
@@ -162,9 +179,10 @@ def replay(
             matchers.modules = load_compiled(result, schemas, Path(tmp))
         views = {"log_types": {n: s.runtime_view() for n, s in schemas.schemas.items()}}
         classifier = Classifier(views)
-        counts: dict = {"events": 0, "alerts": 0, "unclassified": 0, "lenient": 0, "rule_errors": 0, "untimed": 0, "late": 0, "notes": []}
+        counts: dict = {"events": 0, "alerts": 0, "unclassified": 0, "lenient": 0, "rule_errors": 0, "untimed": 0, "late": 0, "merged": 0, "notes": []}
         config, _ = correlation_config(result.correlations, result.rules, result.compiled, schemas)  # as compiled here
         correlator = Correlator.from_config(config, MemoryStore(), views)
+        deduper = Deduper(MemoryStore())
         hooks = HookResolver(result.rules)
         metadata = functools.cache(rule_metadata)
 
@@ -198,12 +216,24 @@ def replay(
                     for failure in failures:  # as the Lambda: a rule error, the alert still goes out
                         counts["rule_errors"] += 1
                         warn(f"{path}: event {replayed.event_index}: rule {failure.rule_id}: {failure.error}")
+                    if rule.dedup is not None:
+                        when = event_time(replayed.record, views["log_types"].get(replayed.log_type, {}).get("timestamp") or ())
+                        admission = deduper.admit(document, metadata(rule)["dedup"], time.time() if when is None else when)
+                        for follow_up in admission.follow_ups:
+                            emit(FollowUp(follow_up, path))
+                        counts["alerts"] += len(admission.follow_ups) - (not admission.send)
+                        counts["merged"] += not admission.send
+                        if not admission.send:
+                            continue
                     emit(Alert(rule, replayed.log_type, path, replayed.event_index, replayed.record_index, document))
             flushed = correlator.flush()  # a file as a batch; the state carries over to the next file
             counts["late"] += flushed.late
             counts["alerts"] += len(flushed.alerts)
             for document in flushed.alerts:
                 emit(CorrelationAlert(document, path))
+        for follow_up in deduper.flush(None):  # the end of the replay closes every dedup window
+            counts["alerts"] += 1
+            emit(FollowUp(follow_up, event_paths[-1]))
     counts["rules"] = len(result.rules)
     schema_codes = ("E060", "W060", "E061")  # about schemas: with --log-type they don't apply, else the rule just doesn't run
     counts["diagnostics"] = [d for d in result.diagnostics if d.code not in schema_codes]

@@ -58,7 +58,7 @@ EFFECTS = {
 }
 
 # key → the warning code the loader gives where the key is used (the feature is not run yet, or not
-# everywhere: W056, correlations run by `sigil replay` but not yet by the Lambda; W051, the value_sum,
+# everywhere: W056 and W052, correlations and dedup run by `sigil replay` but not yet by the Lambda; W051, the value_sum,
 # value_avg, value_percentile and value_median types are not run at all)
 NOT_RUN = {
     "correlation": "W056",

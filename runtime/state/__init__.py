@@ -22,6 +22,10 @@ class StateStore(Protocol):
 
     def update(self, key: str, change: Change[T]) -> T: ...
 
+    def scan(self, prefix: str) -> list[str]:
+        """The keys that start with ``prefix`` (dedup windows to close)."""
+        ...
+
 
 class MemoryStore:
     """State in a dict: one process (sigil replay, tests)."""
@@ -36,3 +40,6 @@ class MemoryStore:
         else:
             self.documents[key] = document
         return result
+
+    def scan(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.documents if k.startswith(prefix))
