@@ -231,6 +231,7 @@ def replay(
             counts["alerts"] += len(flushed.alerts)
             for document in flushed.alerts:
                 emit(CorrelationAlert(document, path))
+            correlator.confirm(a["alert_id"] for a in flushed.alerts)
         for follow_up in deduper.flush(None):  # the end of the replay closes every dedup window
             counts["alerts"] += 1
             emit(FollowUp(follow_up, event_paths[-1]))

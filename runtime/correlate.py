@@ -28,12 +28,12 @@ from typing import Any
 
 from runtime.alerts import alert_id, build_alert
 from runtime.fields import MISSING, get_field
-from runtime.state import StateStore
+from runtime.state import StateError, StateStore
 from runtime.values import text_of, timestamp_of
 
 CORRELATION_LOG_TYPE = "correlation"  # the log type of correlation alerts, inputs of chained correlations
 MAX_EVENT_IDS = 100  # ids of contributing events an alert carries
-MAX_KEPT = 10_000  # events kept per group; past it the oldest are dropped
+MAX_KEPT = 2_000  # events kept per group (a DynamoDB item holds 400 KB); past it the oldest are dropped
 COMPARE = {
     "gt": lambda a, b: a > b,
     "gte": lambda a, b: a >= b,
@@ -88,6 +88,7 @@ class Observation:
     rule: str
     group: tuple[str | None, ...]
     value: str | None = None
+    origin: str | None = None  # the batch item it came from, failed if its group's state cannot be written
 
 
 @dataclass
@@ -97,6 +98,9 @@ class FlushResult:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     fired: int = 0  # windows that fired, sent or not (a correlation referred to by another does not send)
     late: int = 0  # events too late for their group (consumed window, or older than the timespan)
+    failed_origins: set[str] = field(default_factory=set)  # items whose events' state could not be written
+    errors: list[str] = field(default_factory=list)
+    origins: dict[str, set[str]] = field(default_factory=dict)  # alert id -> items of its events in this batch
 
 
 def event_time(record: Mapping[str, Any], paths: Sequence[str]) -> float | None:
@@ -152,6 +156,7 @@ class Correlator:
             for rule in spec.inputs:
                 self.by_input.setdefault(rule, []).append(spec)
         self.pending: dict[str, dict[tuple[str | None, ...], list[Observation]]] = {}
+        self.unconfirmed: dict[str, tuple[str, float]] = {}  # alert id -> (state key, window end)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], store: StateStore, schemas: Mapping[str, Any]) -> Correlator:
@@ -168,7 +173,9 @@ class Correlator:
         """Does ``rule`` alert on its own (not referred to by a correlation, or one with ``generate: true``)?"""
         return rule not in self.suppressed
 
-    def observe(self, log_type: str, rule: str, record: Mapping[str, Any], event_id: str | None = None) -> str | None:
+    def observe(
+        self, log_type: str, rule: str, record: Mapping[str, Any], event_id: str | None = None, origin: str | None = None
+    ) -> str | None:
         """Count a match of ``rule`` on ``record`` for the correlations that take it; return why it was not
         counted (no usable event time), else None."""
         specs = self.by_input.get(rule)
@@ -179,17 +186,19 @@ class Correlator:
             fields = ", ".join(self.time_fields.get(log_type, ())) or "none"
             return f"rule {rule}: the {log_type} record has no usable event time (timestamp fields: {fields}); not counted by its correlations"
         event_id = event_id or alert_id(rule, record)
-        self._add(specs, log_type, rule, record, event_id, when)
+        self._add(specs, log_type, rule, record, event_id, when, origin)
         return None
 
-    def _add(self, specs: list[Spec], log_type: str, rule: str, record: Mapping[str, Any], event_id: str, when: float) -> None:
+    def _add(
+        self, specs: list[Spec], log_type: str, rule: str, record: Mapping[str, Any], event_id: str, when: float, origin: str | None
+    ) -> None:
         for spec in specs:
             source = spec.inputs[rule].get(log_type)
             if source is None:
                 continue
             group = tuple(_canonical(get_field(record, path)) for path in source.group)
             value = _canonical(get_field(record, source.field)) if source.field else None
-            self.pending.setdefault(spec.key, {}).setdefault(group, []).append(Observation(event_id, when, rule, group, value))
+            self.pending.setdefault(spec.key, {}).setdefault(group, []).append(Observation(event_id, when, rule, group, value, origin))
 
     def flush(self) -> FlushResult:
         """Evaluate every group this batch touched (one store update each); chained correlations follow."""
@@ -198,16 +207,50 @@ class Correlator:
             groups = self.pending.pop(spec.key, {})
             for group, observations in groups.items():
                 key = _state_key(spec.key, group)
-                fired, late = self.store.update(key, lambda doc, s=spec, o=observations: advance(s, doc, o))
+                origins = {o.origin for o in observations if o.origin is not None}
+                try:
+                    fired, late = self.store.update(key, lambda doc, s=spec, o=observations: advance(s, doc, o))
+                except StateError as exc:
+                    result.failed_origins |= origins
+                    result.errors.append(f"correlation {spec.key}: {exc}")
+                    continue
                 result.late += late
                 for window in fired:
                     result.fired += 1
                     alert = correlation_alert(spec, group, window)
+                    self.unconfirmed[alert["alert_id"]] = (key, window["end"])
+                    result.origins[alert["alert_id"]] = origins
                     if spec.key in self.by_input:
-                        self._add(self.by_input[spec.key], CORRELATION_LOG_TYPE, spec.key, alert["record"], alert["alert_id"], window["end"])
+                        self._add(self.by_input[spec.key], CORRELATION_LOG_TYPE, spec.key, alert["record"], alert["alert_id"], window["end"], None)
                     if self.alerts_alone(spec.key):
                         result.alerts.append(alert)
+                    else:
+                        self.unconfirmed.pop(alert["alert_id"])  # fed to the correlations that take it: done
+        for stale in [a for a in self.unconfirmed if a not in result.origins]:
+            del self.unconfirmed[stale]
         return result
+
+    def confirm(self, alert_ids: Iterable[str]) -> list[str]:
+        """Forget the windows whose alerts were delivered (or dead-lettered), so a later batch does not send
+        them again; return the errors of state that could not be written (the alert may be sent twice)."""
+        by_key: dict[str, set[float]] = {}
+        for sent in alert_ids:
+            if sent in self.unconfirmed:
+                key, end = self.unconfirmed.pop(sent)
+                by_key.setdefault(key, set()).add(end)
+        errors = []
+        for key, ends in by_key.items():
+            try:
+                self.store.update(key, lambda doc, e=ends: (_confirmed(doc, e), None))
+            except StateError as exc:
+                errors.append(str(exc))
+        return errors
+
+
+def _confirmed(doc: dict[str, Any] | None, ends: set[float]) -> dict[str, Any] | None:
+    if doc is None:
+        return None
+    return {**doc, "outbox": [w for w in doc.get("outbox", ()) if w["end"] not in ends]}
 
 
 def _state_key(correlation: str, group: tuple[str | None, ...]) -> str:
@@ -215,11 +258,13 @@ def _state_key(correlation: str, group: tuple[str | None, ...]) -> str:
     return f"correlation:{correlation}:{digest}"
 
 
-def advance(spec: Spec, doc: dict[str, Any] | None, observations: list[Observation]) -> tuple[tuple[dict[str, Any], tuple[list[dict[str, Any]], int]]]:
-    """One group's state after a batch's observations: (new document, (fired windows, late events)).
+def advance(spec: Spec, doc: dict[str, Any] | None, observations: list[Observation]) -> tuple[dict[str, Any], tuple[list[dict[str, Any]], int]]:
+    """One group's state after a batch's observations: (new document, (windows to send, late events)).
 
     The document: ``events`` ``[[event id, time, rule, value], ...]`` sorted by time, ``done`` the end of
-    the last window that fired (None before), ``newest`` the latest event time seen.
+    the last window that fired (None before), ``newest`` the latest event time seen, ``outbox`` the
+    windows that fired and whose alerts are not confirmed sent yet (returned again until they are), and
+    ``expires`` when the state may be dropped.
     """
     doc = doc or {}
     kept = {e[0]: e for e in doc.get("events", ())}
@@ -253,7 +298,9 @@ def advance(spec: Spec, doc: dict[str, Any] | None, observations: list[Observati
             done = end
     floor = (newest - 2 * spec.timespan) if newest is not None else None
     events = [e for e in events if (done is None or e[1] > done) and (floor is None or e[1] >= floor)][-MAX_KEPT:]
-    return {"events": events, "done": done, "newest": newest}, (fired, late)
+    outbox = [*doc.get("outbox", ()), *fired]  # sent again by every batch of the group until confirmed
+    expires = None if newest is None else newest + 2 * spec.timespan
+    return {"events": events, "done": done, "newest": newest, "outbox": outbox, "expires": expires}, (outbox, late)
 
 
 def aggregate(spec: Spec, window: list[list[Any]]) -> int:

@@ -87,7 +87,10 @@ def _admit(doc: dict[str, Any] | None, alert: Mapping[str, Any], header: dict[st
         }
         return doc, Admission(send=False)
     follow_ups = [follow_up(doc)] if doc is not None and doc["merged"] else []
-    opened = {**header, "start": when, "end": when + window, "first_id": alert_id, "merged": 0, "first": when, "last": when, "sample": [], "merged_ids": []}
+    opened = {
+        **header, "start": when, "end": when + window, "expires": when + 2 * window, "first_id": alert_id,
+        "merged": 0, "first": when, "last": when, "sample": [], "merged_ids": [],
+    }
     return opened, Admission(send=True, follow_ups=follow_ups)
 
 

@@ -209,7 +209,25 @@ class TestEngine:
         for start, end in zip([0, *cuts], [*cuts, len(times)], strict=True):
             doc, (batch, _) = advance(self.SPEC, doc, observations[start:end])
             fired += batch
-        assert fired == expected and doc == whole
+            doc = {**doc, "outbox": []}  # the alerts were sent and confirmed
+        assert fired == expected and doc == {**whole, "outbox": []}
+
+    def test_unconfirmed_windows_are_sent_again(self) -> None:
+        """A window whose alert was not confirmed delivered comes back with the group's next batch (a retry
+        of the same events included), and not after it is confirmed."""
+        store = MemoryStore()
+        correlator = Correlator([self.SPEC], store, {"t": ["time"]})
+        records = [({"u": "x", "time": 1000 + i}, f"e{i}") for i in range(3)]
+        for record, event_id in records:
+            correlator.observe("t", "r", record, event_id=event_id, origin="item-1")
+        (alert,) = correlator.flush().alerts
+        for record, event_id in records:  # the retried batch
+            correlator.observe("t", "r", record, event_id=event_id, origin="item-1")
+        again = correlator.flush()
+        assert [a["alert_id"] for a in again.alerts] == [alert["alert_id"]] and again.origins == {alert["alert_id"]: {"item-1"}}
+        assert correlator.confirm([alert["alert_id"]]) == []
+        correlator.observe("t", "r", {"u": "x", "time": 1010}, event_id="e9")
+        assert correlator.flush().alerts == []
 
     def test_event_time_reads_each_form(self) -> None:
         """ISO 8601, epoch seconds and milliseconds, numeric text and the common log format; None otherwise."""

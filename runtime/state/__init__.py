@@ -17,6 +17,11 @@ T = TypeVar("T")
 Change = Callable[[dict[str, Any] | None], tuple[dict[str, Any] | None, T]]
 
 
+class StateError(Exception):
+    """The state could not be read or written (throttled, missing table, no permission): the batch items
+    that needed it are retried."""
+
+
 class StateStore(Protocol):
     """Atomic read-modify-write of one document per key (None as the new document deletes it)."""
 
