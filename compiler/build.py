@@ -174,6 +174,8 @@ def write_package(result: BuildResult, schemas: SchemaSet, out_dir: Path) -> Pat
     view = {"log_types": {name: s.runtime_view() for name, s in sorted(schemas.schemas.items())}}
     _write_json(package / "schemas.json", view)
     _write_json(package / "manifest.json", manifest(result))
+    if result.correlation_config.get("correlations"):
+        _write_json(package / "correlations.json", result.correlation_config)
     return package
 
 

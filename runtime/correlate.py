@@ -263,8 +263,9 @@ def advance(spec: Spec, doc: dict[str, Any] | None, observations: list[Observati
 
     The document: ``events`` ``[[event id, time, rule, value], ...]`` sorted by time, ``done`` the end of
     the last window that fired (None before), ``newest`` the latest event time seen, ``outbox`` the
-    windows that fired and whose alerts are not confirmed sent yet (returned again until they are), and
-    ``expires`` when the state may be dropped.
+    windows that fired and whose alerts are not confirmed sent yet (returned again to a batch holding
+    their events: the retry of a batch whose alert was not delivered), and ``expires`` when the state
+    may be dropped.
     """
     doc = doc or {}
     kept = {e[0]: e for e in doc.get("events", ())}
@@ -298,9 +299,17 @@ def advance(spec: Spec, doc: dict[str, Any] | None, observations: list[Observati
             done = end
     floor = (newest - 2 * spec.timespan) if newest is not None else None
     events = [e for e in events if (done is None or e[1] > done) and (floor is None or e[1] >= floor)][-MAX_KEPT:]
-    outbox = [*doc.get("outbox", ()), *fired]  # sent again by every batch of the group until confirmed
+    earlier = list(doc.get("outbox", ()))
+    again = [w for w in earlier if any(_in_window(o, w) for o in observations)]  # a retry of its events
     expires = None if newest is None else newest + 2 * spec.timespan
-    return {"events": events, "done": done, "newest": newest, "outbox": outbox, "expires": expires}, (outbox, late)
+    return {"events": events, "done": done, "newest": newest, "outbox": [*earlier, *fired], "expires": expires}, ([*again, *fired], late)
+
+
+def _in_window(observation: Observation, window: Mapping[str, Any]) -> bool:
+    """Did this observation contribute to a window that fired (its id, or its time when ids were cut)?"""
+    if observation.event_id in window["event_ids"]:
+        return True
+    return window["events"] > len(window["event_ids"]) and window["start"] <= observation.time <= window["end"]
 
 
 def aggregate(spec: Spec, window: list[list[Any]]) -> int:

@@ -57,11 +57,28 @@ class Deduper:
         }
         return self.store.update(key, lambda doc: _admit(doc, alert, header, float(dedup["window_seconds"]), when))
 
+    def due(self, now: float | None) -> list[tuple[str, str, dict[str, Any] | None]]:
+        """The windows that ended before ``now`` (every window: None): (state key, first alert id, follow-up
+        or None when nothing was merged). They stay stored until `close`, so a follow-up that cannot be
+        delivered is found again by the next flush."""
+        found = []
+        for key in self.store.scan(PREFIX):
+            doc = self.store.update(key, lambda d: (d, d))  # a read: an unchanged document is not written
+            if doc is not None and (now is None or doc["end"] < now):
+                found.append((key, doc["first_id"], follow_up(doc) if doc["merged"] else None))
+        return found
+
+    def close(self, key: str, first_id: str) -> None:
+        """Drop a window whose follow-up was sent (unless a new window replaced it meanwhile)."""
+        self.store.update(key, lambda d: (None if d is not None and d["first_id"] == first_id else d, None))
+
     def flush(self, now: float | None) -> list[dict[str, Any]]:
         """Close every window that ended before ``now`` (every window: None) and return their follow-ups."""
-        follow_ups: list[dict[str, Any]] = []
-        for key in self.store.scan(PREFIX):
-            follow_ups.extend(self.store.update(key, lambda doc: _close(doc, now)))
+        follow_ups = []
+        for key, first_id, alert in self.due(now):
+            self.close(key, first_id)
+            if alert is not None:
+                follow_ups.append(alert)
         return follow_ups
 
 
@@ -92,12 +109,6 @@ def _admit(doc: dict[str, Any] | None, alert: Mapping[str, Any], header: dict[st
         "merged": 0, "first": when, "last": when, "sample": [], "merged_ids": [],
     }
     return opened, Admission(send=True, follow_ups=follow_ups)
-
-
-def _close(doc: dict[str, Any] | None, now: float | None):
-    if doc is None or (now is not None and doc["end"] >= now):
-        return doc, []
-    return None, [follow_up(doc)] if doc["merged"] else []
 
 
 def _iso(seconds: float) -> str:

@@ -17,7 +17,7 @@ import functools
 import os
 from typing import Any
 
-from runtime import logs, metrics, quarantine
+from runtime import logs, metrics, quarantine, stateful
 from runtime.outputs import dispatch
 from runtime.pipeline import BatchResult, Deadline, Deliver, Runtime, process_batch
 from runtime.rules import RuleSet, rule_set
@@ -34,11 +34,18 @@ class IncompleteBatch(RuntimeError):
     """Raised for triggers without partial batch responses when an item failed, so Lambda retries the event."""
 
 
-def handler(event: Any, context: object) -> dict[str, list[dict[str, str]]]:
-    """Process the event; return Lambda's partial batch response (Kinesis, SQS) or raise to retry (others)."""
+def handler(event: Any, context: object) -> dict[str, Any]:
+    """Process the event; return Lambda's partial batch response (Kinesis, SQS) or raise to retry (others).
+
+    The scheduled ``{"sigil": "flush"}`` event sends the follow-ups of closed dedup windows instead.
+    """
     logs.bind(request_id=getattr(context, "aws_request_id", None))
     deadline = _deadline(context)
     runtime = build_runtime(rule_set(), dispatcher_deliver(deadline), deadline)
+    if event == stateful.FLUSH_EVENT:
+        counts = stateful.flush_dedup(runtime.stateful, runtime.deliver) if runtime.stateful is not None else {}
+        logs.emit("dedup_flush", **counts)
+        return counts
     result = process_batch(event, runtime)
     report(result)
     if not result.partial and not result.complete:
@@ -55,6 +62,7 @@ def build_runtime(rules: RuleSet, deliver: Deliver, deadline: Deadline) -> Runti
         sources=_source_map(os.environ.get(SOURCES_ENV), rules),
         limits=Limits.from_env(),
         deadline=deadline,
+        stateful=stateful.stateful_from_env(rules),
     )
 
 

@@ -25,6 +25,7 @@ from runtime.sources import Item, Payload, SourceError, detect
 from runtime.sources.limits import Limits
 from runtime.sources.lines import KEPT_OF_OVERSIZE
 from runtime.sources.source_map import SourceMap
+from runtime.stateful import Stateful, finish_batch
 
 FLUSH_ALERTS = 100
 FLUSH_ENTRIES = 500
@@ -106,6 +107,7 @@ class Runtime:
     sources: SourceMap = field(default_factory=SourceMap)
     limits: Limits = field(default_factory=Limits)
     deadline: Deadline = field(default_factory=lambda: Deadline(None))
+    stateful: Stateful | None = None  # correlations and dedup (runtime/stateful.py); None: the rules need no state
     _allowed: dict[str, frozenset[str] | None] = field(default_factory=dict, repr=False, compare=False)
 
     def allowed(self, source: str) -> frozenset[str] | None:
@@ -179,6 +181,8 @@ def process_batch(event: Any, runtime: Runtime) -> BatchResult:
             _fail(result, item, "deadline reached before the item started", unfinished=True)
             continue
         _ItemRun(item, runtime, result).run()
+    if runtime.stateful is not None:
+        finish_batch(runtime.stateful, runtime.deliver, result)
     for violation in result.stats.violations():
         emit("count_invariant_violated", "error", detail=violation)
     return result
@@ -274,9 +278,11 @@ class _ItemRun:
             alert, failures = alert_with_hooks(rule_id, rules.rule(log_type, rule_id), log_type, payload.source_arn, record, resolve)
             for failure in failures:  # the alert still goes out, with the template title
                 self.rule_error(payload, log_type, failure.rule_id, failure.error)
-            self.alerts.append(alert)
-        self.stats.alerts += len(evaluation.rule_ids)
-        seen.alerts += len(evaluation.rule_ids)
+            stateful = self.runtime.stateful
+            sent = [alert] if stateful is None else stateful.admit(self.item.item_id, log_type, rule_id, rules.rule(log_type, rule_id), record, alert)
+            self.alerts.extend(sent)
+            self.stats.alerts += len(sent)
+            seen.alerts += len(sent)
 
     def rule_error(self, payload: Payload, log_type: str, rule_id: str | None, error: str) -> None:
         """Count a rule that raised (while matching, or in a title or context hook) and log the first ones."""

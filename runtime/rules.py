@@ -21,6 +21,7 @@ from runtime.classifier import Classifier
 
 PACKAGE = "sigil_rules"
 SOURCES_FILE = "sources.json"
+CORRELATIONS_FILE = "correlations.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class RuleSet:
     schemas: Mapping[str, Any]
     classifier: Classifier
     sources: Mapping[str, Any] | None = None
+    correlations: Mapping[str, Any] | None = None  # correlations.json (compiler/correlations.py), if any
 
     def matcher(self, log_type: str) -> Callable[[dict[str, Any]], list[str]] | None:
         """Return ``match`` of the log type's module, or None when no rule targets that log type."""
@@ -121,7 +123,9 @@ def load_rules(package: str = PACKAGE) -> RuleSet:
         modules[log_type] = module
     sources_file = files.joinpath(getattr(root, "SOURCES_FILE", SOURCES_FILE))
     sources = json.loads(sources_file.read_text(encoding="utf-8")) if sources_file.is_file() else None
-    return RuleSet(modules=modules, schemas=schemas, classifier=Classifier(schemas), sources=sources)
+    correlations_file = files.joinpath(CORRELATIONS_FILE)
+    correlations = json.loads(correlations_file.read_text(encoding="utf-8")) if correlations_file.is_file() else None
+    return RuleSet(modules=modules, schemas=schemas, classifier=Classifier(schemas), sources=sources, correlations=correlations)
 
 
 @functools.cache
