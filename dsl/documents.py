@@ -1,7 +1,8 @@
 """Sigma documents that are not detection rules: correlations, filters and v1 `action` documents.
 
 They are read and checked here (references resolve, group-by fields named, timespans parse). Filters
-are applied at load time by `dsl.filters`, so every engine sees the rewritten rules.
+are applied at load time by `dsl.filters`, so every engine sees the rewritten rules; correlations are
+described for the runtime by `compiler.correlations` and run by `runtime.correlate`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 259200
 
 @dataclass(frozen=True, slots=True)
 class Correlation:
-    """A Sigma correlation rule (spec v2.1 §correlations), validated but not yet executed."""
+    """A Sigma correlation rule (spec v2.1 §correlations); the types of RUN_TYPES are run (runtime.correlate)."""
 
     title: str
     type: str
@@ -130,8 +131,6 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
     condition, cond_field = _condition(builder, corr.get("condition"), kind)
     if kind in NOT_RUN_TYPES:
         builder.warn("W051", f"{kind} correlations are checked but not run: this one never alerts", corr.get("type").loc, "the rules it names alert on their own; run types: " + ", ".join(RUN_TYPES))
-    else:
-        builder.warn("W056", "correlations run in `sigil replay` but not yet in the Lambda", doc.key_loc("correlation"), "in the Lambda the rules it names alert on their own")
     _check_expression(builder, corr.get("condition"), kind, rules)
     if title is None or kind is None or not rules or seconds is None or condition is None:
         return None

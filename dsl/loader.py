@@ -328,7 +328,6 @@ class _RuleBuilder:
         if seconds is None:
             self.err("E019", f"dedup window '{window}' is not a number followed by s, m, h or d", (node.get("window") or node).loc, "e.g. 15m or 1h")
             return None
-        self.warn("W052", "'dedup' applies in `sigil replay` but not yet in the Lambda", self.doc.key_loc("dedup") or node.loc, "in the Lambda every matching record alerts")
         return ast.Dedup(keys, seconds)
 
     def python_hooks(self, node: YNode | None) -> ast.PythonHooks:

@@ -26,10 +26,9 @@ def helpers_on_disk(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("block", YAML_BLOCKS, ids=[b.splitlines()[0] for b in YAML_BLOCKS])
 def test_example_loads_without_diagnostics(block, helpers_on_disk):
-    """Each example is a complete rule with no error, and no warning but the one saying the Lambda does not apply dedup yet."""
+    """Each example is a complete rule with no error and no warning."""
     result = load_text(block, "example.yml")
-    not_run = ["W052"] if "dedup:" in block else []  # the page says the Lambda does not apply dedup yet
-    assert [d.code for d in result.diagnostics] == not_run and len(result.rules) == 1
+    assert result.diagnostics == [] and len(result.rules) == 1
 
 
 def test_examples_mean_what_the_page_says(helpers_on_disk):

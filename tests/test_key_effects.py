@@ -25,9 +25,8 @@ detection:
 SAMPLES = {
     "W051": RULE + "---\ntitle: P95\ncorrelation:\n  type: value_percentile\n  rules: [base]\n  timespan: 1h\n"
     "  condition: {field: bytes, percentile: 95, gt: 1000}\n",
-    "W056": RULE + "---\ntitle: Many\ngenerate: true\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [sourceIPAddress]\n"
+    "none": RULE + "---\ntitle: Many\ngenerate: true\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [sourceIPAddress]\n"
     "  timespan: 5m\n  aliases: {ip: {base: sourceIPAddress}}\n  condition: {field: userIdentity.userName, gte: 3, lt: 9}\n",
-    "W052": RULE + "dedup:\n  keys: [userIdentity.arn]\n  window: 15m\n",
     "W053": "action: global\ntitle: Shared\n",
     "W054": RULE.replace("  condition: selection\n", "  condition: selection\n  timeframe: 5m\n"),
     "W055": RULE + "generate: true\n",
@@ -71,3 +70,9 @@ def test_each_not_run_warning_is_given(code: str):
     result = load_text(SAMPLES[code], "sample.yml")
     assert code in [d.code for d in result.diagnostics]
     assert result.errors == []
+
+
+def test_run_correlations_and_dedup_get_no_warning():
+    """A run correlation type with every key, and a dedup rule, load without any diagnostic."""
+    result = load_text(SAMPLES["none"] + "---\n" + RULE.replace("Base", "Dedup").replace("name: base", "name: dedup") + "dedup:\n  keys: [userIdentity.arn]\n  window: 15m\n", "sample.yml")
+    assert result.diagnostics == []
