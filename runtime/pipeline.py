@@ -273,13 +273,14 @@ class _ItemRun:
             self.stats.clean += 1
             return
         self.stats.matched += 1
+        resolve = functools.partial(rules.hook, log_type)
         for rule_id in evaluation.rule_ids:
-            resolve = functools.partial(rules.hook, log_type)
-            alert, failures = alert_with_hooks(rule_id, rules.rule(log_type, rule_id), log_type, payload.source_arn, record, resolve)
+            meta = rules.rule(log_type, rule_id)
+            alert, failures = alert_with_hooks(rule_id, meta, log_type, payload.source_arn, record, resolve)
             for failure in failures:  # the alert still goes out, with the template title
                 self.rule_error(payload, log_type, failure.rule_id, failure.error)
-            stateful = self.runtime.stateful
-            sent = [alert] if stateful is None else stateful.admit(self.item.item_id, log_type, rule_id, rules.rule(log_type, rule_id), record, alert)
+            stateful = self.runtime.stateful  # correlations and dedup decide what is sent now
+            sent = [alert] if stateful is None else stateful.admit(self.item.item_id, log_type, rule_id, meta, record, alert)
             self.alerts.extend(sent)
             self.stats.alerts += len(sent)
             seen.alerts += len(sent)

@@ -210,3 +210,34 @@ def test_docs_dedup_rule_is_the_one_tested() -> None:
     """The dedup rule these tests run is the extensions page's example."""
     page = (Path(__file__).resolve().parents[1] / "docs" / "extensions.md").read_text(encoding="utf-8")
     assert DEDUP_RULE in re.findall(r"```yaml\n(.*?)```", page, re.S)
+
+
+class TestHandler:
+    def test_handler_applies_dedup_and_answers_the_flush_event(self, state, compile_package, alert_sink, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Through `runtime.handler.handler` with SIGIL_STATE_TABLE: two denials of alice send one alert to the
+        alerts topic; the scheduled flush event finds her window open and sends nothing yet."""
+        from conftest import CLOUDTRAIL_SCHEMA_YAML
+
+        from runtime.handler import handler
+
+        _, table = state
+        monkeypatch.setenv("SIGIL_STATE_TABLE", table)
+        schema = CLOUDTRAIL_SCHEMA_YAML.replace("  responseElements: any\n", "  responseElements: any\n  errorCode: string\n")
+        compile_package({"dedup.yml": DEDUP_RULE}, {"cloudtrail.yml": schema})
+        records = [{**denied("alice", m), "eventSource": "s3.amazonaws.com"} for m in (0, 1)]
+        assert handler(kinesis_event(*records), None) == {"batchItemFailures": []}
+        (alert,) = alert_sink.receive()
+        assert alert["rule_id"] and alert["record"]["userIdentity"]["arn"] == "alice"
+        assert handler({"sigil": "flush"}, None) == {"windows": 0, "follow_ups": 0, "closed": 0, "failed": 0}
+
+    def test_handler_refuses_stateful_rules_without_a_table(self, compile_package, alert_sink, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without SIGIL_STATE_TABLE a package with dedup rules is refused at the first invocation."""
+        from conftest import CLOUDTRAIL_SCHEMA_YAML
+
+        from runtime.handler import handler
+
+        monkeypatch.delenv("SIGIL_STATE_TABLE", raising=False)
+        schema = CLOUDTRAIL_SCHEMA_YAML.replace("  responseElements: any\n", "  responseElements: any\n  errorCode: string\n")
+        compile_package({"dedup.yml": DEDUP_RULE}, {"cloudtrail.yml": schema})
+        with pytest.raises(RuntimeError, match="SIGIL_STATE_TABLE"):
+            handler(kinesis_event(denied("alice", 0)), None)

@@ -20,7 +20,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from runtime.state import Change, StateError
 
 T = TypeVar("T")
-TABLE_ENV = "SIGIL_STATE_TABLE"
 CONDITION_FAILED = "ConditionalCheckFailedException"
 MIN_TTL = 24 * 3600.0  # an item lives at least this long after its last write (events may be old)
 ATTEMPTS = 8
