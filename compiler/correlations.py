@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from dsl.ast import Rule
-from dsl.diagnostics import Diagnostic, error, warning
+from dsl.diagnostics import Diagnostic, did_you_mean, error, warning
 from dsl.documents import RUN_TYPES, Correlation
 
 from .schemas import SchemaSet
@@ -90,7 +90,8 @@ def _input(corr: Correlation, ref: str, log_type: str, mapping: Any, schemas: Sc
         field = corr.field_for(name, ref)
         renamed = mapping.rename(field) if mapping is not None else field
         if schema is not None and not schema.knows(renamed):
-            diags.append(error("E059", f"group-by field '{field}' of rule '{ref}' is not in log type '{log_type}'", loc, "name a field of the schema, or map it per rule with 'aliases'"))
+            hint = did_you_mean(renamed, list(schema.fields)) or "name a field of the schema, or map it per rule with 'aliases'"
+            diags.append(error("E059", f"group-by field '{field}' of rule '{ref}' is not in log type '{log_type}'", loc, hint))
         return renamed
 
     group = [path(name, loc) for name, loc in zip(corr.group_by, corr.group_locs or [corr.loc] * len(corr.group_by), strict=False)]
