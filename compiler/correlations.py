@@ -49,6 +49,8 @@ def correlation_config(
             elif ref in rules_by_ref:
                 rule = rules_by_ref[ref]
                 keys.append(rule.key)
+                if not forms.get(rule.key):
+                    diags.append(warning("W059", f"rule '{ref}' does not run (disabled, or its logsource maps to no log type): the correlation never counts it", loc, "enable the rule or fix its logsource"))
                 inputs[rule.key] = {lt: _input(corr, ref, lt, m, schemas, diags) for lt, m in forms.get(rule.key, {}).items()}
                 for log_type in forms.get(rule.key, {}):
                     if log_type in schemas.schemas and not schemas.schemas[log_type].timestamp:

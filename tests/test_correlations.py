@@ -274,3 +274,11 @@ def test_the_language_page_example_runs_as_it_says(tmp_path: Path) -> None:
     example = re.search(r"```yaml\n(.*?)```", page.split("## Correlations", 1)[1], re.S).group(1)
     _, alerts, _ = run(tmp_path, BASE + "---\n" + example, [event("carol", m) for m in (0, 1, 2)])
     assert [a["title"] for a in alerts] == ["Brute force against carol"]
+
+
+def test_a_disabled_rule_under_a_correlation_is_a_warning(tmp_path: Path) -> None:
+    """A correlation over a disabled rule would never count: W059 at the reference."""
+    write_tree(tmp_path, {"rules/r.yml": BASE.replace("name: failed_login\n", "name: failed_login\nenabled: false\n", 1) + "---\n" + COUNT})
+    result, _ = plan([str(tmp_path / "rules")], str(SCHEMAS))
+    (diag,) = [d for d in result.diagnostics if d.code == "W059"]
+    assert diag.loc.line == 26 and "failed_login" in diag.message
