@@ -10,10 +10,11 @@ correlation referring to them leaves at ``generate: false``.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from dsl.ast import Rule
+from dsl.ast import AndCond, NotCond, Of, OrCond, Ref, Rule
 from dsl.diagnostics import Diagnostic, did_you_mean, error, warning
 from dsl.documents import RUN_TYPES, Correlation
 
@@ -60,6 +61,7 @@ def correlation_config(
             referred.add(keys[-1])
             if corr.generate:
                 generating.add(keys[-1])
+        by_ref = {ref: key for ref, key in zip([r for r in corr.rules if r in corr_by_ref or r in rules_by_ref], keys, strict=True)}
         specs.append(
             {
                 "key": corr.key,
@@ -74,9 +76,28 @@ def correlation_config(
                 "timespan": corr.timespan_seconds,
                 "condition": [list(pair) for pair in corr.condition],
                 "inputs": inputs,
+                "expression": _tree(corr.expression, by_ref) if corr.expression is not None and corr.type == "temporal" else None,
             }
         )
     return {"correlations": specs, "suppressed": sorted(referred - generating)}, diags
+
+
+def _tree(cond: Any, keys: dict[str, str]) -> list:
+    """A temporal condition expression as plain data over input keys: ["rule", key], ["not", x],
+    ["and", [...]], ["or", [...]] (`x of pattern` expanded over the correlation's rules)."""
+    match cond:
+        case Ref(name):
+            return ["rule", keys[name]]
+        case Of(quantifier, pattern):
+            refs = [["rule", key] for ref, key in keys.items() if pattern is None or fnmatch.fnmatchcase(ref, pattern)]
+            return ["and" if quantifier == "all" else "or", refs]
+        case NotCond(item):
+            return ["not", _tree(item, keys)]
+        case AndCond(items):
+            return ["and", [_tree(i, keys) for i in items]]
+        case OrCond(items):
+            return ["or", [_tree(i, keys) for i in items]]
+    raise TypeError(cond)
 
 
 def _mapping(c: CompiledRule, schemas: SchemaSet) -> Any:

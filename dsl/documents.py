@@ -7,11 +7,13 @@ described for the runtime by `compiler.correlations` and run by `runtime.correla
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .ast import NOWHERE, Detection, LogSource
+from .ast import NOWHERE, AndCond, Condition, Detection, LogSource, NotCond, Of, OrCond, Ref
+from .condition import ConditionError, condition_diagnostic, parse_condition
 from .diagnostics import Diagnostic, Loc, did_you_mean, error
 
 if TYPE_CHECKING:
@@ -59,6 +61,7 @@ class Correlation:
     rule_locs: tuple[Loc, ...] = field(default=(), compare=False)
     group_locs: tuple[Loc, ...] = field(default=(), compare=False)
     field_loc: Loc = field(default=NOWHERE, compare=False)
+    expression: Condition | None = None  # temporal: a boolean expression over the rule names
 
     @property
     def key(self) -> str:
@@ -131,7 +134,7 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
     condition, cond_field = _condition(builder, corr.get("condition"), kind)
     if kind in NOT_RUN_TYPES:
         builder.warn("W051", f"{kind} correlations are checked but not run: this one never alerts", corr.get("type").loc, "the rules it names alert on their own; run types: " + ", ".join(RUN_TYPES))
-    _check_expression(builder, corr.get("condition"), kind, rules)
+    expression = _expression(builder, corr.get("condition"), kind, rules)
     if title is None or kind is None or not rules or seconds is None or condition is None:
         return None
     return Correlation(
@@ -141,7 +144,7 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
         aliases=_aliases(builder, corr.get("aliases")), loc=doc.loc, rule_locs=rule_locs, group_locs=group_locs,
         level=builder.choice(doc.get("level"), "level", LEVELS), description=builder.text(doc.get("description"), "description"),
         tags=builder.text_list(doc.get("tags"), "tags"), outputs=builder.outputs(doc.get("outputs")),
-        field_loc=_field_loc(corr.get("condition")),
+        field_loc=_field_loc(corr.get("condition")), expression=expression,
     )
 
 
@@ -181,14 +184,51 @@ def _condition(builder: _RuleBuilder, node, kind: str | None) -> tuple[tuple[tup
     return tuple(out), cond_field
 
 
-def _check_expression(builder: _RuleBuilder, node, kind: str | None, rules: tuple[str, ...]) -> None:
-    """A temporal condition written as an expression over rule names runs as "every rule": say so unless
-    it is exactly the AND of every rule."""
+def _expression(builder: _RuleBuilder, node, kind: str | None, rules: tuple[str, ...]) -> Condition | None:
+    """A temporal condition written as an expression over the correlation's rule names (`a and (b or c)`),
+    parsed and checked like a detection condition; None when the condition is not one."""
     if node is None or node.kind != "scalar" or not isinstance(node.value, str) or kind not in ("temporal", "temporal_ordered"):
-        return
-    names = [part.strip() for part in re.split(r"\band\b", node.value)]
-    if sorted(names) != sorted(rules):
-        builder.warn("W058", "a condition expression over rule names runs as: every rule must match", node.loc, "write 'condition: {gte: N}' for N of the rules, or drop the condition for all of them")
+        return None
+    start = builder.condition_locator(node)
+    try:
+        cond = parse_condition(node.value, start)
+    except ConditionError as exc:
+        builder.diags.append(condition_diagnostic(exc, start))
+        return None
+    if not _names_known(builder, cond, rules):
+        return None
+    if kind == "temporal_ordered" and sorted(_refs(cond)) != sorted(rules):
+        builder.warn("W058", "a temporal_ordered condition expression runs as: every rule, in order", node.loc, "use temporal for an expression over the rules")
+    return cond
+
+
+def _names_known(builder: _RuleBuilder, cond: Condition, rules: tuple[str, ...]) -> bool:
+    match cond:
+        case Ref(name, loc):
+            if name not in rules:
+                builder.err("E053", f"'{name}' in the condition is not one of the correlation's rules", loc, did_you_mean(name, rules) or "the rules are: " + ", ".join(rules))
+                return False
+            return True
+        case Of(_, pattern, loc):
+            if not [r for r in rules if pattern is None or fnmatch.fnmatchcase(r, pattern)]:
+                builder.err("E053", f"'{pattern}' selects none of the correlation's rules", loc, "the rules are: " + ", ".join(rules))
+                return False
+            return True
+        case NotCond(item):
+            return _names_known(builder, item, rules)
+        case AndCond(items) | OrCond(items):
+            return all([_names_known(builder, item, rules) for item in items])
+    return True
+
+
+def _refs(cond: Condition) -> list[str]:
+    """The rule names an expression is the AND of, or [] when it is anything else."""
+    match cond:
+        case Ref(name):
+            return [name]
+        case AndCond(items) if all(isinstance(i, Ref) for i in items):
+            return [i.name for i in items]
+    return []
 
 
 def _aliases(builder: _RuleBuilder, node) -> tuple:

@@ -65,18 +65,22 @@ class Spec:
     condition: tuple[tuple[str, float], ...]
     inputs: Mapping[str, Mapping[str, Input]]
     meta: Mapping[str, Any] = field(default_factory=dict)  # title, level, description, tags, outputs
+    expression: Any = None  # temporal: ["rule", key] | ["not", x] | ["and"|"or", [...]], tested per window
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Spec:
         condition = tuple((str(op), float(number)) for op, number in data.get("condition") or ())
-        if not condition and data["type"] in ("temporal", "temporal_ordered"):
+        expression = data.get("expression")
+        if not condition and expression is not None:
+            condition = (("eq", 1.0),)  # the expression holds
+        elif not condition and data["type"] in ("temporal", "temporal_ordered"):
             condition = (("gte", float(len(data["rules"]))),)  # every rule
         inputs = {
             rule: {log_type: Input(tuple(spec["group"]), spec.get("field")) for log_type, spec in by_type.items()}
             for rule, by_type in data["inputs"].items()
         }
         meta = {k: data[k] for k in ("title", "level", "description", "tags", "outputs") if k in data}
-        return cls(data["key"], data["type"], tuple(data["rules"]), tuple(data["group"]), float(data["timespan"]), condition, inputs, meta)
+        return cls(data["key"], data["type"], tuple(data["rules"]), tuple(data["group"]), float(data["timespan"]), condition, inputs, meta, expression)
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,12 +323,24 @@ def aggregate(spec: Spec, window: list[list[Any]]) -> int:
     if spec.type == "value_count":
         return len({e[3] for e in window if e[3] is not None})
     if spec.type == "temporal":
-        return len({e[2] for e in window})
+        seen = {e[2] for e in window}
+        return int(holds(spec.expression, seen)) if spec.expression is not None else len(seen)
     reached = 0  # temporal_ordered: the longest prefix of the rules that occurs in order
     for event in window:
         if reached < len(spec.rules) and event[2] == spec.rules[reached]:
             reached += 1
     return reached
+
+
+def holds(expression: Any, seen: set[str]) -> bool:
+    """Does a temporal condition expression hold for the rules seen in a window?"""
+    op, arg = expression
+    if op == "rule":
+        return arg in seen
+    if op == "not":
+        return not holds(arg, seen)
+    results = (holds(item, seen) for item in arg)
+    return all(results) if op == "and" else any(results)
 
 
 def _window(window: list[list[Any]], value: int, end: float) -> dict[str, Any]:

@@ -166,6 +166,19 @@ correlation:
         _, alerts, _ = run(tmp_path, rules, [event("bob", 1), self.key("bob", 2), self.key("eve", 1), event("eve", 2)])
         assert sorted(a["group"]["user"] for a in alerts) == ["bob", "eve"]
 
+    def test_temporal_condition_expression(self, tmp_path: Path) -> None:
+        """`condition: key_created and not failed_login` holds for a key alone, not for a failure, nor for both."""
+        rules = BASE + "---\n" + self.TEMPORAL.replace("temporal_ordered", "temporal") + "  condition: key_created and not failed_login\n"
+        _, alerts, _ = run(tmp_path, rules, [self.key("bob", 1), event("eve", 2), event("ann", 1), self.key("ann", 2)])
+        assert [a["group"]["user"] for a in alerts] == ["bob"]
+
+    def test_temporal_condition_naming_no_rule(self, tmp_path: Path) -> None:
+        """An expression naming something other than the correlation's rules is E053 at the name."""
+        write_tree(tmp_path, {"rules/r.yml": BASE + "---\n" + self.TEMPORAL.replace("temporal_ordered", "temporal") + "  condition: key_created and failed_logn\n"})
+        result, _ = plan([str(tmp_path / "rules")], str(SCHEMAS))
+        (diag,) = result.errors
+        assert (diag.code, diag.loc.line, diag.loc.col, diag.hint) == ("E053", 28, 30, "did you mean failed_login?")
+
     def test_a_correlation_over_a_correlation(self, tmp_path: Path) -> None:
         """Two brute-force windows of alice within an hour alert through a chained event_count; the inner
         correlation does not alert on its own."""

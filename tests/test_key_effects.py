@@ -30,7 +30,7 @@ SAMPLES = {
     "W053": "action: global\ntitle: Shared\n",
     "W054": RULE.replace("  condition: selection\n", "  condition: selection\n  timeframe: 5m\n"),
     "W055": RULE + "generate: true\n",
-    "W058": RULE + "---\ntitle: Either\ncorrelation:\n  type: temporal\n  rules: [base, other]\n  timespan: 5m\n  condition: base or other\n"
+    "W058": RULE + "---\ntitle: Either\ncorrelation:\n  type: temporal_ordered\n  rules: [base, other]\n  timespan: 5m\n  condition: base or other\n"
     + RULE.replace("Base", "Other").replace("name: base", "name: other").join(["---\n", ""]),
 }
 
