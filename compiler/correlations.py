@@ -139,16 +139,17 @@ def _ordered(correlations: list[Correlation], by_ref: dict[str, Correlation], di
     state: dict[int, str] = {}
     out: list[Correlation] = []
 
-    def visit(corr: Correlation, path: list[Correlation]) -> bool:
+    def visit(corr: Correlation, path: list[Correlation], loc: Any) -> bool:
         mark = state.get(id(corr))
         if mark in ("done", "broken"):
             return mark == "done"
-        if mark == "active":
+        if mark == "active":  # `loc`: the reference that closes the cycle
             cycle = " -> ".join(c.key for c in [*path[path.index(corr):], corr])
-            diags.append(error("E071", f"correlation '{corr.title}' refers to itself through a chain: {cycle}", corr.loc, "a chain of correlations must end in detection rules"))
+            diags.append(error("E071", f"correlation '{corr.title}' refers to itself through a chain: {cycle}", loc, "a chain of correlations must end in detection rules"))
             return False
         state[id(corr)] = "active"
-        fine = all(visit(by_ref[ref], [*path, corr]) for ref in corr.rules if ref in by_ref)
+        refs = zip(corr.rules, corr.rule_locs or [corr.loc] * len(corr.rules), strict=False)
+        fine = all([visit(by_ref[ref], [*path, corr], ref_loc) for ref, ref_loc in refs if ref in by_ref])
         state[id(corr)] = "done" if fine else "broken"
         if fine:
             out.append(corr)
@@ -156,5 +157,5 @@ def _ordered(correlations: list[Correlation], by_ref: dict[str, Correlation], di
 
     for corr in correlations:
         if state.get(id(corr)) is None:
-            visit(corr, [])
+            visit(corr, [], corr.loc)
     return out
