@@ -86,6 +86,8 @@ def finish_batch(stateful: Stateful, deliver: Callable[[list[dict[str, Any]]], A
     failed = set(flushed.failed_origins)
     for error in flushed.errors[:LOGGED_NOTES]:
         emit("correlation_state_failed", "error", reason=error)
+    if flushed.late:  # counted nowhere: older than their group's newest event by more than the timespan
+        emit("correlation_events_late", "warning", count=flushed.late)
     alerts = flushed.alerts
     result.stats.alerts += len(alerts)
     if alerts:
