@@ -18,6 +18,7 @@ from dsl.rename import rename_fields
 
 from .checks import CHECKS, check_duplicate_ids
 from .codegen import RuleInput, generate_module, generate_package_init, hook_module_name, module_name
+from .correlations import correlation_config
 from .passes import optimize
 from .placeholders import check_placeholders, load_placeholders
 from .schemas import SchemaSet, load_schemas
@@ -43,6 +44,8 @@ class BuildResult:
     modules: dict[str, str] = field(default_factory=dict)  # log type -> source
     hooks: dict[str, str | None] = field(default_factory=dict)  # hook module name -> user file
     placeholders: dict[str, list[str]] = field(default_factory=dict)
+    correlations: list = field(default_factory=list)  # dsl.documents.Correlation, as loaded
+    correlation_config: dict = field(default_factory=dict)  # compiler.correlations: for runtime.correlate
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -97,6 +100,9 @@ def plan(
                 CompiledRule(rule, schema.name, optimize(reference), own=optimize(mapped), when=optimize(mapping.when), reference=reference)
             )
     result.diagnostics.extend(check_identical_logic(result.compiled))
+    result.correlations = loaded.correlations
+    result.correlation_config, correlation_diags = correlation_config(loaded.correlations, loaded.rules, result.compiled, schemas)
+    result.diagnostics.extend(correlation_diags)
     return result, schemas
 
 
@@ -125,12 +131,12 @@ def rule_metadata(rule: Rule) -> dict:
         "tags": list(rule.tags),
         "context": [list(pair) for pair in rule.context],
         "dedup": {"keys": list(rule.dedup.keys), "window_seconds": rule.dedup.window_seconds} if rule.dedup else None,
-        "title_hook": _hook_name(rule.python.title),
-        "context_hook": _hook_name(rule.python.context),
+        "title_hook": hook_name(rule.python.title),
+        "context_hook": hook_name(rule.python.context),
     }
 
 
-def _hook_name(ref) -> str | None:
+def hook_name(ref) -> str | None:
     """`module:function` inside sigil_rules._hooks, for hooks the runtime calls on alerts."""
     return f"{hook_module_name(ref.module_path)}:{ref.function}" if ref else None
 
@@ -170,6 +176,8 @@ def write_package(result: BuildResult, schemas: SchemaSet, out_dir: Path) -> Pat
     view = {"log_types": {name: s.runtime_view() for name, s in sorted(schemas.schemas.items())}}
     _write_json(package / "schemas.json", view)
     _write_json(package / "manifest.json", manifest(result))
+    if result.correlation_config.get("correlations"):
+        _write_json(package / "correlations.json", result.correlation_config)
     return package
 
 

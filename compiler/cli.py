@@ -62,7 +62,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from .replay import replay
 
     def emit(alert) -> None:
-        sys.stdout.write(json.dumps(alert.as_dict(), sort_keys=True) + "\n")
+        shown = alert.as_lambda_dict() if args.lambda_alerts else alert.as_dict()
+        sys.stdout.write(json.dumps(shown, sort_keys=True, default=str) + "\n")
 
     try:
         counts = replay(args.rules, args.events, args.schemas, args.log_type, args.engine, emit, args.placeholders)
@@ -77,6 +78,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     print(
         f"{plural(counts['events'], 'event')}, {plural(counts['alerts'], 'alert')}, "
         f"{counts['unclassified']} unclassified, {plural(counts['rules'], 'rule')} ({args.engine})"
+        + (f", {plural(counts['rule_errors'], 'rule error')}" if counts["rule_errors"] else "")
+        + (f", {counts['untimed']} matched without an event time (counted by no correlation)" if counts["untimed"] else "")
+        + (f", {counts['late']} matched too late for a correlation window" if counts["late"] else "")
+        + (f", {counts['merged']} merged by dedup" if counts["merged"] else "")
         + (f", {plural(counts['lenient'], 'event')} replayed by required fields, unlike the Lambda" if counts["lenient"] else "")
         + (f", {counts['unmapped']} fit no log type (use --log-type)" if counts["unmapped"] else ""),
         file=sys.stderr,
@@ -142,6 +147,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("interpreter", "compiled"), default="compiled", help="compiled matchers (default) or the reference interpreter")
     p.add_argument("--schemas", default=DEFAULT_SCHEMAS)
     p.add_argument("--placeholders", metavar="FILE", help="YAML mapping placeholder name → list of values, for `expand`")
+    p.add_argument("--lambda-alerts", action="store_true", help="print each alert as the Lambda builds it: title and context hooks run, title rendered, outputs, severity")
     p.add_argument("events", nargs="+", help="event files, read as the Lambda reads them (JSON lines, arrays, concatenated JSON, or text logs line by line; gzip too), or - for stdin")
     p.set_defaults(func=cmd_replay)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 import tempfile
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +17,16 @@ from dsl.expr import Const
 from dsl.interpreter import eval_expr
 from dsl.lower import rule_expr
 from dsl.rename import rename_fields
+from runtime.alert_hooks import alert_with_hooks
 from runtime.classifier import Classifier
+from runtime.correlate import Correlator, event_time
+from runtime.dedup import Deduper
+from runtime.state import MemoryStore
 
-from .build import CompiledRule, generate, plan, write_package
+from .build import CompiledRule, generate, plan, rule_metadata, write_package
+from .correlations import correlation_config
 from .passes import optimize
+from .replay_hooks import HookResolver
 from .replay_records import GENERIC, file_records
 from .schemas import SchemaSet
 
@@ -32,6 +40,11 @@ class Alert:
     file: str
     event_index: int
     record_index: int = 0
+    document: dict | None = field(default=None, compare=False)  # the alert as the Lambda builds it
+
+    def as_lambda_dict(self) -> dict:
+        """The alert document the Lambda would send (hooks run, title rendered), and where its event is."""
+        return {**(self.document or {}), "file": self.file, "event_index": self.event_index, "record_index": self.record_index}
 
     def as_dict(self) -> dict:
         return {
@@ -43,6 +56,44 @@ class Alert:
             "event_index": self.event_index,
             "record_index": self.record_index,
         }
+
+
+@dataclass(frozen=True)
+class CorrelationAlert:
+    """A correlation's alert: the window that fired, found while replaying ``file``."""
+
+    document: dict
+    file: str
+
+    def as_dict(self) -> dict:
+        record = self.document["record"]
+        return {
+            "rule_id": self.document["rule_id"],
+            "title": self.document["title"],
+            "level": self.document["level"],
+            "log_type": self.document["log_type"],
+            "file": self.file,
+            "group": {k: v for k, v in record.items() if k != "correlation"},
+            "correlation": record["correlation"],
+        }
+
+    def as_lambda_dict(self) -> dict:
+        return {**self.document, "file": self.file}
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """The alert merging the later matches of a dedup window (``record.dedup``)."""
+
+    document: dict
+    file: str
+
+    def as_dict(self) -> dict:
+        shown = {k: self.document[k] for k in ("rule_id", "title", "level", "log_type")}
+        return {**shown, "file": self.file, "dedup": self.document["record"]["dedup"]}
+
+    def as_lambda_dict(self) -> dict:
+        return {**self.document, "file": self.file}
 
 
 class Matchers:
@@ -126,8 +177,14 @@ def replay(
     with tempfile.TemporaryDirectory(prefix="sigil-replay-") as tmp:
         if engine == "compiled":
             matchers.modules = load_compiled(result, schemas, Path(tmp))
-        classifier = Classifier({"log_types": {n: s.runtime_view() for n, s in schemas.schemas.items()}})
-        counts: dict = {"events": 0, "alerts": 0, "unclassified": 0, "lenient": 0, "notes": []}
+        views = {"log_types": {n: s.runtime_view() for n, s in schemas.schemas.items()}}
+        classifier = Classifier(views)
+        counts: dict = {"events": 0, "alerts": 0, "unclassified": 0, "lenient": 0, "rule_errors": 0, "untimed": 0, "late": 0, "merged": 0, "notes": []}
+        config, _ = correlation_config(result.correlations, result.rules, result.compiled, schemas)  # as compiled here
+        correlator = Correlator.from_config(config, MemoryStore(), views)
+        deduper = Deduper(MemoryStore())
+        hooks = HookResolver(result.rules)
+        metadata = functools.cache(rule_metadata)
 
         def warn(note: str) -> None:
             if len(counts["notes"]) < MAX_NOTES:
@@ -145,8 +202,39 @@ def replay(
                     counts["lenient"] += 1
                     warn(f"{path}: event {replayed.event_index}: {replayed.note}; replayed as {replayed.log_type}")
                 for rule in matchers.match(replayed.log_type, replayed.record):
+                    if correlator.takes(rule.key):
+                        untimed = correlator.observe(replayed.log_type, rule.key, replayed.record)
+                        if untimed:
+                            counts["untimed"] += 1
+                            warn(f"{path}: event {replayed.event_index}: {untimed}")
+                    if not correlator.alerts_alone(rule.key):
+                        continue  # referred to by a correlation without generate: true
                     counts["alerts"] += 1
-                    emit(Alert(rule, replayed.log_type, path, replayed.event_index, replayed.record_index))
+                    document, failures = alert_with_hooks(
+                        rule.key, metadata(rule), replayed.log_type, path, replayed.record, hooks.resolve
+                    )
+                    for failure in failures:  # as the Lambda: a rule error, the alert still goes out
+                        counts["rule_errors"] += 1
+                        warn(f"{path}: event {replayed.event_index}: rule {failure.rule_id}: {failure.error}")
+                    if rule.dedup is not None:
+                        when = event_time(replayed.record, views["log_types"].get(replayed.log_type, {}).get("timestamp") or ())
+                        admission = deduper.admit(document, metadata(rule)["dedup"], time.time() if when is None else when)
+                        for follow_up in admission.follow_ups:
+                            emit(FollowUp(follow_up, path))
+                        counts["alerts"] += len(admission.follow_ups) - (not admission.send)
+                        counts["merged"] += not admission.send
+                        if not admission.send:
+                            continue
+                    emit(Alert(rule, replayed.log_type, path, replayed.event_index, replayed.record_index, document))
+            flushed = correlator.flush()  # a file as a batch; the state carries over to the next file
+            counts["late"] += flushed.late
+            counts["alerts"] += len(flushed.alerts)
+            for document in flushed.alerts:
+                emit(CorrelationAlert(document, path))
+            correlator.confirm(a["alert_id"] for a in flushed.alerts)
+        for follow_up in deduper.flush(None):  # the end of the replay closes every dedup window
+            counts["alerts"] += 1
+            emit(FollowUp(follow_up, event_paths[-1]))
     counts["rules"] = len(result.rules)
     schema_codes = ("E060", "W060", "E061")  # about schemas: with --log-type they don't apply, else the rule just doesn't run
     counts["diagnostics"] = [d for d in result.diagnostics if d.code not in schema_codes]

@@ -22,7 +22,7 @@ COERCED_TYPES = ("integer", "float", "boolean", "timestamp", "ip")  # the runtim
 PARSER_TYPES = ("json", "csv", "kv", "syslog", "regex", "xml_event")  # runtime.parsers.PARSERS
 LOGSOURCE_KEYS = ("product", "category", "service")
 # `normalization` is StreamAlert's, kept by `sigil schemas import-streamalert` (nothing applies it yet).
-SCHEMA_KEYS = ("name", "description", "parser", "classify", "strict_fields", "logsources", "fields", "normalization")
+SCHEMA_KEYS = ("name", "description", "parser", "classify", "strict_fields", "logsources", "fields", "normalization", "timestamp")
 CLASSIFY_KEYS = ("required", "priority", "patterns")
 MAPPING_KEYS = (*LOGSOURCE_KEYS, "when", "fields", "field_prefix")
 
@@ -67,6 +67,7 @@ class Schema:
     strict_fields: bool = True
     path: str = ""
     patterns: dict[str, tuple[str, ...]] = field(default_factory=dict)  # field -> globs, one must match
+    timestamp: tuple[str, ...] = ()  # the event time: the first of these fields a record has (correlations)
 
     def knows(self, path: str) -> bool:
         if path in self.fields:
@@ -82,6 +83,7 @@ class Schema:
             "priority": self.priority,
             "hints": {k: list(v) for k, v in sorted(self.patterns.items())},
             "fields": {k: v for k, v in sorted(self.fields.items()) if v in COERCED_TYPES},
+            "timestamp": list(self.timestamp),
         }
 
 
@@ -176,7 +178,23 @@ class _SchemaReader:
             strict_fields=True if strict is None else strict.value is not False,
             path=doc.loc.path,
             patterns=patterns,
+            timestamp=self.timestamp(doc.get("timestamp"), fields),
         )
+
+    def timestamp(self, node: YNode | None, fields: dict[str, str]) -> tuple[str, ...]:
+        """The event time's field paths (one, or a list tried in order), each a declared field (S015)."""
+        if node is None:
+            return ()
+        paths = node.plain()
+        paths = [paths] if isinstance(paths, str) else paths
+        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
+            self.err("S015", "timestamp must be a field path or a list of field paths", node.loc, "e.g. timestamp: eventTime")
+            return ()
+        unknown = [p for p in paths if p not in fields]
+        if unknown:
+            self.err("S015", f"timestamp field '{unknown[0]}' is not among the schema's fields", node.loc, did_you_mean(unknown[0], list(fields)))
+            return ()
+        return tuple(paths)
 
     def unknown_keys(self, node: YNode, known: tuple[str, ...], what: str, code: str = "S011") -> None:
         for key, key_loc, _ in node.value if node.kind == "map" else ():

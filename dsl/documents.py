@@ -1,16 +1,19 @@
 """Sigma documents that are not detection rules: correlations, filters and v1 `action` documents.
 
-They are read and checked now (references resolve, group-by fields named, timespans parse) so that
-rule files holding them load cleanly; running them is the job of the stateful-detection work.
+They are read and checked here (references resolve, group-by fields named, timespans parse). Filters
+are applied at load time by `dsl.filters`, so every engine sees the rewritten rules; correlations are
+described for the runtime by `compiler.correlations` and run by `runtime.correlate`.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .ast import NOWHERE, LogSource
+from .ast import NOWHERE, AndCond, Condition, Detection, LogSource, NotCond, Of, OrCond, Ref
+from .condition import ConditionError, condition_diagnostic, parse_condition
 from .diagnostics import Diagnostic, Loc, did_you_mean, error
 
 if TYPE_CHECKING:
@@ -26,6 +29,9 @@ CORRELATION_TYPES = (
     "value_percentile",
     "value_median",
 )
+RUN_TYPES = ("event_count", "value_count", "temporal", "temporal_ordered")  # runtime.correlate
+NOT_RUN_TYPES = tuple(t for t in CORRELATION_TYPES if t not in RUN_TYPES)
+LEVELS = ("informational", "low", "medium", "high", "critical")
 NEEDS_FIELD = ("value_count", "value_sum", "value_avg", "value_percentile", "value_median")
 COMPARISONS = ("gt", "gte", "lt", "lte", "eq", "neq")
 TIMESPAN_RE = re.compile(r"^(\d+)([smhdwMy])$")
@@ -34,7 +40,7 @@ UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 259200
 
 @dataclass(frozen=True, slots=True)
 class Correlation:
-    """A Sigma correlation rule (spec v2.1 §correlations), validated but not yet executed."""
+    """A Sigma correlation rule (spec v2.1 §correlations); the types of RUN_TYPES are run (runtime.correlate)."""
 
     title: str
     type: str
@@ -47,13 +53,30 @@ class Correlation:
     name: str | None = None
     generate: bool = False
     aliases: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    level: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
     loc: Loc = field(default=NOWHERE, compare=False)
     rule_locs: tuple[Loc, ...] = field(default=(), compare=False)
+    group_locs: tuple[Loc, ...] = field(default=(), compare=False)
+    field_loc: Loc = field(default=NOWHERE, compare=False)
+    expression: Condition | None = None  # temporal: a boolean expression over the rule names
+
+    @property
+    def key(self) -> str:
+        """The correlation's identity in alerts and references: its id, else its name, else its title."""
+        return self.id or self.name or self.title
+
+    def field_for(self, name: str, rule_ref: str) -> str:
+        """The field a group-by name reads in the events of one rule (an alias, else the name itself)."""
+        return dict(dict(self.aliases).get(name, ())).get(rule_ref, name)
 
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """A Sigma filter rule: extra conditions ANDed into the rules it names (or all rules of its logsource)."""
+    """A Sigma filter rule: its condition is ANDed onto each rule it names by id or name (``any_rule``:
+    every rule), when the rule's logsource has every logsource key the filter sets (`dsl.filters`)."""
 
     title: str
     logsource: LogSource
@@ -61,6 +84,8 @@ class Filter:
     id: str | None = None
     loc: Loc = field(default=NOWHERE, compare=False)
     rule_locs: tuple[Loc, ...] = field(default=(), compare=False)
+    detection: Detection | None = None
+    any_rule: bool = False  # `rules: any` (or `all`, or an empty list, as pySigma reads them)
 
 
 def timespan_seconds(text: str) -> int | None:
@@ -70,8 +95,9 @@ def timespan_seconds(text: str) -> int | None:
 
 def read_special_document(builder: _RuleBuilder) -> Correlation | Filter | None:
     doc = builder.doc
-    if doc.get("action") is not None:
-        return None  # Sigma v1 global/reset/repeat documents: merged by pySigma, ignored here
+    if doc.get("action") is not None:  # Sigma v1 global/reset/repeat documents, which pySigma merges
+        builder.warn("W053", "Sigma v1 'action' documents are not merged into the rules: this one has no effect", doc.key_loc("action"), "write each rule in full (Sigma v2 has no action documents)")
+        return None
     if doc.get("correlation") is not None:
         return _correlation(builder)
     return _filter(builder)
@@ -98,7 +124,7 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
     rules, rule_locs = _names(builder, corr.get("rules"), "correlation rules")
     if not rules:
         builder.err("E050", "the correlation names no 'rules'", corr.loc, "list the ids or names of the rules it correlates")
-    group_by, _ = _names(builder, corr.get("group-by"), "group-by")
+    group_by, group_locs = _names(builder, corr.get("group-by"), "group-by")
     span_text = builder.text(corr.get("timespan"), "timespan")
     seconds = timespan_seconds(span_text) if span_text is not None else None
     if span_text is None:
@@ -106,14 +132,25 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
     elif seconds is None:
         builder.err("E051", f"timespan '{span_text}' is not a number followed by s, m, h, d, w, M or y", corr.get("timespan").loc, "e.g. 5m or 1h")
     condition, cond_field = _condition(builder, corr.get("condition"), kind)
+    if kind in NOT_RUN_TYPES:
+        builder.warn("W051", f"{kind} correlations are checked but not run: this one never alerts", corr.get("type").loc, "the rules it names alert on their own; run types: " + ", ".join(RUN_TYPES))
+    expression = _expression(builder, corr.get("condition"), kind, rules)
     if title is None or kind is None or not rules or seconds is None or condition is None:
         return None
     return Correlation(
         title=title, type=kind, rules=rules, group_by=group_by, timespan_seconds=seconds, condition=condition,
         condition_field=cond_field, id=builder.text(doc.get("id"), "id"), name=builder.text(doc.get("name"), "name"),
         generate=builder.boolean(corr.get("generate") or doc.get("generate"), "generate", False),
-        aliases=_aliases(builder, corr.get("aliases")), loc=doc.loc, rule_locs=rule_locs,
+        aliases=_aliases(builder, corr.get("aliases")), loc=doc.loc, rule_locs=rule_locs, group_locs=group_locs,
+        level=builder.choice(doc.get("level"), "level", LEVELS), description=builder.text(doc.get("description"), "description"),
+        tags=builder.text_list(doc.get("tags"), "tags"), outputs=builder.outputs(doc.get("outputs")),
+        field_loc=_field_loc(corr.get("condition")), expression=expression,
     )
+
+
+def _field_loc(node) -> Loc:
+    found = node.get("field") if node is not None and node.kind == "map" else None
+    return found.loc if found is not None else NOWHERE
 
 
 def _condition(builder: _RuleBuilder, node, kind: str | None) -> tuple[tuple[tuple[str, float], ...] | None, str | None]:
@@ -132,6 +169,8 @@ def _condition(builder: _RuleBuilder, node, kind: str | None) -> tuple[tuple[tup
         if key == "field":
             cond_field = builder.text(value, "condition field")
             continue
+        if key == "percentile" and kind == "value_percentile":  # the type is not run (W051)
+            continue
         if key not in COMPARISONS:
             builder.err("E053", f"unknown comparison '{key}'", key_loc, did_you_mean(key, COMPARISONS) or "use gt, gte, lt, lte, eq or neq")
             return None, None
@@ -143,6 +182,53 @@ def _condition(builder: _RuleBuilder, node, kind: str | None) -> tuple[tuple[tup
         builder.err("E054", f"a {kind} correlation needs 'field' in its condition", node.loc, "the field whose values are counted or summed")
         return None, None
     return tuple(out), cond_field
+
+
+def _expression(builder: _RuleBuilder, node, kind: str | None, rules: tuple[str, ...]) -> Condition | None:
+    """A temporal condition written as an expression over the correlation's rule names (`a and (b or c)`),
+    parsed and checked like a detection condition; None when the condition is not one."""
+    if node is None or node.kind != "scalar" or not isinstance(node.value, str) or kind not in ("temporal", "temporal_ordered"):
+        return None
+    start = builder.condition_locator(node)
+    try:
+        cond = parse_condition(node.value, start)
+    except ConditionError as exc:
+        builder.diags.append(condition_diagnostic(exc, start))
+        return None
+    if not _names_known(builder, cond, rules):
+        return None
+    if kind == "temporal_ordered" and sorted(_refs(cond)) != sorted(rules):
+        builder.warn("W058", "a temporal_ordered condition expression runs as: every rule, in order", node.loc, "use temporal for an expression over the rules")
+    return cond
+
+
+def _names_known(builder: _RuleBuilder, cond: Condition, rules: tuple[str, ...]) -> bool:
+    match cond:
+        case Ref(name, loc):
+            if name not in rules:
+                builder.err("E053", f"'{name}' in the condition is not one of the correlation's rules", loc, did_you_mean(name, rules) or "the rules are: " + ", ".join(rules))
+                return False
+            return True
+        case Of(_, pattern, loc):
+            if not [r for r in rules if pattern is None or fnmatch.fnmatchcase(r, pattern)]:
+                builder.err("E053", f"'{pattern}' selects none of the correlation's rules", loc, "the rules are: " + ", ".join(rules))
+                return False
+            return True
+        case NotCond(item):
+            return _names_known(builder, item, rules)
+        case AndCond(items) | OrCond(items):
+            return all([_names_known(builder, item, rules) for item in items])
+    return True
+
+
+def _refs(cond: Condition) -> list[str]:
+    """The rule names an expression is the AND of, or [] when it is anything else."""
+    match cond:
+        case Ref(name):
+            return [name]
+        case AndCond(items) if all(isinstance(i, Ref) for i in items):
+            return [i.name for i in items]
+    return []
 
 
 def _aliases(builder: _RuleBuilder, node) -> tuple:
@@ -169,11 +255,19 @@ def _filter(builder: _RuleBuilder) -> Filter | None:
         return None
     if flt.get("condition") is None:
         builder.err("E052", "the filter has no 'condition'", flt.loc, "e.g. condition: not selection")
-    rules, rule_locs = _names(builder, flt.get("rules"), "filter rules")
+    rules_node = flt.get("rules")
+    if rules_node is None:
+        builder.err("E052", "the filter has no 'rules'", flt.loc, "list the ids or names of the rules it applies to, or write 'rules: any'")
+    rules, rule_locs = _names(builder, rules_node, "filter rules")
+    any_rule = rules_node is not None and (not rules or (len(rules) == 1 and rules[0].lower() in ("any", "all")))
+    if any_rule:
+        rules, rule_locs = (), ()
     logsource = builder.logsource(doc.get("logsource"))
-    if title is None or logsource is None:
+    builder.hook_names, builder.broken_names, builder.piped_names = set(), set(), {}
+    detection = builder.detection(flt, reserved=("condition", "rules")) if flt.get("condition") is not None else None
+    if title is None or logsource is None or detection is None or rules_node is None:
         return None
-    return Filter(title, logsource, rules, builder.text(doc.get("id"), "id"), doc.loc, rule_locs)
+    return Filter(title, logsource, rules, builder.text(doc.get("id"), "id"), doc.loc, rule_locs, detection, any_rule)
 
 
 def check_references(rules, correlations, filters) -> list[Diagnostic]:

@@ -14,6 +14,7 @@ from .ast import Detection, FieldItem, LogSource, Rule, RuleTest, Selection
 from .condition import ConditionError, condition_diagnostic, parse_condition
 from .diagnostics import Diagnostic, Loc, did_you_mean, error, warning
 from .documents import Correlation, Filter, check_references, read_special_document, timespan_seconds
+from .filters import apply_filters
 from .lower import matching_names
 from .modifiers import ModifierError, lower_item
 from .python_hooks import REF_FORM, parse_ref, resolve
@@ -71,6 +72,8 @@ def load_paths(paths: Iterable[str | Path]) -> LoadResult:
     for path in rule_files(paths):
         result.extend(load_file(path))
     result.diagnostics.extend(check_references(result.rules, result.correlations, result.filters))
+    result.rules, filter_diags = apply_filters(result.rules, result.filters, result.correlations)
+    result.diagnostics.extend(filter_diags)
     return result
 
 
@@ -161,6 +164,8 @@ class _RuleBuilder:
         if doc.get("correlation") is not None or doc.get("filter") is not None or doc.get("action") is not None:
             return read_special_document(self)
         title = self.text(doc.get("title"), "title", required=True)
+        if doc.get("generate") is not None:
+            self.warn("W055", "'generate' has no effect on a detection rule", doc.key_loc("generate"), "it belongs to correlation rules")
         if title is not None and len(title) > 256:
             self.warn("W010", "the title is longer than 256 characters", doc.get("title").loc)
         rule_id = self.text(doc.get("id"), "id")
@@ -371,7 +376,7 @@ class _RuleBuilder:
 
     # -- detection -----------------------------------------------------------------------
 
-    def detection(self, node: YNode | None) -> Detection | None:
+    def detection(self, node: YNode | None, reserved: tuple[str, ...] = ("condition", "timeframe")) -> Detection | None:
         if node is None:
             self.err("E020", "the rule has no 'detection'", self.doc.loc)
             return None
@@ -381,7 +386,7 @@ class _RuleBuilder:
         before = len(self.diags)
         selections = []
         for key, key_loc, value in node.value:
-            if key in ("condition", "timeframe"):
+            if key in reserved:
                 continue
             selection = self.selection(key, key_loc, value)
             if selection is not None:
@@ -390,6 +395,8 @@ class _RuleBuilder:
         if cond_node is None:
             self.err("E030", "the detection has no 'condition'", node.loc, "add e.g. 'condition: selection'")
             return None
+        if "timeframe" in reserved and node.get("timeframe") is not None:
+            self.warn("W054", "'timeframe' has no effect: a rule matches one event at a time", node.key_loc("timeframe"), "count events over a time window with a correlation rule (timespan)")
         detection = Detection(tuple(selections), (), (), node.loc)
         conditions, texts = self.conditions(cond_node, detection)
         detection = Detection(tuple(selections), tuple(conditions), tuple(texts), node.loc)

@@ -7,8 +7,9 @@ these an alert would have nowhere to go, so the handler refuses to run. Also ``S
 (``s3://bucket/prefix`` or an SQS queue URL), ``SIGIL_SOURCES`` (the source map as JSON; else the
 package's ``sources.json``; else every source may carry every log type), ``SIGIL_DEADLINE_MARGIN_MS``
 (stop this long before Lambda's deadline; default 20% of the time left, 0.5 to 5 s),
-``SIGIL_CLOUDWATCH_ENVELOPE=keep`` (see `runtime.sources.cloudwatch`), ``SIGIL_METRICS_NAMESPACE``, and
-the size limits of `runtime.sources.limits`.
+``SIGIL_CLOUDWATCH_ENVELOPE=keep`` (see `runtime.sources.cloudwatch`), ``SIGIL_METRICS_NAMESPACE``,
+``SIGIL_STATE_TABLE`` (correlations and dedup, `runtime.stateful`), and the size limits of
+`runtime.sources.limits`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import functools
 import os
 from typing import Any
 
-from runtime import logs, metrics, quarantine
+from runtime import logs, metrics, quarantine, stateful
 from runtime.outputs import dispatch
 from runtime.pipeline import BatchResult, Deadline, Deliver, Runtime, process_batch
 from runtime.rules import RuleSet, rule_set
@@ -35,14 +36,19 @@ class IncompleteBatch(RuntimeError):
     """Raised for triggers without partial batch responses when an item failed, so Lambda retries the event."""
 
 
-def handler(event: Any, context: object) -> dict[str, list[dict[str, Any]]]:
+def handler(event: Any, context: object) -> dict[str, Any]:
     """Process the event; return Lambda's partial batch response (Kinesis, SQS) or raise to retry (others).
 
     A Firehose transformation gets its records back unchanged (``runtime.sources.firehose.response``).
+    The scheduled ``{"sigil": "flush"}`` event sends the follow-ups of closed dedup windows instead.
     """
     logs.bind(request_id=getattr(context, "aws_request_id", None))
     deadline = _deadline(context)
     runtime = build_runtime(rule_set(), dispatcher_deliver(deadline), deadline)
+    if event == stateful.FLUSH_EVENT:
+        counts = stateful.flush_dedup(runtime.stateful, runtime.deliver) if runtime.stateful is not None else {}
+        logs.emit("dedup_flush", **counts)
+        return counts
     result = process_batch(event, runtime)
     report(result)
     if not result.partial and not result.complete:
@@ -61,6 +67,7 @@ def build_runtime(rules: RuleSet, deliver: Deliver, deadline: Deadline) -> Runti
         sources=_source_map(os.environ.get(SOURCES_ENV), rules),
         limits=Limits.from_env(),
         deadline=deadline,
+        stateful=stateful.stateful_from_env(rules),
     )
 
 

@@ -8,6 +8,7 @@ it was neither delivered nor dead-lettered, a quarantine write failed, or the de
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from collections import Counter
@@ -15,7 +16,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from runtime.alerts import build_alert
+from runtime.alert_hooks import alert_with_hooks
 from runtime.logs import emit, preview
 from runtime.metrics import OUTPUT_METRICS, LogTypeCounts
 from runtime.quarantine import LogQuarantine, Quarantine, QuarantineError, entry
@@ -24,6 +25,7 @@ from runtime.sources import Item, Payload, SourceError, detect
 from runtime.sources.limits import Limits
 from runtime.sources.lines import KEPT_OF_OVERSIZE
 from runtime.sources.source_map import SourceMap
+from runtime.stateful import Stateful, finish_batch
 
 FLUSH_ALERTS = 100
 FLUSH_ENTRIES = 500
@@ -105,6 +107,7 @@ class Runtime:
     sources: SourceMap = field(default_factory=SourceMap)
     limits: Limits = field(default_factory=Limits)
     deadline: Deadline = field(default_factory=lambda: Deadline(None))
+    stateful: Stateful | None = None  # correlations and dedup (runtime/stateful.py); None: the rules need no state
     _allowed: dict[str, frozenset[str] | None] = field(default_factory=dict, repr=False, compare=False)
 
     def allowed(self, source: str) -> frozenset[str] | None:
@@ -178,6 +181,8 @@ def process_batch(event: Any, runtime: Runtime) -> BatchResult:
             _fail(result, item, "deadline reached before the item started", unfinished=True)
             continue
         _ItemRun(item, runtime, result).run()
+    if runtime.stateful is not None:
+        finish_batch(runtime.stateful, runtime.deliver, result)
     for violation in result.stats.violations():
         emit("count_invariant_violated", "error", detail=violation)
     return result
@@ -258,12 +263,7 @@ class _ItemRun:
         seen.seconds += time.perf_counter() - started
         seen.records += 1
         for error in evaluation.errors:
-            self.stats.rule_errors += 1
-            seen.rule_errors += 1
-            key = error.rule_id or f"{log_type}:*"
-            self.result.rule_errors[key] += 1
-            if self.result.rule_errors[key] <= LOGGED_RULE_ERRORS:
-                emit("rule_error", "error", log_type=log_type, rule_id=error.rule_id, error=error.error, origin=payload.origin)
+            self.rule_error(payload, log_type, error.rule_id, error.error)
         if not evaluation.evaluated:
             reason = f"the matcher of {log_type} raised {evaluation.errors[0].error}"
             self.quarantine(payload, "match", reason, json.dumps(record, default=str).encode())
@@ -273,10 +273,26 @@ class _ItemRun:
             self.stats.clean += 1
             return
         self.stats.matched += 1
+        resolve = functools.partial(rules.hook, log_type)
         for rule_id in evaluation.rule_ids:
-            self.alerts.append(build_alert(rule_id, rules.rule(log_type, rule_id), log_type, payload.source_arn, record))
-        self.stats.alerts += len(evaluation.rule_ids)
-        seen.alerts += len(evaluation.rule_ids)
+            meta = rules.rule(log_type, rule_id)
+            alert, failures = alert_with_hooks(rule_id, meta, log_type, payload.source_arn, record, resolve)
+            for failure in failures:  # the alert still goes out, with the template title
+                self.rule_error(payload, log_type, failure.rule_id, failure.error)
+            stateful = self.runtime.stateful  # correlations and dedup decide what is sent now
+            sent = [alert] if stateful is None else stateful.admit(self.item.item_id, log_type, rule_id, meta, record, alert)
+            self.alerts.extend(sent)
+            self.stats.alerts += len(sent)
+            seen.alerts += len(sent)
+
+    def rule_error(self, payload: Payload, log_type: str, rule_id: str | None, error: str) -> None:
+        """Count a rule that raised (while matching, or in a title or context hook) and log the first ones."""
+        self.stats.rule_errors += 1
+        self.result.log_types.setdefault(log_type, LogTypeCounts()).rule_errors += 1
+        key = rule_id or f"{log_type}:*"
+        self.result.rule_errors[key] += 1
+        if self.result.rule_errors[key] <= LOGGED_RULE_ERRORS:
+            emit("rule_error", "error", log_type=log_type, rule_id=rule_id, error=error, origin=payload.origin)
 
     def quarantine(
         self,

@@ -21,6 +21,7 @@ from runtime.classifier import Classifier
 
 PACKAGE = "sigil_rules"
 SOURCES_FILE = "sources.json"
+CORRELATIONS_FILE = "correlations.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class RuleSet:
     schemas: Mapping[str, Any]
     classifier: Classifier
     sources: Mapping[str, Any] | None = None
+    correlations: Mapping[str, Any] | None = None  # correlations.json (compiler/correlations.py), if any
 
     def matcher(self, log_type: str) -> Callable[[dict[str, Any]], list[str]] | None:
         """Return ``match`` of the log type's module, or None when no rule targets that log type."""
@@ -59,6 +61,14 @@ class RuleSet:
         """Return the metadata of a rule (``title``, ``level``...), or an empty mapping if unknown."""
         module = self.modules.get(log_type)
         return module.RULES.get(rule_id, {}) if module is not None else {}
+
+    def hook(self, log_type: str, ref: str) -> Callable[[Any], Any]:
+        """Return the title or context hook ``module:function`` of a rule of ``log_type`` (``sigil_rules._hooks``).
+
+        Raises (ImportError, AttributeError...) when it cannot be found: the caller charges that to the rule.
+        """
+        module = self.modules[log_type]
+        return _hook(module.__name__.rpartition(".")[0], ref)
 
     def evaluate(self, log_type: str, record: dict[str, Any]) -> Evaluation:
         """Run the log type's rules on ``record``; exceptions become RuleErrors, never propagate."""
@@ -84,6 +94,16 @@ def _collects_errors(module: Any) -> bool:
         return False
 
 
+@functools.cache
+def _hook(package: str, ref: str) -> Callable[[Any], Any]:
+    """Import ``package._hooks.<module>`` once and return its function (``ref`` is ``module:function``)."""
+    module_name, _, function = ref.partition(":")
+    found = getattr(importlib.import_module(f"{package}._hooks.{module_name}"), function)
+    if not callable(found):
+        raise TypeError(f"{ref} is not a function")
+    return found
+
+
 def load_rules(package: str = PACKAGE) -> RuleSet:
     """Import ``package``, its ``LOG_TYPES`` modules and its schemas file; raise ValueError if inconsistent."""
     root = importlib.import_module(package)
@@ -103,7 +123,9 @@ def load_rules(package: str = PACKAGE) -> RuleSet:
         modules[log_type] = module
     sources_file = files.joinpath(getattr(root, "SOURCES_FILE", SOURCES_FILE))
     sources = json.loads(sources_file.read_text(encoding="utf-8")) if sources_file.is_file() else None
-    return RuleSet(modules=modules, schemas=schemas, classifier=Classifier(schemas), sources=sources)
+    correlations_file = files.joinpath(CORRELATIONS_FILE)
+    correlations = json.loads(correlations_file.read_text(encoding="utf-8")) if correlations_file.is_file() else None
+    return RuleSet(modules=modules, schemas=schemas, classifier=Classifier(schemas), sources=sources, correlations=correlations)
 
 
 @functools.cache

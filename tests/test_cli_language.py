@@ -334,7 +334,7 @@ class TestPlaceholdersAndCorrelations:
             + "---\ntitle: Many whoami\ncorrelation:\n  type: event_count\n  rules: whoami_run\n  group-by: [Computer]\n  timespan: 5m\n  condition: {gte: 3}\n"
         )
         result = load_paths([tmp_path])
-        assert result.diagnostics == []
+        assert result.errors == []
         (corr,) = result.correlations
         assert (corr.type, corr.rules, corr.group_by, corr.timespan_seconds, corr.condition) == ("event_count", ("whoami_run",), ("Computer",), 300, (("gte", 3),))
 
@@ -344,7 +344,7 @@ class TestPlaceholdersAndCorrelations:
             RULE.replace("title: Suspicious whoami", "title: Suspicious whoami\nname: whoami_run")
             + "---\ntitle: Many whoami\ncorrelation:\n  type: event_count\n  rules: [whoami_rn]\n  group-by: [Computer]\n  timespan: 5m\n  condition: {gte: 3}\n"
         )
-        (diag,) = load_paths([tmp_path]).diagnostics
+        (diag,) = load_paths([tmp_path]).errors
         assert (diag.code, diag.message, diag.hint, diag.loc.line) == ("E056", "'whoami_rn' names no rule or correlation that was loaded", "did you mean whoami_run?", 14)
 
     def test_pipe_aggregation_points_to_correlations(self):

@@ -515,6 +515,7 @@ def test_environment_names_match_runtime(tf_locals):
         constants["PREFIX_ENV"]: "var.secrets_prefix",
         constants["TABLE_ENV"]: "local.delivery_ledger_table_name",
         constants["OVERRIDE_ENV"]: "jsonencode(var.outputs)",
+        constants["STATE_TABLE_ENV"]: "aws_dynamodb_table.state[0].name",
         _runtime_namespace_env(): "var.metrics_namespace",
     }
     environment = _environment(tf_locals)
@@ -535,6 +536,7 @@ def test_optional_environment_set_only_when_configured(tf_locals):
         "SIGIL_SECRETS_PREFIX": "var.secrets_prefix != null",
         "SIGIL_LEDGER_TABLE": "local.delivery_ledger_enabled",
         "SIGIL_OUTPUTS_OVERRIDE": "local.outputs_declared",
+        "SIGIL_STATE_TABLE": "var.create_state_table",
     }
 
 
@@ -715,6 +717,7 @@ def test_kms_permissions_only_for_given_keys(policy_documents):
         "EncryptOutputTopicsAndQueues": ("var.alert_outputs.kms_key_arns", {"kms:Decrypt"}),
         "DecryptDeliveryLedger": ("var.delivery_ledger_kms_key_arn", {"kms:Decrypt"}),
         "DecryptEnvironment": ("local.kms_key_arn", {"kms:Decrypt"}),
+        "UseStateKey": ("var.state_kms_key_arn", {"kms:Decrypt", "kms:GenerateDataKey"}),
     }
     for sid, (key, actions) in expected.items():
         statement, for_each = _statement(policy_documents, sid)

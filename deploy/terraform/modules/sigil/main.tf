@@ -21,6 +21,7 @@ locals {
     var.secrets_prefix != null ? { SIGIL_SECRETS_PREFIX = var.secrets_prefix } : {},
     local.delivery_ledger_enabled ? { SIGIL_LEDGER_TABLE = local.delivery_ledger_table_name } : {},
     local.outputs_declared ? { SIGIL_OUTPUTS_OVERRIDE = jsonencode(var.outputs) } : {},
+    var.create_state_table ? { SIGIL_STATE_TABLE = aws_dynamodb_table.state[0].name } : {}, # state.tf
   )
 
   # `outputs` (runtime/outputs/config.py merges SIGIL_OUTPUTS_OVERRIDE over outputs.json at cold start).

@@ -1,0 +1,78 @@
+"""Nothing accepted and ignored: every key of the rule JSON Schema has an effect, is metadata by design, or
+gets a warning where it is used (dsl/key_effects.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dsl.key_effects import EFFECTS, NOT_RUN
+from dsl.loader import load_text
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "dsl" / "rule.schema.json").read_text())
+
+RULE = """\
+title: Base
+name: base
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection: {eventName: ConsoleLogin}
+  condition: selection
+"""
+# one document per warning, using the keys the warning stands for
+SAMPLES = {
+    "W051": RULE + "---\ntitle: P95\ncorrelation:\n  type: value_percentile\n  rules: [base]\n  timespan: 1h\n"
+    "  condition: {field: bytes, percentile: 95, gt: 1000}\n",
+    "none": RULE + "---\ntitle: Many\ngenerate: true\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [sourceIPAddress]\n"
+    "  timespan: 5m\n  aliases: {ip: {base: sourceIPAddress}}\n  condition: {field: userIdentity.userName, gte: 3, lt: 9}\n",
+    "W053": "action: global\ntitle: Shared\n",
+    "W054": RULE.replace("  condition: selection\n", "  condition: selection\n  timeframe: 5m\n"),
+    "W055": RULE + "generate: true\n",
+    "W058": RULE + "---\ntitle: Either\ncorrelation:\n  type: temporal_ordered\n  rules: [base, other]\n  timespan: 5m\n  condition: base or other\n"
+    + RULE.replace("Base", "Other").replace("name: base", "name: other").join(["---\n", ""]),
+}
+
+
+def schema_keys() -> set[str]:
+    """Every property name of the schema, as `parent.key` (a `$defs` entry's properties under its name)."""
+    found: set[str] = set()
+
+    def walk(node: object, prefix: str) -> None:
+        if not isinstance(node, dict):
+            return
+        for key, sub in node.get("properties", {}).items():
+            found.add(prefix + key)
+            walk(sub, f"{prefix}{key}.")
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], prefix)
+
+    walk(SCHEMA, "")
+    for name, definition in SCHEMA["$defs"].items():
+        walk(definition, f"{name}.")
+    return found
+
+
+def test_every_schema_key_is_implemented_metadata_or_warned_about():
+    """A key of the schema in neither list fails: it would be accepted and silently ignored."""
+    keys = schema_keys()
+    assert len(keys) > 40
+    unaccounted = sorted(k for k in keys if k not in EFFECTS and k not in NOT_RUN)
+    assert unaccounted == []
+    assert set(EFFECTS) & set(NOT_RUN) == set()
+    assert sorted(k for k in [*EFFECTS, *NOT_RUN] if k not in keys) == []  # no stale entries
+
+
+@pytest.mark.parametrize("code", sorted(set(NOT_RUN.values()) | {"W053", "W055", "W058"}))
+def test_each_not_run_warning_is_given(code: str):
+    """The loader gives each warning the list promises, on a document using the keys."""
+    result = load_text(SAMPLES[code], "sample.yml")
+    assert code in [d.code for d in result.diagnostics]
+    assert result.errors == []
+
+
+def test_run_correlations_and_dedup_get_no_warning():
+    """A run correlation type with every key, and a dedup rule, load without any diagnostic."""
+    result = load_text(SAMPLES["none"] + "---\n" + RULE.replace("Base", "Dedup").replace("name: base", "name: dedup") + "dedup:\n  keys: [userIdentity.arn]\n  window: 15m\n", "sample.yml")
+    assert result.diagnostics == []
