@@ -150,7 +150,7 @@ def stateful_from_env(rules: Any, environ: Mapping[str, str] | None = None) -> S
 
 @functools.cache
 def _store(table: str) -> StateStore:
-    from runtime.outputs.base import _boto3_client
+    from runtime.outputs.base import AWS_TIMEOUTS, _boto3_client
     from runtime.state.dynamodb import DynamoStore
 
-    return DynamoStore(table, _boto3_client("dynamodb"))
+    return DynamoStore(table, _boto3_client("dynamodb", *AWS_TIMEOUTS[0]))  # one attempt, the longest timeouts

@@ -183,20 +183,22 @@ def compiled_filtered(tmp_path_factory):
     package = write_package(result, schemas, root / "build")
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("_filters_cloudtrail", package / "cloudtrail.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return result, module
+    modules = {}
+    for log_type in {c.log_type for c in result.compiled}:  # cloudtrail, and EventBridge's CloudTrail records
+        spec = importlib.util.spec_from_file_location(f"_filters_{log_type}", package / f"{log_type}.py")
+        modules[log_type] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(modules[log_type])
+    return result, modules
 
 
 @settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_compiled_filtered_rules_agree_with_the_interpreter(compiled_filtered, data):
     """The compiled matcher of each filtered rule fires exactly when the interpreter says so."""
-    result, module = compiled_filtered
+    result, modules = compiled_filtered
     compiled = data.draw(st.sampled_from(result.compiled))
     event = data.draw(rule_events(compiled.reference))
-    assert (compiled.rule.key in module.match(event)) is eval_expr(compiled.reference, event)
+    assert (compiled.rule.key in modules[compiled.log_type].match(event)) is eval_expr(compiled.reference, event)
 
 
 def test_the_language_page_example_filters_as_it_says(tmp_path: Path) -> None:
