@@ -185,3 +185,35 @@ class TestSchemaChecks:
             titles=["first", "second"],
         )
         assert len(codes) == 1 and codes[0][0] == "W066" and codes[0][1].startswith("this rule's logic is identical to 'first'")
+
+
+EMPTY_PLACEHOLDER_FILTER_RULE = """\
+title: Console login not by an admin
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventName: ConsoleLogin
+  admins:
+    userIdentity.userName|expand: '%admins%'
+  condition: selection and not admins
+level: low
+"""
+
+
+def test_a_filter_of_an_empty_placeholder_list_keeps_the_rule(tmp_path, monkeypatch):
+    """`not` of an expand with no values is true: the rule compiles (no W064) and fires as the interpreter says."""
+    import importlib.util
+
+    from dsl.interpreter import evaluate
+
+    write_rule(tmp_path, EMPTY_PLACEHOLDER_FILTER_RULE)
+    (tmp_path / "placeholders.yml").write_text("admins: []\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = compile_rules(["rules"], SCHEMAS, tmp_path / "out", placeholders_file="placeholders.yml")
+    assert [d.code for d in result.diagnostics] == []
+    spec = importlib.util.spec_from_file_location("_empty_placeholder", tmp_path / "out" / "sigil_rules" / "cloudtrail.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (rule,) = result.rules
+    for event in ({"eventName": "ConsoleLogin", "userIdentity": {"userName": "bob"}}, {"eventName": "GetObject"}):
+        assert (module.match(event) == [rule.key]) is evaluate(rule, event) is (event["eventName"] == "ConsoleLogin")
