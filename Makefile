@@ -78,6 +78,15 @@ bench: $(STAMP)  ## measure throughput, scale, compile and import costs; writes 
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run
 
+# Exploration: the main test run is derandomized (the same examples every time); this runs the property tests
+# under fresh random seeds, one round after another while EXPLORE_SECONDS last, printing each seed.
+EXPLORE_SECONDS ?= 60
+EXPLORE_TESTS ?=
+
+.PHONY: explore
+explore: $(STAMP)  ## property tests under new random seeds for EXPLORE_SECONDS (60); replay: make explore SEED=N EXPLORE_TESTS=...
+	$(BIN)/python tests/explore.py --seconds $(EXPLORE_SECONDS)$(if $(SEED), --seed $(SEED)) $(EXPLORE_TESTS)
+
 .PHONY: regression
 regression: $(STAMP)  ## score `sigil replay` on SigmaHQ's regression events with both engines
 	PATH=$(abspath $(BIN)):$$PATH ../shared/tools/sigma-regression --sigil sigil --sigma ../shared/sigma --engine interpreter

@@ -8,11 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# The main run under CI=true uses Hypothesis's own `ci` profile (derandomized: the same examples every run,
+# never flaky). `explore` is for tests/explore.py (`make explore`): a random seed, given on the command line
+# and printed, so a failure it finds can be replayed and kept as an @example.
+settings.register_profile(
+    "explore", derandomize=False, database=None, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))  # moto_process and make_samples are shared with scripts/demo.py
 
 from moto_process import AlertSink, MotoServer, local_aws_env  # noqa: E402
+from support.ci_skips import pytest_collectreport, pytest_runtest_logreport, pytest_sessionfinish  # noqa: E402, F401
 from support.fake_rules import write_handwritten_rules_package  # noqa: E402
 
 
