@@ -15,6 +15,7 @@ from compiler.codegen import HELPERS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = str(ROOT / "schemas")
+RULESET = ROOT / "tests" / "fixtures" / "ruleset"  # the tests' own rules (tests/conftest.py)
 
 
 def write_rule(tmp_path: Path, body: str, name: str = "rule.yml") -> Path:
@@ -92,7 +93,7 @@ class TestDiagnostics:
 def two_builds(tmp_path_factory):
     outs = [tmp_path_factory.mktemp(f"build{i}") for i in range(2)]
     for out in outs:
-        result = compile_rules([str(ROOT / "rules")], SCHEMAS, out)
+        result = compile_rules([str(RULESET)], SCHEMAS, out)
         assert not result.errors
     return outs
 
@@ -127,7 +128,7 @@ class TestGeneratedPackage:
     def test_each_rule_is_preceded_by_its_source_location(self, two_builds):
         """A comment with path:line and title comes right before each rule's test."""
         source = (two_builds[0] / "sigil_rules" / "cloudtrail.py").read_text()
-        assert "\n# rules/aws_root_account_usage.yml:1 AWS Root Account Usage\ndef _r" in source.replace(str(ROOT) + "/", "")
+        assert "\n# tests/fixtures/ruleset/aws_root_account_usage.yml:1 AWS Root Account Usage\ndef _r" in source.replace(str(ROOT) + "/", "")
 
 
 CHECK_RULE = """\
