@@ -87,6 +87,15 @@ EXPLORE_TESTS ?=
 explore: $(STAMP)  ## property tests under new random seeds for EXPLORE_SECONDS (60); replay: make explore SEED=N EXPLORE_TESTS=...
 	$(BIN)/python tests/explore.py --seconds $(EXPLORE_SECONDS)$(if $(SEED), --seed $(SEED)) $(EXPLORE_TESTS)
 
+# Mutation testing (slow: tens of minutes): mutmut mutates the modules [tool.mutmut] in pyproject.toml names in a
+# copy under mutants/, runs the tests that reach each mutant, and bench/MUTATION.md gets the score and survivors.
+.PHONY: mutation
+mutation: $(STAMP)  ## mutation score of the optimizer, codegen, helpers, pipeline and signing → bench/MUTATION.md
+	$(BIN)/pip install --quiet -e '.[mutation]'
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 || true
+	$(BIN)/python tests/mutation_report.py
+
 .PHONY: regression
 regression: $(STAMP)  ## score `sigil replay` on SigmaHQ's regression events with both engines
 	PATH=$(abspath $(BIN)):$$PATH ../shared/tools/sigma-regression --sigil sigil --sigma ../shared/sigma --engine interpreter
@@ -94,7 +103,7 @@ regression: $(STAMP)  ## score `sigil replay` on SigmaHQ's regression events wit
 
 .PHONY: clean
 clean:  ## remove build outputs (keeps .venv)
-	rm -rf build .pytest_cache .hypothesis
+	rm -rf build .pytest_cache .hypothesis mutants
 
 .PHONY: all
 all: lint test  ## what CI runs
