@@ -83,6 +83,24 @@ bench: $(STAMP)  ## measure throughput, scale, compile and import costs; writes 
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run
 
+# Exploration: the main test run is derandomized (the same examples every time); this runs the property tests
+# under fresh random seeds, one round after another while EXPLORE_SECONDS last, printing each seed.
+EXPLORE_SECONDS ?= 60
+EXPLORE_TESTS ?=
+
+.PHONY: explore
+explore: $(STAMP)  ## property tests under new random seeds for EXPLORE_SECONDS (60); replay: make explore SEED=N EXPLORE_TESTS=...
+	$(BIN)/python tests/explore.py --seconds $(EXPLORE_SECONDS)$(if $(SEED), --seed $(SEED)) $(EXPLORE_TESTS)
+
+# Mutation testing (slow: tens of minutes): mutmut mutates the modules [tool.mutmut] in pyproject.toml names in a
+# copy under mutants/, runs the tests that reach each mutant, and bench/MUTATION.md gets the score and survivors.
+.PHONY: mutation
+mutation: $(STAMP)  ## mutation score of the optimizer, codegen, helpers, pipeline and signing → bench/MUTATION.md
+	$(BIN)/pip install --quiet -e '.[mutation]'
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 || true
+	$(BIN)/python tests/mutation_report.py
+
 .PHONY: regression
 regression: $(STAMP)  ## score `sigil replay` on SigmaHQ's regression events with both engines
 	PATH=$(abspath $(BIN)):$$PATH ../shared/tools/sigma-regression --sigil sigil --sigma ../shared/sigma --engine interpreter
@@ -123,7 +141,7 @@ rollback:  ## point the live alias of FUNCTION (default sigil) at an earlier ver
 
 .PHONY: clean
 clean:  ## remove build outputs (keeps .venv)
-	rm -rf build .pytest_cache .hypothesis
+	rm -rf build .pytest_cache .hypothesis mutants
 
 .PHONY: all
 all: lint test scan  ## what CI runs

@@ -212,8 +212,9 @@ class ExprWriter:
             if kind == "rx":
                 pattern, flags = args
                 lines.append(f"{name} = {self.helper('LazyRegex')}({pattern!r}, {flags!r})")
-            elif kind == "set":
-                lines.append(f"{name} = frozenset({list(args[0])!r})")
+            elif kind == "set":  # sorted here, whatever order the caller's values came in: a set's own
+                # order changes with PYTHONHASHSEED, and the module must be the same in every process
+                lines.append(f"{name} = frozenset({sorted(args[0])!r})")
             else:
                 lines.append(f"{name} = {tuple(args[0])!r}")
         return lines

@@ -8,11 +8,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# The main run under CI=true uses Hypothesis's own `ci` profile (derandomized: the same examples every run,
+# never flaky). `explore` is for tests/explore.py (`make explore`): a random seed, given on the command line
+# and printed, so a failure it finds can be replayed and kept as an @example.
+settings.register_profile(
+    "explore", derandomize=False, database=None, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 ROOT = Path(__file__).resolve().parents[1]
+# The rule set the tool's own tests compile: a frozen copy of the rules once shipped, so that a team's new or
+# changed rule under rules/ can fail only its own tests (tests/test_rules_pack.py runs them), never these.
+RULESET = ROOT / "tests" / "fixtures" / "ruleset"
 sys.path.insert(0, str(ROOT / "scripts"))  # moto_process and make_samples are shared with scripts/demo.py
 
 from moto_process import AlertSink, MotoServer, local_aws_env  # noqa: E402
+from support.ci_skips import pytest_collectreport, pytest_runtest_logreport, pytest_sessionfinish  # noqa: E402, F401
 from support.fake_rules import write_handwritten_rules_package  # noqa: E402
 
 
@@ -88,18 +100,18 @@ def _forget_rules_package() -> None:
 
 @pytest.fixture(scope="session")
 def compiled_rules_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped rule pack (rules/ against schemas/) really compiled into a temporary build dir."""
+    """The tests' rule set (RULESET against schemas/) really compiled into a temporary build dir."""
     from compiler.build import compile_rules
 
     out = tmp_path_factory.mktemp("compiled")
-    result = compile_rules([str(ROOT / "rules")], str(ROOT / "schemas"), out)
+    result = compile_rules([str(RULESET)], str(ROOT / "schemas"), out)
     assert not result.errors, result.errors
     return out
 
 
 @pytest.fixture
 def compiled_rules(compiled_rules_package: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Make the compiled rule pack the ``sigil_rules`` that ``runtime.rules`` loads; yield its build dir."""
+    """Make the compiled RULESET the ``sigil_rules`` that ``runtime.rules`` loads; yield its build dir."""
     _forget_rules_package()
     monkeypatch.syspath_prepend(str(compiled_rules_package))
     yield compiled_rules_package

@@ -49,6 +49,10 @@ TRICKY = (
     "1.5", ".5", "-.inf", ".nan", "2024-01-01", "12:30:00", "", " ", "a: b", "- x", "#c", "'q'", '"q"',
     "*", "?", "\\", "\\*", "a\\b", "C:\\Windows\\*", "%x%", "@at", "`t", "!tag", "&a", "|", ">", "[a]", "{b}",
 )
+# Placeholder values for `expand` items: names with values, one with none, and one never defined (both of
+# the last two match nothing). Tests that lower generated rules pass this mapping.
+PLACEHOLDERS = {"admins": ["root", "Alice", "svc-*"], "hosts": ["dc01"], "empty": []}
+PLACEHOLDER_NAMES = (*PLACEHOLDERS, "undefined")
 # Nested and overlapping repeats too: RE2 runs them in linear time in both engines.
 REGEX_PIECES = (".*", "^", "$", "[a-z]+", "\\d+", "(?:ab|cd)", "x?", "\\s", "\\\\", "|", "(?:a|ab)*", "(?:x+x+)+")
 
@@ -82,6 +86,11 @@ SCALARS_OR_NULL = st.one_of(SCALARS, st.none())
 LITERAL_TEXT = st.text(st.sampled_from("abcXY09 -/\\*?ß"), min_size=1, max_size=8).map(ss.escape)
 """Sigma text without wildcards (they are escaped), as the base64 modifiers require."""
 DASHED_TEXT = st.text(st.sampled_from("ab -/*"), min_size=1, max_size=6)
+EXPAND_TEXT = st.builds(
+    lambda before, name, after: f"{before}%{name}%{after}",
+    st.sampled_from(("", "", "x", "a-")), st.sampled_from(PLACEHOLDER_NAMES), st.sampled_from(("", "", "y", "*")),
+)
+"""Values of `expand` items: a `%placeholder%` in some text."""
 REGEXES = st.lists(
     st.one_of(st.text(st.sampled_from("abc09 -.*\\/"), min_size=1, max_size=4).map(re.escape), st.sampled_from(REGEX_PIECES)),
     min_size=1,
@@ -116,8 +125,13 @@ def _chain(draw, core: tuple[str, ...], flags: tuple[str, ...]) -> tuple[str, ..
 
 
 def _string_item(draw, field: str | None) -> FieldItem:
-    """Plain, contains/startswith/endswith, windash and base64 items (the only kinds keywords take)."""
-    kind = draw(st.sampled_from(("plain", "position", "windash", "base64offset", "base64")))
+    """Plain, contains/startswith/endswith, windash and base64 items (the only kinds keywords take), and
+    `expand` items on named fields."""
+    kinds = ("plain", "position", "windash", "base64offset", "base64") + (("expand",) if field is not None else ())
+    kind = draw(st.sampled_from(kinds))
+    if kind == "expand":
+        core = ("expand", draw(st.sampled_from(POSITIONS))) if draw(st.booleans()) else ("expand",)
+        return FieldItem(field, _chain(draw, core, STRING_FLAGS), draw(_values(EXPAND_TEXT)))
     if kind == "plain":
         mods = _chain(draw, (), STRING_FLAGS)
         values = SCALARS if field is None else SCALARS_OR_NULL

@@ -9,7 +9,8 @@ import pytest
 from compiler.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-RULE = str(ROOT / "rules" / "aws_root_account_usage.yml")
+RULESET = "tests/fixtures/ruleset"  # the tests' own rules, relative to ROOT (the working directory below)
+RULE = str(ROOT / RULESET / "aws_root_account_usage.yml")
 
 
 @pytest.fixture
@@ -28,9 +29,9 @@ MISTAKES = [
     (["replay", "--rules", "{missing}", "{events}"], 1, "error[E000]: cannot read rule file"),
     (["classify", "{missing}"], 2, "sigil classify: {missing}: cannot read: No such file or directory"),
     (["classify", "{dir}"], 2, "sigil classify: {dir}: cannot read: Is a directory"),
-    (["compile", "rules", "--placeholders", "{binary}", "--out", "{out}"], 1, "error[E090]: cannot read placeholders"),
+    (["compile", RULESET, "--placeholders", "{binary}", "--out", "{out}"], 1, "error[E090]: cannot read placeholders"),
     (["compile", "{binary}", "--out", "{out}"], 1, "error[E000]: cannot read rule file"),
-    (["compile", "rules", "--schemas", "{missing}", "--out", "{out}"], 1, "error[S000]: schema directory {missing} not found"),
+    (["compile", RULESET, "--schemas", "{missing}", "--out", "{out}"], 1, "error[S000]: schema directory {missing} not found"),
     (["schemas", "list", "--schemas", "{missing}"], 1, "error[S000]: schema directory {missing} not found"),
     (["bundle", "--build", "{missing}", "--out", "{out}/x.zip"], 1, "sigil bundle: {missing}/sigil_rules/__init__.py not found"),
     (["redrive", "--queue", "http://127.0.0.1:9/q"], 2, "sigil redrive: no AWS region for http://127.0.0.1:9/q: set AWS_REGION"),

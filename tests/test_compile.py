@@ -15,6 +15,7 @@ from compiler.codegen import HELPERS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = str(ROOT / "schemas")
+RULESET = ROOT / "tests" / "fixtures" / "ruleset"  # the tests' own rules (tests/conftest.py)
 
 
 def write_rule(tmp_path: Path, body: str, name: str = "rule.yml") -> Path:
@@ -92,7 +93,7 @@ class TestDiagnostics:
 def two_builds(tmp_path_factory):
     outs = [tmp_path_factory.mktemp(f"build{i}") for i in range(2)]
     for out in outs:
-        result = compile_rules([str(ROOT / "rules")], SCHEMAS, out)
+        result = compile_rules([str(RULESET)], SCHEMAS, out)
         assert not result.errors
     return outs
 
@@ -127,7 +128,7 @@ class TestGeneratedPackage:
     def test_each_rule_is_preceded_by_its_source_location(self, two_builds):
         """A comment with path:line and title comes right before each rule's test."""
         source = (two_builds[0] / "sigil_rules" / "cloudtrail.py").read_text()
-        assert "\n# rules/aws_root_account_usage.yml:1 AWS Root Account Usage\ndef _r" in source.replace(str(ROOT) + "/", "")
+        assert "\n# tests/fixtures/ruleset/aws_root_account_usage.yml:1 AWS Root Account Usage\ndef _r" in source.replace(str(ROOT) + "/", "")
 
 
 CHECK_RULE = """\
@@ -190,3 +191,35 @@ class TestSchemaChecks:
             titles=["first", "second"],
         )
         assert len(codes) == 1 and codes[0][0] == "W066" and codes[0][1].startswith("this rule's logic is identical to 'first'")
+
+
+EMPTY_PLACEHOLDER_FILTER_RULE = """\
+title: Console login not by an admin
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventName: ConsoleLogin
+  admins:
+    userIdentity.userName|expand: '%admins%'
+  condition: selection and not admins
+level: low
+"""
+
+
+def test_a_filter_of_an_empty_placeholder_list_keeps_the_rule(tmp_path, monkeypatch):
+    """`not` of an expand with no values is true: the rule compiles (no W064) and fires as the interpreter says."""
+    import importlib.util
+
+    from dsl.interpreter import evaluate
+
+    write_rule(tmp_path, EMPTY_PLACEHOLDER_FILTER_RULE)
+    (tmp_path / "placeholders.yml").write_text("admins: []\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = compile_rules(["rules"], SCHEMAS, tmp_path / "out", placeholders_file="placeholders.yml")
+    assert [d.code for d in result.diagnostics] == []
+    spec = importlib.util.spec_from_file_location("_empty_placeholder", tmp_path / "out" / "sigil_rules" / "cloudtrail.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (rule,) = result.rules
+    for event in ({"eventName": "ConsoleLogin", "userIdentity": {"userName": "bob"}}, {"eventName": "GetObject"}):
+        assert (module.match(event) == [rule.key]) is evaluate(rule, event) is (event["eventName"] == "ConsoleLogin")

@@ -1,4 +1,4 @@
-"""End to end with the real toolchain: rules/ compiled, bundled, run by the handler from the zip alone."""
+"""End to end with the real toolchain: the tests' rule set compiled, bundled, run by the handler from the zip alone."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from compiler.build import compile_rules
 from compiler.bundle import build_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
+RULESET = ROOT / "tests" / "fixtures" / "ruleset"  # the tests' own rules (tests/conftest.py)
 NO_MFA = "82dbdf58-99f5-4ab6-80c1-4affc1f35c9c"
 ROOT_USAGE = "5448a752-d801-4f72-85d9-15faa4264c9a"
 
@@ -22,14 +23,14 @@ ROOT_USAGE = "5448a752-d801-4f72-85d9-15faa4264c9a"
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
     build = tmp_path_factory.mktemp("build")
-    result = compile_rules([str(ROOT / "rules")], str(ROOT / "schemas"), build)
+    result = compile_rules([str(RULESET)], str(ROOT / "schemas"), build)
     assert not result.errors
     return build_bundle(build, build / "sigil-lambda.zip")
 
 
 @pytest.mark.slow
 def test_compiled_rules_fire_from_the_bundle_alone(bundle: Path, tmp_path: Path, alert_sink: AlertSink) -> None:
-    """In `python -I -S` with only the zip and boto3 importable, the samples yield the shipped rules' alerts."""
+    """In `python -I -S` with only the zip and boto3 importable, the samples yield the rule set's alerts."""
     env = {"PATH": os.environ.get("PATH", ""), **local_aws_env(alert_sink.endpoint_url), "SIGIL_ALERTS_TOPIC_ARN": alert_sink.topic_arn}
     completed = subprocess.run(
         [sys.executable, "-I", "-S", "-c", INVOKE, str(bundle), str(SAMPLE), *boto3_paths()],
@@ -48,7 +49,7 @@ def test_compiled_rules_fire_from_the_bundle_alone(bundle: Path, tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_demo_prints_the_alerts_of_the_shipped_rules(bundle: Path, tmp_path: Path) -> None:
+def test_demo_prints_the_alerts_of_the_bundled_rules(bundle: Path, tmp_path: Path) -> None:
     """`scripts/demo.py` (what `make demo` runs) prints each alert and a closing count."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     completed = subprocess.run(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import html
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -25,6 +28,8 @@ from runtime.alerts import canonical_json
 from runtime.outputs import pagerduty, slack
 from runtime.outputs.dispatch import DeliveryReport
 from runtime.outputs.webhook import SIGNATURE_HEADER, verify
+
+DOCS_OUTPUTS = Path(__file__).resolve().parents[1] / "docs" / "outputs.md"
 
 
 @pytest.fixture
@@ -313,6 +318,17 @@ class TestWebhook:
         assert verify(self.SECRET_KEY, request.body, request.header(SIGNATURE_HEADER))
         assert not verify("another key", request.body, request.header(SIGNATURE_HEADER))
         assert request.header("X-Sigil-Alert-Id") == alert["alert_id"]
+
+    def test_signature_follows_the_documented_contract(self, aws_env: str, prefix: str, server: ScriptedServer) -> None:
+        """What a receiver written from docs/outputs.md checks: the header the docs name carries `sha256=` and
+        the hex HMAC-SHA256 of the body under the key, computed here with hmac and hashlib, not the product's code."""
+        row = next(line for line in DOCS_OUTPUTS.read_text(encoding="utf-8").splitlines() if line.startswith("| `webhook` |"))
+        documented = re.search(r"`([A-Za-z0-9-]+): sha256=<hex HMAC-SHA256\(body\)>`", row)
+        assert documented, row
+        deliver(aws_env, prefix, "webhook:soar", {"url": f"{server.url}/in", "hmac_key": self.SECRET_KEY}, [sample_alert()])
+        [request] = server.requests
+        expected = "sha256=" + hmac.new(self.SECRET_KEY.encode(), request.body, hashlib.sha256).hexdigest()
+        assert request.header(documented.group(1)) == expected
 
     def test_ocsf_body(self, aws_env: str, prefix: str, server: ScriptedServer) -> None:
         """With format ocsf the signed body is the alert's Detection Finding."""

@@ -46,9 +46,14 @@ def matcher(tree):
 
 
 def test_every_pass_has_fixtures():
-    """Each pass in PASSES has a golden fixture file with at least two cases."""
+    """Each pass in PASSES has a golden fixture file with at least two cases, among them a `not`, a
+    constant and a placeholder (an expand with no values lowers to false)."""
     for name in PASS_NAMES:
-        assert len(read_cases(name)) >= 2, name
+        cases = read_cases(name)
+        assert len(cases) >= 2, name
+        assert any("not(" in c["before"] for c in cases), name
+        assert any(re.search(r"\b(true|false)\b", c["before"]) for c in cases), name
+        assert any("|expand" in c["detection"] for c in cases), name
 
 
 @pytest.mark.parametrize(("name", "case"), CASES, ids=[f"{n}: {c['title']}" for n, c in CASES])

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SIGMA = ROOT.parent / "shared" / "sigma"
 SCHEMA_PATH = ROOT / "dsl" / "rule.schema.json"
 CORPORA = {
-    "Sigil": ROOT / "rules",
+    "Sigil": ROOT / "tests" / "fixtures" / "ruleset",  # the tests' own rules, not rules/ (tests/conftest.py)
     "Sigma": SIGMA / "rules",
     "Sigma placeholder": SIGMA / "rules-placeholder",
 }

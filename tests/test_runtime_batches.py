@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gzip
 import json
 import sys
@@ -257,6 +258,76 @@ class TestRuleIsolation:
         """A record every rule can evaluate goes through ``match`` alone and gives each matching rule."""
         record = {**fake_rules_record("root"), "userIdentity": {"arn": "arn:aws:iam::1:root"}}
         assert rule_set().evaluate("cloudtrail", record).rule_ids == ["fragile", "sturdy"]
+
+
+
+# Really compiled rules (`sigil compile` output, not a handwritten module): the generated `match` and
+# `runtime.helpers.run_rules` are what isolate one raising rule from the others.
+FRAGILE_HOOK = """\
+def arn_is_root(record):
+    return record["userIdentity"]["arn"].endswith(":root")
+"""
+FRAGILE_RULE = """\
+title: Fragile
+id: 0e6a3a52-1b7e-4d0b-9a51-8f7c1f7f00f1
+logsource: {product: aws, service: cloudtrail}
+python:
+  conditions:
+    is_root: rules/fragile.py:arn_is_root
+detection:
+  selection:
+    eventName: ConsoleLogin
+  condition: selection and is_root
+level: low
+"""
+FRAGILE, STURDY = "0e6a3a52-1b7e-4d0b-9a51-8f7c1f7f00f1", "0e6a3a52-1b7e-4d0b-9a51-8f7c1f7f00f2"
+STURDY_RULE = """\
+title: Sturdy
+id: 0e6a3a52-1b7e-4d0b-9a51-8f7c1f7f00f2
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventName: ConsoleLogin
+  condition: selection
+level: low
+"""
+
+
+class TestGeneratedRuleIsolation:
+    @pytest.fixture
+    def generated_rules(self, compile_package: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+        from conftest import CLOUDTRAIL_SCHEMA_YAML
+
+        monkeypatch.chdir(tmp_path)  # hook paths resolve from the working directory
+        (tmp_path / "rules").mkdir()
+        (tmp_path / "rules" / "fragile.py").write_text(FRAGILE_HOOK)
+        return compile_package({"fragile.yml": FRAGILE_RULE, "sturdy.yml": STURDY_RULE}, {"cloudtrail.yml": CLOUDTRAIL_SCHEMA_YAML})
+
+    def test_a_raising_hook_is_a_rule_error_and_the_other_rules_still_alert(
+        self, generated_rules: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The hook raises KeyError on a record without userIdentity.arn: a rule_error log line, the RuleErrors
+        metric for that rule and log type, and the sturdy rule's alert all the same."""
+        source = (generated_rules / "sigil_rules" / "cloudtrail.py").read_text()
+        assert "run_rules(" in source and "_hooks" in source  # the module under test is the generated one
+        published: list[dict[str, Any]] = []
+        event = kinesis_event(json.dumps(fake_rules_record("no-arn")).encode())
+        result = process_batch(event, Runtime(rule_set(), deliver_each(published.append)))
+        assert [alert["rule_id"] for alert in published] == [STURDY]
+        assert (result.stats.matched, result.stats.clean, result.stats.rule_errors) == (1, 0, 1)
+        assert result.rule_errors == {FRAGILE: 1}
+        (error,) = [log for log in map(json.loads, capsys.readouterr().out.splitlines()) if log["event"] == "rule_error"]
+        assert (error["rule_id"], error["log_type"]) == (FRAGILE, "cloudtrail") and "KeyError" in error["error"]
+        docs = metrics.documents(dataclasses.asdict(result.stats), result.log_types, result.rule_errors, namespace="T", function="f", timestamp_ms=1)
+        assert [(d.get("LogType"), d.get("RuleId"), d["RuleErrors"]) for d in docs if d.get("RuleErrors")] == [
+            (None, None, 1), ("cloudtrail", None, 1), (None, FRAGILE, 1),
+        ]
+
+    def test_a_record_every_rule_can_read_fires_both(self, generated_rules: Path) -> None:
+        """The same package on a record with an arn: both rules, no error (the hook does run)."""
+        record = {**fake_rules_record("root"), "userIdentity": {"arn": "arn:aws:iam::1:root"}}
+        evaluation = rule_set().evaluate("cloudtrail", record)
+        assert (evaluation.rule_ids, evaluation.errors) == ([FRAGILE, STURDY], [])
 
 
 class TestObservability:

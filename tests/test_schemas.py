@@ -115,7 +115,7 @@ def test_a_broken_schema_is_a_message_not_a_traceback(tmp_path, capsys, monkeypa
     """`sigil compile` with a broken schema prints every schema diagnostic, then fails once."""
     (tmp_path / "x.yml").write_text("name: x\nparser: {type: regex, pattern: '(', skp: 1}\nclassify: {priority: high}\n")
     monkeypatch.chdir(ROOT)
-    status = sigil(["compile", "--schemas", str(tmp_path), "--out", str(tmp_path / "out"), "rules"])
+    status = sigil(["compile", "--schemas", str(tmp_path), "--out", str(tmp_path / "out"), "tests/fixtures/ruleset"])
     err = capsys.readouterr().err
     assert status == 1
     assert "Traceback" not in err
