@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import html
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
