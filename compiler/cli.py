@@ -78,7 +78,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         f"{plural(counts['events'], 'event')}, {plural(counts['alerts'], 'alert')}, "
         f"{counts['unclassified']} unclassified, {plural(counts['rules'], 'rule')} ({args.engine})"
         + (f", {plural(counts['lenient'], 'event')} replayed by required fields, unlike the Lambda" if counts["lenient"] else "")
-        + (f", {counts['unmapped']} fit no log type (use --log-type)" if counts["unmapped"] else ""),
+        + (f", {counts['unmapped']} fit no log type (use --log-type)" if counts["unmapped"] else "")
+        + (f", {plural(counts['rule_errors'], 'rule error')}" if counts.get("rule_errors") else ""),
         file=sys.stderr,
     )
     return 1 if errors else 0

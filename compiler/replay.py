@@ -16,6 +16,7 @@ from dsl.interpreter import eval_expr
 from dsl.lower import rule_expr
 from dsl.rename import rename_fields
 from runtime.classifier import Classifier
+from runtime.logs import brief
 
 from .build import CompiledRule, generate, plan, write_package
 from .passes import optimize
@@ -56,13 +57,21 @@ class Matchers:
         self.engine = engine
         self.modules: dict[str, Any] = {}
 
-    def match(self, log_type: str, record: Any) -> list[Rule]:
-        """The rules matching `record`, each once (a rule has a form per logsource mapping)."""
+    def match(self, log_type: str, record: Any, errors: list | None = None) -> list[Rule]:
+        """The rules matching `record`, each once (a rule has a form per logsource mapping); a rule that
+        raises is left out and recorded in ``errors`` as ``(rule key, exception)``, as in the Lambda."""
+        errors = [] if errors is None else errors
         if self.engine == "compiled":
             module = self.modules.get(log_type)
-            keys = module.match(record) if module else []
+            keys = module.match(record, errors) if module else []
         else:
-            keys = [c.rule.key for c in self.by_type.get(log_type, ()) if eval_expr(c.reference or c.expr, record)]
+            keys = []
+            for c in self.by_type.get(log_type, ()):
+                try:
+                    if eval_expr(c.reference or c.expr, record):
+                        keys.append(c.rule.key)
+                except Exception as exc:  # a hostile record: one rule error, the other rules still run
+                    errors.append((c.rule.key, exc))
         return [self.rules_by_key[k] for k in dict.fromkeys(keys)]
 
 
@@ -127,7 +136,7 @@ def replay(
         if engine == "compiled":
             matchers.modules = load_compiled(result, schemas, Path(tmp))
         classifier = Classifier({"log_types": {n: s.runtime_view() for n, s in schemas.schemas.items()}})
-        counts: dict = {"events": 0, "alerts": 0, "unclassified": 0, "lenient": 0, "notes": []}
+        counts: dict = {"events": 0, "alerts": 0, "unclassified": 0, "lenient": 0, "rule_errors": 0, "notes": []}
 
         def warn(note: str) -> None:
             if len(counts["notes"]) < MAX_NOTES:
@@ -144,9 +153,13 @@ def replay(
                 if replayed.note and replayed.record_index == 0:  # once per event, not per record
                     counts["lenient"] += 1
                     warn(f"{path}: event {replayed.event_index}: {replayed.note}; replayed as {replayed.log_type}")
-                for rule in matchers.match(replayed.log_type, replayed.record):
+                errors: list = []
+                for rule in matchers.match(replayed.log_type, replayed.record, errors):
                     counts["alerts"] += 1
                     emit(Alert(rule, replayed.log_type, path, replayed.event_index, replayed.record_index))
+                for key, exc in errors:
+                    counts["rule_errors"] += 1
+                    warn(f"{path}: event {replayed.event_index}: rule {key} raised {brief(exc)}")
     counts["rules"] = len(result.rules)
     schema_codes = ("E060", "W060", "E061")  # about schemas: with --log-type they don't apply, else the rule just doesn't run
     counts["diagnostics"] = [d for d in result.diagnostics if d.code not in schema_codes]
