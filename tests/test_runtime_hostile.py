@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from runtime import metrics
 from runtime.alerts import build_alert, canonical_json
 from runtime.classifier import Classifier
-from runtime.parsers import ParseError, json_parser, regex_parser
+from runtime.parsers import ParseError, json_parser, regex_parser, syslog_parser
 from runtime.parsers.coerce import Mismatch, _integer
 from runtime.pipeline import Deadline, Runtime, deliver_each, process_batch
 from runtime.rules import RuleSet
@@ -213,6 +213,9 @@ def regex_schemas() -> list[tuple[str, re.Pattern[str], list[str]]]:
         if parser.get("type") == "regex":
             samples = [line for f in sorted((ROOT / "tests" / "samples" / path.stem).iterdir()) for line in f.read_text().splitlines() if line.strip()]
             found.append((path.stem, regex_parser.compile_pattern(parser["pattern"], ()), samples[:3]))
+    syslog = [line for f in sorted((ROOT / "tests" / "samples" / "linux_syslog").iterdir()) for line in f.read_text().splitlines() if line.strip()]
+    found.append(("syslog_rfc3164", syslog_parser.RFC3164, [line for line in syslog if not syslog_parser._is_5424(line)][:3]))
+    found.append(("syslog_rfc5424", syslog_parser.RFC5424, [line for line in syslog if syslog_parser._is_5424(line)][:3]))
     return found
 
 
@@ -328,3 +331,41 @@ def test_build_alert_of_nested_non_finite_context() -> None:
     """A context hook's NaN is made JSON-safe as well."""
     alert = build_alert("r", {"title": "t"}, "app", "s", {"x": 1}, context={"score": math.inf})
     assert alert["context"] == {"score": "Infinity"}
+
+
+class TestHostileEvents:
+    def test_item_whose_reading_raises_is_quarantined_with_its_event(self) -> None:
+        """An EventBridge event of a shape no source foresaw (``resources`` an object) is quarantined whole."""
+        event = {"detail-type": "x", "source": "app", "detail": {"app": 1}, "id": "e1", "resources": {"a": 1}}
+        rt, published, quarantine = runtime()
+        result = process_batch(event, rt)
+        assert result.stats.failed_items == 0 and result.stats.violations() == []
+        (entry,) = quarantine.entries
+        assert entry["stage"] == "decode" and entry["reason"] == "reading eventbridge e1 raised KeyError: 0"
+        assert json.loads(entry["payload"]) == event and published == []
+
+    def test_sns_envelope_in_sqs_with_a_lone_surrogate(self) -> None:
+        """An SNS envelope whose message holds a lone surrogate is read like the SQS body itself would be."""
+        body = json.dumps({"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:1:t", "MessageId": "m", "Message": '{"app": "\ud800"}'})
+        event = {"Records": [{"eventSource": "aws:sqs", "messageId": "1", "body": body, "eventSourceARN": "arn:aws:sqs:us-east-1:1:q"}]}
+        rt, published, quarantine = runtime()
+        result = process_batch(event, rt)
+        assert result.failures == [] and result.stats.violations() == []
+        assert result.stats.records == 1 and len(published) + len(quarantine.entries) == 1
+        for alert in published:
+            json.dumps(alert, allow_nan=False)
+
+
+class TestCommandLine:
+    def test_classify_hostile_file_prints_reasons(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """`sigil classify` on a huge integer, deep nesting and a lone surrogate: one line per record, no traceback."""
+        from compiler.cli import main
+
+        events = tmp_path / "hostile.json"
+        events.write_text('{"app": ' + "7" * 5000 + '}\n' + '{"a":' * 5000 + "1" + "}" * 5000 + '\n{"app": "\\ud800", "n": NaN}\n')
+        status = main(["classify", "--schemas", str(ROOT / "schemas"), str(events)])
+        out, err = capsys.readouterr()
+        lines = [json.loads(line) for line in out.splitlines()]
+        assert status == 1 and err == ""
+        assert [line.get("log_type") or line["stage"] for line in lines] == ["parse", "parse", "json"]
+        assert "a number of more than 4300 digits" in lines[0]["candidates"]["json"]
