@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import json
 import math
 import re
@@ -369,3 +371,32 @@ class TestCommandLine:
         assert status == 1 and err == ""
         assert [line.get("log_type") or line["stage"] for line in lines] == ["parse", "parse", "json"]
         assert "a number of more than 4300 digits" in lines[0]["candidates"]["json"]
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        payloads=st.lists(st.one_of(JSON_PAYLOAD, TEXT_PAYLOAD), min_size=1, max_size=3),
+        log_type=st.sampled_from([None, "json", "windows"]),
+        engine=st.sampled_from(["interpreter", "compiled"]),
+        whole=st.booleans(),
+    )
+    def test_replay_and_classify_survive_hostile_files(
+        self, tmp_path_factory: pytest.TempPathFactory, payloads: list[bytes], log_type: str | None, engine: str, whole: bool
+    ) -> None:
+        """`sigil replay` and `sigil classify` read any file to the end: reasons and notes, no exception
+        (but EventsError, the one-line message for a broken JSON document after the first)."""
+        from compiler.cli import main
+        from compiler.events_io import EventsError
+        from compiler.replay import replay
+
+        directory = tmp_path_factory.mktemp("hostile")
+        rule = directory / "rule.yml"
+        rule.write_text(
+            "title: Any command line\nid: 5d7c1e2a-0000-4000-8000-000000000002\nlogsource:\n  product: windows\n"
+            "detection:\n  selection:\n    CommandLine|contains: a\n  condition: selection\nlevel: high\n"
+        )
+        events = directory / "events.log"
+        events.write_bytes(b"\n".join(payloads))
+        with contextlib.suppress(EventsError):
+            replay([str(rule)], [str(events)], str(ROOT / "schemas"), log_type, engine, lambda alert: None)
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["classify", "--schemas", str(ROOT / "schemas"), str(events), *(["--whole"] if whole else [])]) in (0, 1)
