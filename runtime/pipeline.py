@@ -194,12 +194,13 @@ def process_batch(event: Any, runtime: Runtime) -> BatchResult:
     return result
 
 
-def _record_bytes(record: Any, payload: Payload) -> bytes:
-    """The record (or item) as JSON for the quarantine; the payload's bytes when it cannot be written (too deep)."""
+def _record_bytes(record: Any, fallback: bytes) -> bytes:
+    """The record (or an item's event) as JSON for the quarantine; ``fallback`` (the payload's bytes) when it
+    cannot be written (nested too deeply)."""
     try:
         return json.dumps(record, default=str).encode()
     except (ValueError, RecursionError):
-        return payload.data
+        return fallback
 
 
 def _fail(result: BatchResult, item: Item, reason: str, unfinished: bool = False) -> None:
@@ -234,7 +235,7 @@ class _ItemRun:
         except SourceError as exc:
             self.problems.append(f"source: {exc}")
         except Exception as exc:  # a shape no source foresaw: keep the item's data, do not retry it forever
-            data = _record_bytes(self.item.event, Payload(b"", "", "")) if self.item.event is not None else b""
+            data = _record_bytes(self.item.event, b"") if self.item.event is not None else b""
             origin = Payload(data, "unknown:item", self.item.label, {"item": self.item.label})
             self.quarantine(origin, "decode", f"reading {self.item.label} raised {brief(exc)}", data)
         finally:
@@ -276,11 +277,11 @@ class _ItemRun:
         if over:
             self.stats.over_budget += len(outcome.records)
             for record, _ in outcome.records:
-                self.quarantine(payload, "budget", over, payload.data if alone else _record_bytes(record, payload))
+                self.quarantine(payload, "budget", over, payload.data if alone else _record_bytes(record, payload.data))
             return
         for record, classification in outcome.records:
             if classification.log_type is None:
-                data = payload.data if alone else _record_bytes(record, payload)
+                data = payload.data if alone else _record_bytes(record, payload.data)
                 self.quarantine(payload, "classify", classification.reason, data, classification.reasons)
             else:
                 self.match(payload, classification.log_type, record)
@@ -312,19 +313,19 @@ class _ItemRun:
                 emit("rule_error", "error", log_type=log_type, rule_id=error.rule_id, error=error.error, origin=payload.origin)
         if not evaluation.evaluated:
             reason = f"the matcher of {log_type} raised {evaluation.errors[0].error}"
-            self.quarantine(payload, "match", reason, _record_bytes(record, payload))
+            self.quarantine(payload, "match", reason, _record_bytes(record, payload.data))
             return
         over = self.over_budget(clock, 1, f"matching {log_type}")
         if over:
             self.stats.over_budget += 1
-            self.quarantine(payload, "budget", over, _record_bytes(record, payload))
+            self.quarantine(payload, "budget", over, _record_bytes(record, payload.data))
             return
         alerts = []
         for rule_id in evaluation.rule_ids:
             try:
                 alerts.append(build_alert(rule_id, rules.rule(log_type, rule_id), log_type, payload.source_arn, record))
             except Exception as exc:  # a value no alert can carry: keep the record, not a failed batch
-                self.quarantine(payload, "alert", f"the alert of {rule_id} raised {brief(exc)}", _record_bytes(record, payload))
+                self.quarantine(payload, "alert", f"the alert of {rule_id} raised {brief(exc)}", _record_bytes(record, payload.data))
                 return
         self.stats.records += 1
         if not alerts:
