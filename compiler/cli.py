@@ -83,7 +83,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         + (f", {counts['late']} matched too late for a correlation window" if counts["late"] else "")
         + (f", {counts['merged']} merged by dedup" if counts["merged"] else "")
         + (f", {plural(counts['lenient'], 'event')} replayed by required fields, unlike the Lambda" if counts["lenient"] else "")
-        + (f", {counts['unmapped']} fit no log type (use --log-type)" if counts["unmapped"] else ""),
+        + (f", {counts['unmapped']} fit no log type (use --log-type)" if counts["unmapped"] else "")
+        + (f", {plural(counts['rule_errors'], 'rule error')}" if counts.get("rule_errors") else ""),
         file=sys.stderr,
     )
     return 1 if errors else 0

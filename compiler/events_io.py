@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from runtime.parsers.json_parser import DECODER
+
 
 class EventsError(Exception):
     """An events file that cannot be read; the message says where."""
@@ -29,8 +31,8 @@ def read_bytes(path: str) -> bytes:
 
 def json_documents(text: str, path: str) -> Iterator[Any]:
     """Every top-level JSON value of ``text`` (JSON lines, concatenated or pretty-printed), in order;
-    ``path`` names the file in errors."""
-    decoder = json.JSONDecoder()
+    ``path`` names the file in errors. A repeated key keeps every value, as the Lambda's JSON parser does."""
+    decoder = DECODER
     index, length = 0, len(text)
     while True:
         while index < length and text[index].isspace():
@@ -41,4 +43,8 @@ def json_documents(text: str, path: str) -> Iterator[Any]:
             value, index = decoder.raw_decode(text, index)
         except json.JSONDecodeError as exc:
             raise EventsError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise EventsError(f"{path}: invalid JSON: nested too deeply") from None
+        except ValueError:  # a number past Python's int conversion limit
+            raise EventsError(f"{path}: invalid JSON: a number of more than {sys.get_int_max_str_digits()} digits") from None
         yield value

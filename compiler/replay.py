@@ -21,6 +21,7 @@ from runtime.alert_hooks import alert_with_hooks
 from runtime.classifier import Classifier
 from runtime.correlate import Correlator, event_time
 from runtime.dedup import Deduper
+from runtime.logs import brief
 from runtime.state import MemoryStore
 
 from .build import CompiledRule, generate, plan, rule_metadata, write_package
@@ -107,13 +108,21 @@ class Matchers:
         self.engine = engine
         self.modules: dict[str, Any] = {}
 
-    def match(self, log_type: str, record: Any) -> list[Rule]:
-        """The rules matching `record`, each once (a rule has a form per logsource mapping)."""
+    def match(self, log_type: str, record: Any, errors: list | None = None) -> list[Rule]:
+        """The rules matching `record`, each once (a rule has a form per logsource mapping); a rule that
+        raises is left out and recorded in ``errors`` as ``(rule key, exception)``, as in the Lambda."""
+        errors = [] if errors is None else errors
         if self.engine == "compiled":
             module = self.modules.get(log_type)
-            keys = module.match(record) if module else []
+            keys = module.match(record, errors) if module else []
         else:
-            keys = [c.rule.key for c in self.by_type.get(log_type, ()) if eval_expr(c.reference or c.expr, record)]
+            keys = []
+            for c in self.by_type.get(log_type, ()):
+                try:
+                    if eval_expr(c.reference or c.expr, record):
+                        keys.append(c.rule.key)
+                except Exception as exc:  # a hostile record: one rule error, the other rules still run
+                    errors.append((c.rule.key, exc))
         return [self.rules_by_key[k] for k in dict.fromkeys(keys)]
 
 
@@ -201,7 +210,8 @@ def replay(
                 if replayed.note and replayed.record_index == 0:  # once per event, not per record
                     counts["lenient"] += 1
                     warn(f"{path}: event {replayed.event_index}: {replayed.note}; replayed as {replayed.log_type}")
-                for rule in matchers.match(replayed.log_type, replayed.record):
+                errors: list = []
+                for rule in matchers.match(replayed.log_type, replayed.record, errors):
                     if correlator.takes(rule.key):
                         untimed = correlator.observe(replayed.log_type, rule.key, replayed.record)
                         if untimed:
@@ -226,6 +236,9 @@ def replay(
                         if not admission.send:
                             continue
                     emit(Alert(rule, replayed.log_type, path, replayed.event_index, replayed.record_index, document))
+                for key, exc in errors:  # as the Lambda: a rule that raises is a rule error, the others still run
+                    counts["rule_errors"] += 1
+                    warn(f"{path}: event {replayed.event_index}: rule {key} raised {brief(exc)}")
             flushed = correlator.flush()  # a file as a batch; the state carries over to the next file
             counts["late"] += flushed.late
             counts["alerts"] += len(flushed.alerts)

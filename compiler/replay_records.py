@@ -24,8 +24,9 @@ from typing import Any
 from runtime import parsers
 from runtime.classifier import Classifier, LogType
 from runtime.helpers import get_field
+from runtime.logs import brief
 from runtime.parsers import evtx
-from runtime.parsers.coerce import Mismatch, coerce
+from runtime.parsers.coerce import coerce
 from runtime.sources.limits import Limits
 from runtime.sources.stream import line_payloads
 
@@ -77,7 +78,12 @@ def _payloads(path: str) -> Iterator[_Payload]:
     if isinstance(first, dict | list):
         for document in itertools.chain([first], documents):
             for value in document if isinstance(document, list) else (document,):
-                yield _Payload(json.dumps(value).encode(), value=value)
+                try:
+                    raw = json.dumps(value).encode()
+                except (ValueError, RecursionError) as exc:  # too deep to write again: the Lambda could not read it
+                    yield _Payload(b"", error=f"cannot be read: {brief(exc)}")
+                    continue
+                yield _Payload(raw, value=value)
         return
     for payload in line_payloads(io.BytesIO(data), "file", path, {}, Limits()):
         if payload.error is not None:
@@ -114,12 +120,12 @@ def _forced(index: int, payload: _Payload, log_type: LogType) -> Iterator[Replay
     """The payload parsed by ``log_type``'s parser, whatever its required fields and hints say."""
     try:
         records = parsers.parse(payload.raw, log_type.parser, payload.header)
-    except parsers.ParseError as exc:
-        yield Replayed(index, 0, None, payload.raw, f"{log_type.name}: {exc}")
+    except Exception as exc:  # a ParseError, or a hostile payload the parser did not foresee
+        yield Replayed(index, 0, None, payload.raw, f"{log_type.name}: {exc if isinstance(exc, parsers.ParseError) else brief(exc)}")
         return
     for number, record in enumerate(records):
         if log_type.fields:
-            with contextlib.suppress(Mismatch):  # forced: a value of another type stays as parsed
+            with contextlib.suppress(Exception):  # forced: a value of another type stays as parsed
                 record = coerce(record, log_type.fields)
         yield Replayed(index, number, log_type.name, record)
 

@@ -1,9 +1,14 @@
-"""Build alert documents; the id is stable so that a retried batch republishes the same alerts."""
+"""Build alert documents; the id is stable so that a retried batch republishes the same alerts.
+
+Alerts are valid JSON: a NaN or infinite number in a record (JSON logs may hold ``NaN`` and ``Infinity``,
+which JSON itself does not allow) is written as the string ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -16,13 +21,32 @@ OCSF_VERSION = "1.3.0"
 PRODUCT = {"name": "Sigil", "vendor_name": "Sigil"}
 SEVERITY_IDS = {"informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 SEVERITY_NAMES = {0: "Unknown", 1: "Informational", 2: "Low", 3: "Medium", 4: "High", 5: "Critical"}
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")
 _TECHNIQUE = re.compile(r"^attack\.(t\d{4})(?:\.(\d{3}))?$", re.IGNORECASE)
 
 
 def canonical_json(record: Mapping[str, Any]) -> str:
-    """Serialize ``record`` canonically: sorted keys, no spaces, non-JSON values as ``str``."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    """Serialize ``record`` canonically: sorted keys, no spaces, non-JSON values as ``str``, non-finite
+    numbers as their names (see `json_safe`): always valid JSON."""
+    try:
+        return json.dumps(record, sort_keys=True, separators=(",", ":"), default=str, allow_nan=False)
+    except ValueError:  # a NaN or an infinity: JSON has no literal for them
+        return json.dumps(json_safe(record), sort_keys=True, separators=(",", ":"), default=str, allow_nan=False)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by its name as a string; the same object when
+    it holds none (containers are copied only where something changed)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else NON_FINITE[str(value)]
+    if isinstance(value, dict):
+        items = [(key, json_safe(item)) for key, item in value.items()]
+        return value if all(new is value[key] for key, new in items) else dict(items)
+    if isinstance(value, list | tuple):
+        safe = [json_safe(item) for item in value]
+        return value if all(new is old for new, old in zip(safe, value, strict=True)) else safe
+    return value
 
 
 def alert_id(rule_id: str, record: Mapping[str, Any]) -> str:
@@ -44,8 +68,10 @@ def build_alert(
 
     The title (and description) are rendered from the rule's templates unless a title hook's result is
     passed as ``title``; ``context`` (a context hook's result) is merged over the rule's context fields.
-    Optional keys (description, tags, outputs, context) appear only when they have content.
+    Optional keys (description, tags, outputs, context) appear only when they have content. The record
+    and the context are made JSON-safe (`json_safe`) first.
     """
+    record = json_safe(record)
     alert: dict[str, Any] = {
         "alert_id": alert_id(rule_id, record),
         "rule_id": rule_id,
@@ -60,7 +86,7 @@ def build_alert(
     for key in ("tags", "outputs"):
         if rule.get(key):
             alert[key] = list(rule[key])
-    fields = {**context_fields(rule.get("context") or (), record), **(context or {})}
+    fields = json_safe({**context_fields(rule.get("context") or (), record), **(context or {})})
     if fields:
         alert["context"] = fields
     return alert

@@ -5,6 +5,9 @@ once per distinct parser config; the first candidate accepting at least one reco
 each of its records gets the first candidate of that parser that accepts it. A log type accepts a record
 that has its ``required`` fields, matches its ``patterns`` (``{field: [glob, ...]}``, every field) and
 whose values coerce to its field ``types``; the coerced record is the one matched.
+
+A parser or a check that raises for a hostile payload or record (a bug, a value no code foresaw) is a
+reason like any other: that candidate refuses it, and the pipeline quarantines what no candidate takes.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from runtime import parsers
 from runtime.helpers import MISSING, get_field
+from runtime.logs import brief
 from runtime.parsers.coerce import Field, Mismatch, coerce, field_tree
 from runtime.values import texts
 
@@ -46,6 +50,12 @@ class LogType:
 
     def accept(self, record: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
         """Return ``(coerced record, "")`` when the record belongs to this log type, else ``(None, reason)``."""
+        try:
+            return self._accept(record)
+        except Exception as exc:  # one hostile record must not take its payload, or the batch, down
+            return None, f"{self.name}: checking the record raised {brief(exc)}"
+
+    def _accept(self, record: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
         missing = self.missing(record)
         if missing:
             return None, f"{self.name} lacks {', '.join(missing)}"
@@ -152,6 +162,9 @@ def _parse(raw: bytes, config: Mapping[str, Any], header: bytes | None) -> Any:
         return parsers.parse(raw, config, header)
     except parsers.ParseError as exc:
         return exc
+    except Exception as exc:  # a parser bug or a hostile payload: a reason, never a failed batch
+        return parsers.ParseError(f"the {config.get('type')} parser raised {brief(exc)}")
+
 
 
 def _first_accepting(

@@ -8,8 +8,8 @@ these an alert would have nowhere to go, so the handler refuses to run. Also ``S
 package's ``sources.json``; else every source may carry every log type), ``SIGIL_DEADLINE_MARGIN_MS``
 (stop this long before Lambda's deadline; default 20% of the time left, 0.5 to 5 s),
 ``SIGIL_CLOUDWATCH_ENVELOPE=keep`` (see `runtime.sources.cloudwatch`), ``SIGIL_METRICS_NAMESPACE``,
-``SIGIL_STATE_TABLE`` (correlations and dedup, `runtime.stateful`), and the size limits of
-`runtime.sources.limits`.
+``SIGIL_STATE_TABLE`` (correlations and dedup, `runtime.stateful`), and the size limits and the per-record
+time budget (``SIGIL_RECORD_BUDGET_MS``) of `runtime.sources.limits`.
 """
 
 from __future__ import annotations

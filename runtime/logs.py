@@ -31,6 +31,12 @@ def write(document: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(document, default=str, separators=(",", ":")) + "\n")
 
 
+def brief(exc: BaseException) -> str:
+    """An exception as a one-line reason: its type and the start of its message."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
 def preview(data: bytes | str) -> str:
     """Return the start of a payload, safe to log, for a rejected record."""
     if isinstance(data, bytes):

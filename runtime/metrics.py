@@ -1,6 +1,7 @@
 """CloudWatch Embedded Metric Format (EMF): metric values written as structured log lines.
 
-One line per batch (records, alerts, parse failures, quarantines, rule errors, deliveries), one per
+One line per batch (records, alerts, parse failures, quarantines, records over their time budget, payloads
+holding no record, rule errors, deliveries), one per
 log type seen (records, alerts, rule errors, matching time), one per rule that raised, and one per
 output the alerts went to (delivered, dead-lettered, failed, retries: alarm on dead letters per output). CloudWatch
 Logs turns them into metrics in ``SIGIL_METRICS_NAMESPACE`` (default ``Sigil``), no API call needed.
@@ -24,6 +25,8 @@ BATCH_METRICS = {
     "alerts": ("Alerts", "Count"),
     "parse_failures": ("ParseFailures", "Count"),
     "quarantined": ("Quarantined", "Count"),
+    "over_budget": ("OverBudget", "Count"),
+    "empty_payloads": ("EmptyPayloads", "Count"),
     "rule_errors": ("RuleErrors", "Count"),
     "delivered": ("AlertsDelivered", "Count"),
     "dead_lettered": ("AlertsDeadLettered", "Count"),

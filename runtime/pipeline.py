@@ -3,6 +3,10 @@
 Counts hold for every batch: records = matched + clean + quarantined, and alerts = delivered +
 dead_lettered + undelivered. An item fails (is retried) when its source could not be read, an alert of
 it was neither delivered nor dead-lettered, a quarantine write failed, or the deadline came first.
+
+One record never fails its batch: an exception while reading an item, parsing, classifying, matching or
+building an alert quarantines the record (or the payload, or the item's data) with the exception as the
+reason, and so does a record over its time budget (`Limits.record_budget_ms`, on the remaining-time clock).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runtime.alert_hooks import alert_with_hooks
-from runtime.logs import emit, preview
+from runtime.classifier import Payload as Classified
+from runtime.logs import brief, emit, preview
 from runtime.metrics import OUTPUT_METRICS, LogTypeCounts
 from runtime.quarantine import LogQuarantine, Quarantine, QuarantineError, entry
 from runtime.rules import RuleSet
@@ -67,6 +72,10 @@ class Deadline:
     def expired(self) -> bool:
         """Is less than the margin left? Never, without a Lambda context."""
         return self._remaining is not None and self._remaining() < self.margin_ms
+
+    def clock_ms(self) -> int | None:
+        """The remaining-time clock in milliseconds (counting down), None without a Lambda context."""
+        return self._remaining() if self._remaining is not None else None
 
     def remaining_seconds(self) -> float:
         """Seconds left before Lambda's deadline (infinite without a context), for deliver functions."""
@@ -128,6 +137,8 @@ class Stats:
     clean: int = 0
     quarantined: int = 0
     parse_failures: int = 0
+    over_budget: int = 0  # quarantined for taking longer than the record budget
+    empty_payloads: int = 0  # payloads holding no record: a skipped header line, {"Records": []}
     alerts: int = 0
     delivered: int = 0
     dead_lettered: int = 0
@@ -188,6 +199,15 @@ def process_batch(event: Any, runtime: Runtime) -> BatchResult:
     return result
 
 
+def _record_bytes(record: Any, fallback: bytes) -> bytes:
+    """The record (or an item's event) as JSON for the quarantine; ``fallback`` (the payload's bytes) when it
+    cannot be written (nested too deeply)."""
+    try:
+        return json.dumps(record, default=str).encode()
+    except (ValueError, RecursionError):
+        return fallback
+
+
 def _fail(result: BatchResult, item: Item, reason: str, unfinished: bool = False) -> None:
     """Record a failed item (to retry) and log why."""
     result.stats.failed_items += 1
@@ -219,6 +239,10 @@ class _ItemRun:
                 self.flush(full_only=True)
         except SourceError as exc:
             self.problems.append(f"source: {exc}")
+        except Exception as exc:  # a shape no source foresaw: keep the item's data, do not retry it forever
+            data = _record_bytes(self.item.event, b"") if self.item.event is not None else b""
+            origin = Payload(data, "unknown:item", self.item.label, {"item": self.item.label})
+            self.quarantine(origin, "decode", f"reading {self.item.label} raised {brief(exc)}", data)
         finally:
             getattr(payloads, "close", lambda: None)()  # release an S3 body left half read
         self.flush(full_only=False)
@@ -239,24 +263,47 @@ class _ItemRun:
             reason = f"record of {len(payload.data)} bytes exceeds the limit of {self.runtime.limits.max_record_bytes}"
             self.quarantine(payload, "decode", reason, payload.data[:KEPT_OF_OVERSIZE], size=len(payload.data))
             return
-        outcome = self.runtime.rules.classifier.classify_payload(
-            payload.data, self.runtime.allowed(payload.source), payload.header
-        )
+        started = self.runtime.deadline.clock_ms()
+        try:
+            outcome = self.runtime.rules.classifier.classify_payload(
+                payload.data, self.runtime.allowed(payload.source), payload.header
+            )
+        except Exception as exc:  # the classifier guards each parser and log type; this is the last net
+            outcome = Classified(error=f"classifying raised {brief(exc)}")
         if outcome.error is not None:
             self.stats.parse_failures += 1
             self.quarantine(payload, "parse", outcome.error, payload.data, outcome.reasons)
             return
+        if not outcome.records:
+            self.stats.empty_payloads += 1
+            return
         alone = len(outcome.records) == 1  # then the raw payload is the record, kept byte for byte
+        over = self.over_budget(started, len(outcome.records), "parsing and classifying")
+        if over:
+            self.stats.over_budget += len(outcome.records)
+            for record, _ in outcome.records:
+                self.quarantine(payload, "budget", over, payload.data if alone else _record_bytes(record, payload.data))
+            return
         for record, classification in outcome.records:
             if classification.log_type is None:
-                data = payload.data if alone else json.dumps(record, default=str).encode()
+                data = payload.data if alone else _record_bytes(record, payload.data)
                 self.quarantine(payload, "classify", classification.reason, data, classification.reasons)
             else:
                 self.match(payload, classification.log_type, record)
 
+    def over_budget(self, started: int | None, records: int, what: str) -> str:
+        """Why the work since ``started`` (on the remaining-time clock) is over the budget of ``records``, or ""."""
+        budget = self.runtime.limits.record_budget_ms
+        now = self.runtime.deadline.clock_ms()
+        if started is None or now is None or budget <= 0 or started - now <= budget * records:
+            return ""
+        per = f" ({records} records)" if records > 1 else ""
+        return f"{what} took {started - now} ms{per}, over the budget of {budget} ms a record (SIGIL_RECORD_BUDGET_MS)"
+
     def match(self, payload: Payload, log_type: str, record: dict[str, Any]) -> None:
         """Run the log type's rules on a classified record and buffer its alerts."""
         rules = self.runtime.rules
+        clock = self.runtime.deadline.clock_ms()
         started = time.perf_counter()
         evaluation = rules.evaluate(log_type, record)
         seen = self.result.log_types.setdefault(log_type, LogTypeCounts())
@@ -266,20 +313,32 @@ class _ItemRun:
             self.rule_error(payload, log_type, error.rule_id, error.error)
         if not evaluation.evaluated:
             reason = f"the matcher of {log_type} raised {evaluation.errors[0].error}"
-            self.quarantine(payload, "match", reason, json.dumps(record, default=str).encode())
+            self.quarantine(payload, "match", reason, _record_bytes(record, payload.data))
             return
+        over = self.over_budget(clock, 1, f"matching {log_type}")
+        if over:
+            self.stats.over_budget += 1
+            self.quarantine(payload, "budget", over, _record_bytes(record, payload.data))
+            return
+        resolve = functools.partial(rules.hook, log_type)
+        built = []
+        for rule_id in evaluation.rule_ids:
+            meta = rules.rule(log_type, rule_id)
+            try:
+                alert, failures = alert_with_hooks(rule_id, meta, log_type, payload.source_arn, record, resolve)
+            except Exception as exc:  # a value no alert can carry: keep the record, not a failed batch
+                self.quarantine(payload, "alert", f"the alert of {rule_id} raised {brief(exc)}", _record_bytes(record, payload.data))
+                return
+            built.append((rule_id, meta, alert, failures))
         self.stats.records += 1
-        if not evaluation.rule_ids:
+        if not built:
             self.stats.clean += 1
             return
         self.stats.matched += 1
-        resolve = functools.partial(rules.hook, log_type)
-        for rule_id in evaluation.rule_ids:
-            meta = rules.rule(log_type, rule_id)
-            alert, failures = alert_with_hooks(rule_id, meta, log_type, payload.source_arn, record, resolve)
+        stateful = self.runtime.stateful  # correlations and dedup decide what is sent now
+        for rule_id, meta, alert, failures in built:
             for failure in failures:  # the alert still goes out, with the template title
                 self.rule_error(payload, log_type, failure.rule_id, failure.error)
-            stateful = self.runtime.stateful  # correlations and dedup decide what is sent now
             sent = [alert] if stateful is None else stateful.admit(self.item.item_id, log_type, rule_id, meta, record, alert)
             self.alerts.extend(sent)
             self.stats.alerts += len(sent)

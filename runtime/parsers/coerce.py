@@ -31,17 +31,26 @@ def _integer(value: Any) -> Any:
         return int(value)
     if isinstance(value, str):
         try:
-            return int(value.strip(), 0) if value.strip().lower().startswith("0x") else int(value.strip())
-        except ValueError:
+            return _decimal(int(value.strip(), 0)) if value.strip().lower().startswith("0x") else int(value.strip())
+        except ValueError:  # not a number, or more digits than Python converts (sys.get_int_max_str_digits())
             pass
     raise Mismatch("is not an integer")
+
+
+def _decimal(number: int) -> int:
+    """``number`` if it can be written in decimal: hexadecimal has no digit limit, but str() and JSON do."""
+    str(number)  # ValueError past the limit; it checks the size first, so a huge number fails at once
+    return number
 
 
 def _float(value: Any) -> Any:
     if isinstance(value, float):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise Mismatch("is too large for a number") from None
     if isinstance(value, str):
         try:
             return float(value.strip())

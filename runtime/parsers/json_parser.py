@@ -7,17 +7,43 @@ Options: ``records`` (a path like ``Records[*]`` to nested records), ``embedded_
 JSON strings), ``json_regex_key`` (the record is the JSON object found in that text field, as in a
 syslog line carrying JSON), ``layout: evtx`` (flatten evtx_dump events), ``envelope_keys`` (root fields
 copied into each record, see `runtime.parsers.envelope`).
+
+A key given more than once in one object keeps every value, as a list in order (as the kv parser does):
+``{"CommandLine": "evil", "CommandLine": "benign"}`` reads ``{"CommandLine": ["evil", "benign"]}``, so a
+later value cannot hide an earlier one from the rules. A number with more digits than Python converts
+(``sys.get_int_max_str_digits()``, 4,300) makes the payload invalid JSON, a ParseError like any other.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from runtime.parsers import envelope, evtx, paths
 from runtime.parsers.errors import ParseError
 from runtime.parsers.text import decode, split_lines
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a JSON object; a repeated key keeps every value as a list, in order."""
+    record = dict(pairs)
+    if len(record) == len(pairs):
+        return record
+    record, repeated = {}, set()
+    for key, value in pairs:
+        if key not in record:
+            record[key] = value
+        elif key in repeated:
+            record[key].append(value)
+        else:  # `{"a": "evil", "a": "benign"}` must not hide `evil`
+            record[key] = [record[key], value]
+            repeated.add(key)
+    return record
+
+
+DECODER = json.JSONDecoder(object_pairs_hook=_object)
 
 
 def parse(raw: bytes, options: Mapping[str, Any], header: bytes | None = None) -> list[dict[str, Any]]:
@@ -53,11 +79,13 @@ def extract(obj: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
 def loads(text: str | bytes) -> Any:
     """``json.loads`` that raises ParseError for invalid and for too deeply nested JSON."""
     try:
-        return json.loads(text)
+        return DECODER.decode(text) if isinstance(text, str) else json.loads(text, object_pairs_hook=_object)
     except RecursionError:
         raise ParseError("JSON nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise ParseError(f"invalid JSON: {exc}") from None
+    except ValueError:  # a number past Python's int conversion limit (converting takes quadratic time)
+        raise ParseError(f"invalid JSON: a number of more than {sys.get_int_max_str_digits()} digits") from None
 
 
 _last: tuple[bytes, list[Any] | str] | None = None

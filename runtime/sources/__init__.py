@@ -37,11 +37,15 @@ class Payload:
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One unit of a batch: ``item_id`` for ``batchItemFailures`` (None when the trigger has no partial batches)."""
+    """One unit of a batch: ``item_id`` for ``batchItemFailures`` (None when the trigger has no partial batches).
+
+    ``event`` is the part of the Lambda event the item stands for, quarantined if reading it raises.
+    """
 
     item_id: str | None
     label: str
     read: Callable[[], Iterator[Payload]]
+    event: Any = None
 
 
 def failed(

@@ -48,7 +48,7 @@ def items(event: Mapping[str, Any], limits: Limits) -> list[Item]:
             return
         yield from envelope_payloads(raw, None, None, {})
 
-    return [Item(None, "cloudwatch logs", read)]
+    return [Item(None, "cloudwatch logs", read, event)]
 
 
 def envelope_payloads(

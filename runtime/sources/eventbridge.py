@@ -28,4 +28,4 @@ def items(event: Mapping[str, Any], limits: Limits) -> list[Item]:
         arn = str((event.get("resources") or [source])[0])
         yield Payload(json.dumps(event).encode(), source, arn, {"event_id": event.get("id")})
 
-    return [Item(None, f"eventbridge {event.get('id')}", read)]
+    return [Item(None, f"eventbridge {event.get('id')}", read, event)]

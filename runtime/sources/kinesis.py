@@ -51,7 +51,7 @@ def stream_name(arn: str) -> str:
 def items(records: list[Mapping[str, Any]], limits: Limits) -> list[Item]:
     """Return one item per Kinesis record, identified by its sequence number."""
     return [
-        Item(sequence_number(record), f"kinesis {sequence_number(record)}", _reader(record, limits))
+        Item(sequence_number(record), f"kinesis {sequence_number(record)}", _reader(record, limits), record)
         for record in records
     ]
 

@@ -36,7 +36,7 @@ def payloads(
     elif _is_sns_envelope(doc):
         topic = str(doc["TopicArn"])
         inner = {**origin, "sns_message_id": doc.get("MessageId")}
-        yield from payloads(doc["Message"].encode(), sns_source(topic), topic, inner, limits)
+        yield from payloads(doc["Message"].encode("utf-8", "surrogatepass"), sns_source(topic), topic, inner, limits)
     else:
         yield Payload(body, source, source_arn, origin)
 

@@ -15,7 +15,7 @@ def is_record(record: Mapping[str, Any]) -> bool:
 
 def items(records: list[Mapping[str, Any]], limits: Limits) -> list[Item]:
     """Return one item per SNS record (SNS invocations have no partial batch response)."""
-    return [Item(None, f"sns {_message_id(r)}", _reader(r, limits)) for r in records]
+    return [Item(None, f"sns {_message_id(r)}", _reader(r, limits), r) for r in records]
 
 
 def _message_id(record: Mapping[str, Any]) -> str:

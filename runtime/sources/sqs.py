@@ -20,7 +20,7 @@ def queue_name(arn: str) -> str:
 
 def items(records: list[Mapping[str, Any]], limits: Limits) -> list[Item]:
     """Return one item per message, identified by its message id."""
-    return [Item(str(r.get("messageId", "")), f"sqs {r.get('messageId')}", _reader(r, limits)) for r in records]
+    return [Item(str(r.get("messageId", "")), f"sqs {r.get('messageId')}", _reader(r, limits), r) for r in records]
 
 
 def _reader(record: Mapping[str, Any], limits: Limits) -> Any:
