@@ -150,7 +150,6 @@ def stateful_from_env(rules: Any, environ: Mapping[str, str] | None = None) -> S
 
 @functools.cache
 def _store(table: str) -> StateStore:
-    from runtime.outputs.base import AWS_TIMEOUTS, _boto3_client
-    from runtime.state.dynamodb import DynamoStore
+    from runtime.state.dynamodb import DynamoStore, default_client
 
-    return DynamoStore(table, _boto3_client("dynamodb", *AWS_TIMEOUTS[0]))  # one attempt, the longest timeouts
+    return DynamoStore(table, default_client())

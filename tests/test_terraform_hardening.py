@@ -126,6 +126,9 @@ SOURCE_WIRING = {
         ("aws_cloudwatch_event_target", "sources"),
         ("aws_lambda_permission", "eventbridge"),
     ],
+    # A delivery stream invokes its transformation Lambda with the stream's own role (no resource policy
+    # here): the stream names the module's lambda_alias_arn in its processing configuration.
+    "firehose": [("output", "lambda_alias_arn")],
 }
 # The service principal each invoke permission names, and the event kind it delivers.
 PERMISSION_PRINCIPALS = {
@@ -133,7 +136,13 @@ PERMISSION_PRINCIPALS = {
     "sns": "sns.amazonaws.com",
     "cloudwatch_logs": "logs.amazonaws.com",
     "eventbridge": "events.amazonaws.com",
+    "dedup_flush": "events.amazonaws.com",
 }
+
+
+def _typed_outputs() -> set[str]:
+    """The names of the module's outputs."""
+    return {name for block in _load_dir(MODULE_DIR).get("output", []) for name in block}
 
 
 def _runtime_source_kinds() -> set[str]:
@@ -145,9 +154,10 @@ def test_every_runtime_source_is_wired(resources):
     kinds = _runtime_source_kinds()
     assert {"kinesis", "sqs", "sns", "s3", "cloudwatch", "eventbridge"} <= kinds, kinds
     assert set(SOURCE_WIRING) == kinds, f"detect.py reads {sorted(kinds - set(SOURCE_WIRING))} without Terraform wiring"
+    outputs = {("output", name) for name in _typed_outputs()}
     for kind, wiring in SOURCE_WIRING.items():
         for key in wiring:
-            assert key in resources, f"{kind}: no {key[0]}.{key[1]}"
+            assert key in resources or key in outputs, f"{kind}: no {key[0]}.{key[1]}"
 
 
 def test_triggers_invoke_the_live_alias(resources):
@@ -234,7 +244,7 @@ def _runtime_aws_actions() -> set[str]:
         if path in NOT_RUN_BY_THE_FUNCTION:
             continue
         text = path.read_text(encoding="utf-8")
-        services = set(re.findall(r"""(?<![A-Za-z0-9])(?:aws|_aws|client|_client)\(\s*["']([a-z0-9-]+)["']\s*[,)]""", text))
+        services = set(re.findall(r"""(?<![A-Za-z0-9])(?:aws|_aws|client|_client|_boto3_client)\(\s*["']([a-z0-9-]+)["']\s*[,)]""", text))
         methods = set(re.findall(r"\.([a-z][a-z0-9_]*)\(", text))
         for service in services:
             model = session.get_service_model(service)

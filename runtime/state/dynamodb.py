@@ -25,6 +25,14 @@ MIN_TTL = 24 * 3600.0  # an item lives at least this long after its last write (
 ATTEMPTS = 8
 
 
+def default_client() -> Any:
+    """The Lambda's DynamoDB client: one attempt per call (a throttled write fails the item, which is
+    retried with its batch) and the outputs' longest timeouts."""
+    from runtime.outputs.base import AWS_TIMEOUTS, _boto3_client
+
+    return _boto3_client("dynamodb", *AWS_TIMEOUTS[0])
+
+
 class DynamoStore:
     """`runtime.state.StateStore` over a DynamoDB table (see the module docstring)."""
 
@@ -33,7 +41,7 @@ class DynamoStore:
 
     def update(self, key: str, change: Change[T]) -> T:
         for _ in range(self._attempts):
-            item = self._call("get_item", TableName=self.table_name, Key={"key": {"S": key}}, ConsistentRead=True).get("Item")
+            item = self._call(lambda: self._client.get_item(TableName=self.table_name, Key={"key": {"S": key}}, ConsistentRead=True)).get("Item")
             live = item is not None and float(item.get("expires_at", {}).get("N", "inf")) > self._clock()
             doc = json.loads(item["doc"]["S"]) if live else None
             version = int(item["version"]["N"]) if item is not None else 0
@@ -72,23 +80,24 @@ class DynamoStore:
         keys: list[str] = []
         start: dict[str, Any] | None = None
         while True:
-            page = self._call(
-                "scan",
-                TableName=self.table_name,
-                ProjectionExpression="#key",
-                FilterExpression="begins_with(#key, :prefix)",
-                ExpressionAttributeNames={"#key": "key"},
-                ExpressionAttributeValues={":prefix": {"S": prefix}},
+            arguments = {
+                "TableName": self.table_name,
+                "ProjectionExpression": "#key",
+                "FilterExpression": "begins_with(#key, :prefix)",
+                "ExpressionAttributeNames": {"#key": "key"},
+                "ExpressionAttributeValues": {":prefix": {"S": prefix}},
                 **({"ExclusiveStartKey": start} if start else {}),
-            )
+            }
+            page = self._call(lambda arguments=arguments: self._client.scan(**arguments))
             keys += [item["key"]["S"] for item in page.get("Items", ())]
             start = page.get("LastEvaluatedKey")
             if not start:
                 return sorted(keys)
 
-    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+    def _call(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Make one call; a botocore failure is the store's StateError."""
         try:
-            return getattr(self._client, operation)(**kwargs)
+            return call()
         except (BotoCoreError, ClientError) as exc:
             raise StateError(f"{self.table_name}: {_describe(exc)}") from exc
 

@@ -120,7 +120,7 @@ resource "aws_cloudwatch_event_target" "dedup_flush" {
   count = var.create_state_table ? 1 : 0
 
   rule  = aws_cloudwatch_event_rule.dedup_flush[0].name
-  arn   = aws_lambda_function.this.arn
+  arn   = aws_lambda_alias.live.arn
   input = jsonencode({ sigil = "flush" })
 }
 
@@ -130,6 +130,7 @@ resource "aws_lambda_permission" "dedup_flush" {
   statement_id  = "AllowDedupFlushSchedule"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.this.function_name
+  qualifier     = aws_lambda_alias.live.name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.dedup_flush[0].arn
 }
