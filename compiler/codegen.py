@@ -37,6 +37,7 @@ from compiler.ir import (
     Wildcard,
 )
 from compiler.literal_trie import trie_regex
+from dsl.python_hooks import hook_module_name, module_key
 from runtime.fields import END, START
 
 # The helpers generated modules may import: exactly what the runtime exports.
@@ -78,7 +79,7 @@ class ExprWriter:
         return self.constants[key]
 
     def hook_module(self, module_path: str, resolved: str | None) -> str:
-        name = hook_module_name(module_path)
+        name = hook_module_name(module_key(resolved or module_path))
         self.hooks[name] = resolved
         return name
 
@@ -321,11 +322,6 @@ def literal(value: Any) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     return repr(value)
-
-
-def hook_module_name(module_path: str) -> str:
-    """`rules/helpers/auth.py` → `rules_helpers_auth`: the hook's module name inside the package."""
-    return module_name(module_path.removesuffix(".py").replace("/", "_").replace("\\", "_"))
 
 
 def module_name(log_type: str) -> str:
