@@ -215,6 +215,7 @@ def load_documents(text: str, path: str) -> tuple[list[YNode], list[Diagnostic]]
                     docs.append(_convert(node, path, loader, diags, _Budget()))
             except _TooLarge as exc:
                 diags.append(error("E005", exc.message, Loc(path, *exc.where), exc.hint))
+            loader.aliases.clear()  # ids of this document's nodes, which may be reused once it is freed
     except yaml.MarkedYAMLError as exc:
         diags.append(_yaml_error(exc, path, text.splitlines()))
     except yaml.YAMLError as exc:
@@ -231,6 +232,7 @@ def _skip_document(loader: _Loader) -> None:
     if loader.check_event(yaml.DocumentEndEvent):
         loader.get_event()
     loader.anchors = {}
+    loader.aliases.clear()
     loader.depth = 0
 
 
