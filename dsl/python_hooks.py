@@ -43,7 +43,7 @@ def resolve(module_path: str, rule_path: str) -> Path | None:
     Raises HookError (E086) for a path that leaves the repository: absolute, with `..`, or a symlink to
     a file outside it. The file returned has its symlinks resolved, so one file has one name.
     """
-    written = PurePosixPath(module_path.replace("\\", "/"))
+    written = PurePosixPath(module_path)
     if written.is_absolute() or ".." in written.parts or PureWindowsPath(module_path).drive:
         raise HookError("E086", f"Python module '{module_path}' is outside the repository", OUTSIDE_HINT)
     root = repository_root()
