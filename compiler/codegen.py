@@ -37,7 +37,7 @@ from compiler.ir import (
     Wildcard,
 )
 from compiler.literal_trie import trie_regex
-from dsl.python_hooks import hook_module_name, module_key
+from dsl import python_hooks
 from runtime.fields import END, START
 
 # The helpers generated modules may import: exactly what the runtime exports.
@@ -79,7 +79,7 @@ class ExprWriter:
         return self.constants[key]
 
     def hook_module(self, module_path: str, resolved: str | None) -> str:
-        name = hook_module_name(module_key(resolved or module_path))
+        name = python_hooks.hook_module(module_path, resolved)
         self.hooks[name] = resolved
         return name
 

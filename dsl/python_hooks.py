@@ -64,6 +64,11 @@ def module_key(resolved: str | Path) -> str:
     return (path.relative_to(root) if path.is_relative_to(root) else path).as_posix()
 
 
+def hook_module(module_path: str, resolved: str | None) -> str:
+    """The module name in `sigil_rules._hooks` of the file a reference names (as written, when unresolved)."""
+    return hook_module_name(module_key(resolved or module_path))
+
+
 def hook_module_name(key: str) -> str:
     """The module name of a hook file inside `sigil_rules._hooks`, from its path in the repository.
 
