@@ -163,3 +163,18 @@ class TestExpansions:
         err = capsys.readouterr().err
         assert status == 1
         assert "rule.yml:8:9: error[E122]: 'expand' would make 40,000 patterns of this value, over the 20,000 an item may have" in err
+
+    def test_replay_with_a_forced_log_type_reports_it_too(self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        """`sigil replay --log-type json` lowers every rule itself: the rule too big to lower is left out
+        with its E122, not a traceback."""
+        monkeypatch.chdir(tmp_path)
+        Path("rule.yml").write_text(
+            "title: expand\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n"
+            "  selection:\n    eventName|expand:\n      - '%a%-%b%'\n  condition: selection\n"
+        )
+        Path("placeholders.yml").write_text("a: [" + ", ".join(f"a{i}" for i in range(200)) + "]\nb: [" + ", ".join(f"b{i}" for i in range(200)) + "]\n")
+        Path("events.json").write_text('{"eventName": "a1-b1"}\n')
+        status = main(["replay", "--rules", "rule.yml", "--schemas", str(ROOT / "schemas"), "--log-type", "json", "events.json"])
+        err = capsys.readouterr().err
+        assert status == 1
+        assert "rule.yml:8:9: error[E122]" in err
