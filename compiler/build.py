@@ -14,10 +14,11 @@ from dsl.diagnostics import Diagnostic, warning
 from dsl.expr import Const, Expr, all_of
 from dsl.loader import load_paths
 from dsl.lower import rule_expr
+from dsl.python_hooks import hook_module
 from dsl.rename import rename_fields
 
 from .checks import CHECKS, check_duplicate_ids
-from .codegen import RuleInput, generate_module, generate_package_init, hook_module_name, module_name
+from .codegen import RuleInput, generate_module, generate_package_init, module_name
 from .correlations import correlation_config
 from .passes import optimize
 from .placeholders import check_placeholders, load_placeholders
@@ -138,7 +139,7 @@ def rule_metadata(rule: Rule) -> dict:
 
 def hook_name(ref) -> str | None:
     """`module:function` inside sigil_rules._hooks, for hooks the runtime calls on alerts."""
-    return f"{hook_module_name(ref.module_path)}:{ref.function}" if ref else None
+    return f"{hook_module(ref.module_path, ref.resolved)}:{ref.function}" if ref else None
 
 
 def generate(result: BuildResult, schemas: SchemaSet) -> None:
@@ -154,7 +155,7 @@ def generate(result: BuildResult, schemas: SchemaSet) -> None:
     for c in result.compiled:
         for ref in (c.rule.python.title, c.rule.python.context):
             if ref is not None:
-                result.hooks[hook_module_name(ref.module_path)] = ref.resolved
+                result.hooks[hook_module(ref.module_path, ref.resolved)] = ref.resolved
 
 
 def write_package(result: BuildResult, schemas: SchemaSet, out_dir: Path) -> Path:

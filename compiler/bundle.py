@@ -4,6 +4,7 @@ the given wheels, all at its root; optionally the bytecode of their modules for 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 import zipfile
@@ -26,27 +27,27 @@ BYTECODE_HELP = (
 
 
 class BundleError(Exception):
-    """The inputs cannot make a valid bundle: no wheel, a wheel we cannot unpack, two files with one name."""
+    """The inputs cannot make a valid bundle: no wheel, a wheel we cannot unpack or that reaches outside its
+    own names, two files with one name."""
 
 
 def build_bundle(
     build_dir: Path, out: Path, wheels: Iterable[Path] = (), bytecode_python: str | None = None
 ) -> Path:
     """Write ``out``, the same bytes for the same inputs, from ``runtime/``, ``build_dir/sigil_rules`` and
-    every file of ``wheels`` (their ``*.dist-info`` included, byte for byte, so its RECORD stays true).
+    every file of ``wheels`` but their bytecode (``*.dist-info`` included, byte for byte).
 
     With ``bytecode_python`` (an interpreter: a name on PATH or a path), also the checked-hash ``.pyc`` of
-    every ``.py``, compiled by that interpreter (see ``compiler.bytecode``), except where a wheel ships it."""
+    every ``.py``, compiled by that interpreter (see ``compiler.bytecode``): the only pycs in the bundle."""
     package_dir = Path(build_dir) / PACKAGE
     if not (package_dir / "__init__.py").is_file():
         raise FileNotFoundError(f"{package_dir}/__init__.py not found: run `sigil compile` first")
     entries = {name: path.read_bytes() for name, path in _files(RUNTIME_DIR, "*.py")}
     entries.update((name, path.read_bytes()) for name, path in _files(package_dir, "*"))
-    own = set(entries)
     for wheel in wheels:
         _add_wheel(entries, Path(wheel))
     if bytecode_python is not None:
-        _add_bytecode(entries, own, bytecode_python)
+        _add_bytecode(entries, bytecode_python)
     out = Path(out)
     _write_zip(entries, out)
     return out
@@ -73,30 +74,47 @@ def wheels_in(directory: Path) -> list[Path]:
 
 
 def _add_wheel(entries: dict[str, bytes], wheel: Path) -> None:
-    """Add the files of ``wheel`` to ``entries``, refusing any that would replace a file already there."""
-    for name, data in _wheel_files(wheel):
+    """Add the files of ``wheel`` to ``entries``, refusing any that would replace a file already there
+    or land under a top-level name (package, module or directory) of runtime/, sigil_rules/ or another
+    wheel: Python would import such a name from one of them only, so a wheel could stand in for our
+    modules (say with ``runtime/__pycache__/handler.<tag>.pyc``) or another wheel's."""
+    taken = {_top_level(name) for name in entries}
+    files = dict(_wheel_files(wheel))
+    for name in files:
         if name in entries:
             raise BundleError(
                 f"{wheel.name}: {name} is already in the bundle "
                 "(a wheel may not replace a file of runtime/, sigil_rules/ or another wheel)"
             )
-        entries[name] = data
+        if _top_level(name) in taken:
+            raise BundleError(
+                f"{wheel.name}: {name} is under '{_top_level(name)}', a top-level name already in the bundle "
+                "(a wheel may only add its own packages and modules)"
+            )
+    # A wheel's pyc may be unchecked (used without looking at its source): only ours, compiled from the
+    # sources we ship, go in the bundle.
+    entries.update((name, data) for name, data in files.items() if not name.endswith(SKIPPED_SUFFIXES))
 
 
-def _add_bytecode(entries: dict[str, bytes], own: set[str], python: str) -> None:
-    """Add the ``.pyc`` of every ``.py`` of ``entries``, compiled by ``python``; a wheel's own ``.pyc`` is
-    kept, and one that would replace the bytecode of runtime/ or sigil_rules/ is refused."""
+def _top_level(name: str) -> str:
+    """The import name a zip entry sits under: ``runtime`` for ``runtime/x.py``, ``six`` for ``six.py``
+    and for ``six.cpython-312-x86_64-linux-gnu.so``; a dist-info directory is its own name."""
+    first = name.split("/", 1)[0]
+    if "/" in name or first.endswith((".dist-info", ".data")):
+        return first
+    return first.split(".", 1)[0]
+
+
+def _add_bytecode(entries: dict[str, bytes], python: str) -> None:
+    """Add the ``.pyc`` of every ``.py`` of ``entries``, compiled by ``python`` (wheels' own ``.pyc`` were
+    left out, so every pyc in the bundle is our checked-hash one)."""
     from .bytecode import compile_bytecode
 
     sources = {name: data for name, data in entries.items() if name.endswith(".py")}
     for pyc, data in compile_bytecode(sources, python).items():
-        source = _source_of(pyc)
-        if pyc not in entries:
-            entries[pyc] = data
-        elif source in own:
-            raise BundleError(
-                f"{pyc} is already in the bundle (a wheel may not replace the bytecode of {source})"
-            )
+        if pyc in entries:  # cannot happen: no .pyc is taken from a wheel
+            raise BundleError(f"{pyc} is already in the bundle")
+        entries[pyc] = data
 
 
 def _source_of(pyc: str) -> str | None:
@@ -108,20 +126,50 @@ def _source_of(pyc: str) -> str | None:
 
 
 def _wheel_files(wheel: Path) -> Iterator[tuple[str, bytes]]:
-    """Yield ``(name, bytes)`` for each file of ``wheel``: its names are already those of an install root."""
+    """Yield ``(name, bytes)`` for each file of ``wheel``: its names are already those of an install root.
+
+    Every name must be a plain relative path listed in the wheel's ``*.dist-info/RECORD``. Sourceless
+    bytecode (a ``.pyc`` outside ``__pycache__/``) is refused: it could not be checked, and the module
+    would not import without it."""
     try:
         archive = zipfile.ZipFile(wheel)
     except zipfile.BadZipFile as exc:
         raise BundleError(f"{wheel}: not a wheel ({exc})") from exc
     with archive:
-        for info in archive.infolist():
-            if info.is_dir():
-                continue
-            if _in_data_dir(info.filename):
-                raise BundleError(
-                    f"{wheel.name}: {info.filename} is in a wheel's .data directory (unsupported)"
-                )
-            yield info.filename, archive.read(info)
+        infos = [info for info in archive.infolist() if not info.is_dir()]
+        recorded = _record(wheel, archive, [info.filename for info in infos])
+        for info in infos:
+            name = info.filename
+            if not _plain_relative(name):
+                raise BundleError(f"{wheel.name}: {name!r} is not a relative path inside the wheel")
+            if _in_data_dir(name):
+                raise BundleError(f"{wheel.name}: {name} is in a wheel's .data directory (unsupported)")
+            if name not in recorded:
+                raise BundleError(f"{wheel.name}: {name} is not listed in the wheel's RECORD")
+            if name.endswith(SKIPPED_SUFFIXES) and "__pycache__" not in name.split("/"):
+                raise BundleError(f"{wheel.name}: {name} is bytecode without its source (unsupported)")
+            yield name, archive.read(info)
+
+
+def _record(wheel: Path, archive: zipfile.ZipFile, names: list[str]) -> set[str]:
+    """The paths the wheel's RECORD lists (itself and its signatures included); refuses a wheel without
+    exactly one ``*.dist-info/RECORD`` at its root."""
+    records = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/RECORD")]
+    if len(records) != 1:
+        raise BundleError(f"{wheel.name}: not a wheel (it needs one *.dist-info/RECORD, found {len(records)})")
+    record = records[0]
+    try:
+        lines = archive.read(record).decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"{wheel.name}: {record} is not UTF-8 ({exc})") from exc
+    listed = {row[0] for row in csv.reader(lines) if row}
+    return listed | {record, record + ".jws", record + ".p7s"}
+
+
+def _plain_relative(name: str) -> bool:
+    """Whether ``name`` is ``a/b/c`` with no empty, ``.`` or ``..`` part, no ``\\`` and no drive or root."""
+    parts = name.split("/")
+    return not ("\\" in name or ":" in parts[0] or any(part in ("", ".", "..") for part in parts))
 
 
 def _in_data_dir(name: str) -> bool:

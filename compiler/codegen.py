@@ -38,6 +38,7 @@ from compiler.ir import (
 )
 from compiler.literal_trie import trie_regex
 from compiler.literals import comment_text, identifier, literal, number
+from dsl import python_hooks
 from runtime.fields import END, START
 
 # The helpers generated modules may import: exactly what the runtime exports.
@@ -79,7 +80,7 @@ class ExprWriter:
         return self.constants[key]
 
     def hook_module(self, module_path: str, resolved: str | None) -> str:
-        name = identifier(hook_module_name(module_path))
+        name = identifier(python_hooks.hook_module(module_path, resolved))
         self.hooks[name] = resolved
         return name
 
@@ -315,9 +316,6 @@ def generate_package_init(modules: dict[str, str], generator: str) -> str:
     return _environment().get_template("package_init.py.j2").render(modules=sorted(modules.items()), generator=generator)
 
 
-def hook_module_name(module_path: str) -> str:
-    """`rules/helpers/auth.py` → `rules_helpers_auth`: the hook's module name inside the package."""
-    return module_name(module_path.removesuffix(".py").replace("/", "_").replace("\\", "_"))
 
 
 def module_name(log_type: str) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dsl.ast import Rule
+from dsl.ast import FieldItem, Rule
 from dsl.diagnostics import Diagnostic, Loc, error, warning
-from dsl.modifiers import placeholder_names
+from dsl.modifiers import ModifierError, lower_item, placeholder_names
 from dsl.yaml_source import load_documents
 
 DEFAULT_FILE = "placeholders.yml"
@@ -41,14 +41,29 @@ def load_placeholders(path: str | None) -> tuple[Placeholders, list[Diagnostic]]
 
 
 def check_placeholders(rule: Rule, values: Placeholders) -> list[Diagnostic]:
-    """A warning for each `%name%` an `expand` value uses that has no values (it then matches nothing)."""
+    """A warning for each `%name%` an `expand` value uses that has no values (it then matches nothing),
+    and an error (E122) for an item whose values would expand past `MAX_VARIANTS` patterns."""
     diags = []
     for selection in rule.detection.selections:
         for alternative in selection.alternatives:
             for item in alternative:
-                for name in placeholder_names(item):
+                names = placeholder_names(item)
+                for name in names:
                     if name not in values:
                         diags.append(
                             warning("W090", f"placeholder '%{name}%' has no values, so this item matches nothing", item.loc, f"add '{name}:' with a list of values to {DEFAULT_FILE} or pass --placeholders FILE")
                         )
+                if names:
+                    diags.extend(_check_expansion(item, values))
     return diags
+
+
+def _check_expansion(item: FieldItem, values: Placeholders) -> list[Diagnostic]:
+    """The loader checked the item without placeholder values; its size depends on them."""
+    try:
+        lower_item(item, values)
+    except ModifierError as exc:
+        index = exc.value_index
+        loc = item.value_locs[index] if index is not None and index < len(item.value_locs) else item.loc
+        return [error(exc.code, exc.message, loc, exc.hint)]
+    return []

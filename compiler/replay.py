@@ -27,6 +27,7 @@ from runtime.state import MemoryStore
 from .build import CompiledRule, generate, plan, rule_metadata, write_package
 from .correlations import correlation_config
 from .passes import optimize
+from .placeholders import check_placeholders
 from .replay_hooks import HookResolver
 from .replay_records import GENERIC, file_records
 from .schemas import SchemaSet
@@ -176,12 +177,14 @@ def replay(
     """Evaluate the rules on every record of the event files (see `compiler.replay_records`); return counts
     for the summary, with the first notes on records not replayed, or replayed unlike the Lambda."""
     result, schemas = plan(rule_paths, schemas_dir, placeholders_file=placeholders_file)
+    # A rule whose placeholders expand too far (E122, reported by plan) cannot be lowered at all.
+    rules = [r for r in result.rules if not any(d.is_error for d in check_placeholders(r, result.placeholders))]
     if log_type == GENERIC:
-        result.compiled = generic_rules(result.rules, result.placeholders)
+        result.compiled = generic_rules(rules, result.placeholders)
     elif log_type is not None:
         if log_type not in schemas.schemas:
             raise SystemExit(f"sigil replay: unknown log type '{log_type}' (known: {', '.join(sorted(schemas.schemas))}, json)")
-        result.compiled = [c for r in result.rules if r.enabled for c in forced_rules(r, log_type, schemas, result.placeholders)]
+        result.compiled = [c for r in rules if r.enabled for c in forced_rules(r, log_type, schemas, result.placeholders)]
     matchers = Matchers(result.compiled, engine)
     with tempfile.TemporaryDirectory(prefix="sigil-replay-") as tmp:
         if engine == "compiled":

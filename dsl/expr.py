@@ -7,7 +7,7 @@ A `field` of None means a keyword search: the test applies to every string value
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +111,12 @@ class TimePart:
 
 @dataclass(frozen=True, slots=True)
 class PyCall:
-    """A Python escape hatch: `function(record)` is truthy. `module_path` is as written in the rule."""
+    """A Python escape hatch: `function(record)` is truthy. `module_path` is as written in the rule;
+    `resolved` is the file it names, part of the identity (one written path may name two files)."""
 
     module_path: str
     function: str
-    resolved: str | None = field(default=None, compare=False)
+    resolved: str | None = None
 
     @property
     def field(self) -> None:

@@ -17,7 +17,7 @@ from .documents import Correlation, Filter, check_references, read_special_docum
 from .filters import apply_filters
 from .lower import matching_names
 from .modifiers import ModifierError, lower_item
-from .python_hooks import REF_FORM, parse_ref, resolve
+from .python_hooks import REF_FORM, HookError, parse_ref, resolve
 from .python_hooks import check as check_hook
 from .yaml_source import YNode, load_documents
 
@@ -366,7 +366,11 @@ class _RuleBuilder:
                 self.err("E085", f"'{text}' is not a reference to a Python function", node.loc, f"write {REF_FORM}")
             return None
         module_path, function = parsed
-        found = resolve(module_path, node.loc.path)
+        try:
+            found = resolve(module_path, node.loc.path)
+        except HookError as exc:
+            self.err(exc.code, exc.message, node.loc, exc.hint)
+            return None
         ref = ast.PyRef(module_path, function, node.loc, str(found) if found else None)
         problem = check_hook(ref, node.loc.path, role)
         if problem is not None:

@@ -46,8 +46,13 @@ KNOWN = frozenset(
     (*POSITION, *ENCODINGS, *COMPARE, *TIME_PARTS, *REGEX_FLAGS, *FLAGS, "base64", "base64offset", "windash", "re", "cidr", "exists", "fieldref", "expand")
 )
 WINDASH_CHARS = ("-", "/", "–", "—", "―")
+WINDASH_VARIANTS = len(WINDASH_CHARS)
 WINDASH_AT = re.compile(r"\B[-/]\b")
 MAX_WINDASH = 6  # 5**6 variants at most for one value
+# Patterns expand, windash and base64offset may make for one item, all its values together: checked
+# before each expansion is built, so a hostile rule is refused in constant time and memory. The SigmaHQ
+# corpus needs at most 165; one value with MAX_WINDASH dashes makes 15,625.
+MAX_VARIANTS = 20_000
 PLACEHOLDER = re.compile(r"(?<!\\)%([A-Za-z0-9_.\-]+)%")
 
 # Modifiers that may follow `re` and `cidr`, which must come first.
@@ -143,12 +148,30 @@ def lower_item(item: FieldItem, placeholders: dict[str, list[str]] | None = None
         if field is None:
             raise ModifierError("E112", "an empty keyword list matches nothing")
         return IsNull(field)
-    exprs = [_lower_value(field, value, chain, placeholders, i) for i, value in enumerate(item.values)]
+    budget = _Budget()
+    exprs = [_lower_value(field, value, chain, placeholders, i, budget) for i, value in enumerate(item.values)]
     combined = all_of(exprs) if chain.link_all else any_of(exprs)
     return Not(combined) if chain.negated else combined
 
 
-def _lower_value(field: str | None, value, chain: Chain, placeholders, index: int) -> Expr:
+@dataclass(slots=True)
+class _Budget:
+    """The patterns an item's values may still expand into (MAX_VARIANTS for all of them)."""
+
+    left: int = MAX_VARIANTS
+
+    def check(self, count: int, mod: str, index: int) -> None:
+        if count > self.left:
+            used = MAX_VARIANTS - self.left
+            so_far = f", and the values before it made {used:,}:" if used else ","
+            hint = {
+                "expand": "placeholders multiply: give them fewer values, or split the item into several selections",
+                "windash": "split the values into several selections, or use 're' with [-/–—―]",
+            }.get(mod, "split the values into several selections")
+            raise ModifierError("E122", f"'{mod}' would make {count:,} patterns of this value{so_far} over the {MAX_VARIANTS:,} an item may have", hint, index)
+
+
+def _lower_value(field: str | None, value, chain: Chain, placeholders, index: int, budget: _Budget | None = None) -> Expr:
     mods = chain.mods
     if value is None:
         if field is None:
@@ -172,13 +195,13 @@ def _lower_value(field: str | None, value, chain: Chain, placeholders, index: in
         if value != value:  # NaN: no number compares to it, the test could never hold
             raise ModifierError("E116", f"modifier '{chain.compare}' needs a number, not .nan (nothing compares to it)", "write a number; .inf and -.inf are allowed", index)
         return NumCompare(field, chain.compare, value)
-    patterns = _patterns(value, mods, placeholders, index)
+    patterns = _patterns(value, mods, placeholders, index, budget or _Budget())
     if field is None and chain.position is None:
         patterns = [ss.wrap(p, True, True) for p in patterns]
     return any_of([pattern_leaf(field, p, chain.cased) for p in patterns])
 
 
-def _patterns(value, mods: tuple[str, ...], placeholders, index: int) -> list[ss.Pattern]:
+def _patterns(value, mods: tuple[str, ...], placeholders, index: int, budget: _Budget) -> list[ss.Pattern]:
     if isinstance(value, bool):
         patterns = [ss.literal("true" if value else "false")]
     elif isinstance(value, int | float):
@@ -188,6 +211,7 @@ def _patterns(value, mods: tuple[str, ...], placeholders, index: int) -> list[ss
     encoding: str | None = None
     for mod in mods:
         if mod == "expand":
+            budget.check(sum(_expand_count(p, placeholders or {}) for p in patterns), mod, index)
             patterns = [v for p in patterns for v in _expand(p, placeholders or {})]
         elif mod in ENCODINGS:
             encoding = ENCODINGS[mod]
@@ -196,12 +220,18 @@ def _patterns(value, mods: tuple[str, ...], placeholders, index: int) -> list[ss
                 raise ModifierError("E117", f"modifier '{mod}' cannot encode wildcards", "escape '*' and '?' as '\\*' and '\\?'", index)
             raw = [_encode(ss.text_of(p), encoding) for p in patterns]
             encode = _base64offset if mod == "base64offset" else _base64
+            budget.check(len(raw) * (3 if mod == "base64offset" else 1), mod, index)
             patterns = [ss.literal(text) for r in raw for text in encode(r)]
             encoding = None
         elif mod == "windash":
+            slots = [_windash_slots(p) for p in patterns]
+            if max(slots, default=0) > MAX_WINDASH:
+                raise _too_many_dashes(max(slots), index)
+            budget.check(sum(WINDASH_VARIANTS**n for n in slots), mod, index)
             patterns = [v for p in patterns for v in _windash(p, index)]
         elif mod in POSITION:
             patterns = [ss.wrap(p, mod != "startswith", mod != "endswith") for p in patterns]
+    budget.left -= len(patterns)
     return patterns
 
 
@@ -241,6 +271,11 @@ def _base64offset(raw: bytes) -> list[str]:
     return out
 
 
+def _windash_slots(pattern: ss.Pattern) -> int:
+    """How many dashes of `pattern` windash rewrites."""
+    return sum(len(WINDASH_AT.findall(part)) for part in pattern if part not in ss.WILDCARDS)
+
+
 def _windash(pattern: ss.Pattern, index: int) -> list[ss.Pattern]:
     """Every spelling of a pattern with `-` or `/` at a word start written as any of five dashes."""
     pieces: list[list[str]] = []  # per part: the alternatives for each slot
@@ -258,8 +293,22 @@ def _windash(pattern: ss.Pattern, index: int) -> list[ss.Pattern]:
             prev = cut + 1
         pieces.append([part[prev:]])
     if slots > MAX_WINDASH:
-        raise ModifierError("E118", f"windash would expand {slots} dashes into {5 ** slots} variants", "split the value or use 're'", index)
+        raise _too_many_dashes(slots, index)
     return [ss.parse_parts(combo) for combo in itertools.product(*pieces)]
+
+
+def _too_many_dashes(slots: int, index: int) -> ModifierError:
+    return ModifierError("E118", f"windash would expand {slots} dashes into {WINDASH_VARIANTS**slots} variants", "split the value or use 're'", index)
+
+
+def _expand_count(pattern: ss.Pattern, placeholders: dict[str, list[str]]) -> int:
+    """How many patterns `_expand` makes of `pattern`: the product of its placeholders' value counts."""
+    count = 1
+    for part in pattern:
+        if part not in ss.WILDCARDS:
+            for m in PLACEHOLDER.finditer(part):
+                count *= len(placeholders.get(m.group(1), []))
+    return count
 
 
 def _expand(pattern: ss.Pattern, placeholders: dict[str, list[str]]) -> list[ss.Pattern]:

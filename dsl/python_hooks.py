@@ -7,13 +7,15 @@ import inspect
 import keyword
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import ModuleType
 
 from .ast import PyRef
 from .diagnostics import Diagnostic, did_you_mean, error
 
 REF_FORM = "path/to/module.py:function"
+OUTSIDE_HINT = "hook modules must be inside the working directory (the repository), named by a relative path without '..'"
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 class HookError(Exception):
@@ -36,11 +38,71 @@ def is_plain_identifier(name: str) -> bool:
     return name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
 
 
+def repository_root() -> Path:
+    """The folder hook modules must lie in: the working directory (the repository's root, where `sigil`
+    runs), symlinks resolved. Their files are copied into the bundle, so nothing outside it may be."""
+    return Path.cwd().resolve()
+
+
 def resolve(module_path: str, rule_path: str) -> Path | None:
-    """The module file: relative to the working directory, else to a folder above the rule file."""
-    candidates = [Path.cwd() / module_path]
-    candidates += [parent / module_path for parent in Path(rule_path).resolve().parents]
-    return next((c for c in candidates if c.is_file()), None)
+    """The module file: relative to the working directory, else to a folder above the rule file inside it.
+
+    Raises HookError (E086) for a path that leaves the repository: absolute, with `..`, or a symlink to
+    a file outside it. The file returned has its symlinks resolved, so one file has one name.
+    """
+    written = PurePosixPath(module_path)
+    if written.is_absolute() or ".." in written.parts or PureWindowsPath(module_path).drive:
+        raise HookError("E086", f"Python module '{module_path}' is outside the repository", OUTSIDE_HINT)
+    root = repository_root()
+    bases = [root] + [parent for parent in Path(rule_path).resolve().parents if parent.is_relative_to(root)]
+    found = next((base / written for base in bases if (base / written).is_file()), None)
+    if found is None:
+        return None
+    real = found.resolve()
+    if not real.is_relative_to(root):
+        raise HookError("E086", f"Python module '{module_path}' is a link to {real}, outside the repository", OUTSIDE_HINT)
+    return real
+
+
+def module_key(resolved: str | Path) -> str:
+    """The hook file's path from the repository root, `rules/helpers/auth.py`: what its module is named by."""
+    path = Path(resolved)
+    root = repository_root()
+    return (path.relative_to(root) if path.is_relative_to(root) else path).as_posix()
+
+
+def hook_module(module_path: str, resolved: str | None) -> str:
+    """The module name in `sigil_rules._hooks` of the file a reference names (as written, when unresolved)."""
+    return hook_module_name(module_key(resolved or module_path))
+
+
+def hook_module_name(key: str) -> str:
+    """The module name of a hook file inside `sigil_rules._hooks`, from its path in the repository.
+
+    Distinct paths give distinct names, even where file names differ only in case (the build may write
+    them to a case-insensitive disk): lowercase ASCII letters and digits stay, `/` is `__`, and every
+    other character is `_` and a code: `_1` for `_`, `_2x` for the capital X, `_3<hex>_` for the rest,
+    so no two paths can spell the same name. The `hook_` prefix keeps it an identifier that is no
+    keyword and no name of the generated module.
+
+    >>> hook_module_name("rules/helpers/auth.py"), hook_module_name("rules/helpers_auth.py")
+    ('hook_rules__helpers__auth', 'hook_rules__helpers_1auth')
+    >>> hook_module_name("Class.py"), hook_module_name("règles/1-x.py")
+    ('hook__2class', 'hook_r_3e8_gles__1_32d_x')
+    """
+    out = []
+    for char in key.removesuffix(".py"):
+        if char in _PLAIN:
+            out.append(char)
+        elif char == "/":
+            out.append("__")
+        elif char == "_":
+            out.append("_1")
+        elif "A" <= char <= "Z":
+            out.append("_2" + char.lower())
+        else:
+            out.append(f"_3{ord(char):x}_")
+    return "hook_" + "".join(out)
 
 
 @cache

@@ -228,6 +228,60 @@ class TestWheels:
             build_bundle(build_dir, out, wheels)
         assert not out.exists()
 
+    @pytest.mark.parametrize(
+        ("name", "problem"),
+        [
+            ("../evil.py", "'../evil.py' is not a relative path inside the wheel"),
+            ("fakeac/../../evil.py", "'fakeac/../../evil.py' is not a relative path inside the wheel"),
+            ("/etc/evil.py", "'/etc/evil.py' is not a relative path inside the wheel"),
+            ("C:/evil.py", "'C:/evil.py' is not a relative path inside the wheel"),
+            ("fakeac\\..\\..\\evil.py", "is not a relative path inside the wheel"),
+            ("fakeac/./x.py", "'fakeac/./x.py' is not a relative path inside the wheel"),
+            ("runtime/__pycache__/handler.cpython-312.pyc", "runtime/__pycache__/handler.cpython-312.pyc is under 'runtime'"),
+            ("runtime/extra.py", "runtime/extra.py is under 'runtime', a top-level name already in the bundle"),
+            ("sigil_rules/_hooks/x.py", "is under 'sigil_rules'"),
+            ("runtime.py", "runtime.py is under 'runtime'"),
+            ("sigil_rules.cpython-312-x86_64-linux-gnu.so", "is under 'sigil_rules'"),
+            ("fakeac/sourceless.pyc", "fakeac/sourceless.pyc is bytecode without its source"),
+        ],
+    )
+    def test_hostile_entries_refused(self, name: str, problem: str, build_dir: Path, tmp_path: Path) -> None:
+        """A wheel may add only its own top-level names, by plain relative paths, and no sourceless
+        bytecode: anything else is refused with the entry named, and no zip is written."""
+        wheel = write_wheel(tmp_path / "wheels", {"fakeac/__init__.py": FAKE_MODULE, name: b"x = 1\n"})
+        out = tmp_path / "sigil-lambda.zip"
+        with pytest.raises(BundleError, match=re.escape(problem)):
+            build_bundle(build_dir, out, [wheel])
+        assert not out.exists()
+
+    def test_another_wheels_top_level_refused(self, build_dir: Path, tmp_path: Path) -> None:
+        """A second wheel may not add a module inside the first wheel's package."""
+        first = write_wheel(tmp_path / "one")
+        second = write_wheel(tmp_path / "two", {"fakeac/patch.py": b"x = 1\n"}, name="other")
+        with pytest.raises(BundleError, match=re.escape("fakeac/patch.py is under 'fakeac'")):
+            build_bundle(build_dir, tmp_path / "x.zip", [first, second])
+
+    def test_wheel_bytecode_left_out(self, build_dir: Path, tmp_path: Path) -> None:
+        """A wheel's __pycache__ is not bundled: without --bytecode the bundle holds no pyc at all."""
+        shipped = f"fakeac/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"
+        wheel = write_wheel(tmp_path / "w", {"fakeac/__init__.py": FAKE_MODULE, shipped: b"unchecked"})
+        entries = bundled(build_bundle(build_dir, tmp_path / "a.zip", [wheel]))
+        assert "fakeac/__init__.py" in entries
+        assert not [n for n in entries if n.endswith(".pyc")]
+
+    def test_unrecorded_file_refused(self, build_dir: Path, tmp_path: Path) -> None:
+        """A file the wheel's RECORD does not list is refused; so is a wheel without a RECORD."""
+        wheel = write_wheel(tmp_path / "w")
+        with zipfile.ZipFile(wheel, "a") as archive:
+            archive.writestr("fakeac/hidden.py", b"x = 1\n")
+        with pytest.raises(BundleError, match=re.escape("fakeac/hidden.py is not listed in the wheel's RECORD")):
+            build_bundle(build_dir, tmp_path / "x.zip", [wheel])
+        bare = tmp_path / "bare-1.0-py3-none-any.whl"
+        with zipfile.ZipFile(bare, "w") as archive:
+            archive.writestr("bare.py", b"x = 1\n")
+        with pytest.raises(BundleError, match=re.escape("needs one *.dist-info/RECORD, found 0")):
+            build_bundle(build_dir, tmp_path / "y.zip", [bare])
+
     def test_data_directory_refused(self, build_dir: Path, tmp_path: Path) -> None:
         """Files under a wheel's ``.data/`` belong elsewhere than the install root: refused, not misplaced."""
         wheel = write_wheel(tmp_path / "wheels", {"fakeac-1.0.data/scripts/tool": b"#!/bin/sh\n"})
@@ -469,8 +523,8 @@ class TestBytecode:
         assert f"compiled from source: {init}" in completed.stderr
 
     def test_wheel_modules(self, build_dir: Path, tmp_path: Path) -> None:
-        """A wheel's module gets its pyc too, unless the wheel ships it (kept byte for byte); a wheel's pyc
-        for a module of runtime/ is refused."""
+        """A wheel's module gets our checked-hash pyc too, in place of any the wheel ships (which may be
+        unchecked); a wheel's pyc for a module of runtime/ is refused."""
         tag = sys.implementation.cache_tag
         shipped = f"fakeac/__pycache__/__init__.{tag}.pyc"
         plain = write_wheel(tmp_path / "plain")
@@ -479,11 +533,11 @@ class TestBytecode:
         )
         assert marshal.loads(entries[shipped][16:]).co_filename == "fakeac/__init__.py"
         own = write_wheel(tmp_path / "own", {"fakeac/__init__.py": FAKE_MODULE, shipped: b"the wheel's own"})
-        entries = bundled(build_bundle(build_dir, tmp_path / "b.zip", [own], bytecode_python=sys.executable))
-        assert entries[shipped] == b"the wheel's own"
+        ours = bundled(build_bundle(build_dir, tmp_path / "b.zip", [own], bytecode_python=sys.executable))
+        assert ours[shipped] == entries[shipped]
         clashing = f"runtime/__pycache__/handler.{tag}.pyc"
         clasher = write_wheel(tmp_path / "clash", {clashing: b"x"}, name="clasher")
-        with pytest.raises(BundleError, match=re.escape(f"{clashing} is already in the bundle")):
+        with pytest.raises(BundleError, match=re.escape(f"{clashing} is under 'runtime'")):
             build_bundle(build_dir, tmp_path / "c.zip", [clasher], bytecode_python=sys.executable)
 
     def test_missing_interpreter(

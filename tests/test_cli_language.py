@@ -279,7 +279,7 @@ detection:
         monkeypatch.chdir(tmp_path)
         result = compile_rules(["rules"], str(ROOT / "schemas"), tmp_path / "build")
         assert not result.errors
-        assert (tmp_path / "build" / "sigil_rules" / "_hooks" / "rules_helpers_auth.py").is_file()
+        assert (tmp_path / "build" / "sigil_rules" / "_hooks" / "hook_rules__helpers__auth.py").is_file()
         monkeypatch.syspath_prepend(str(tmp_path / "build"))
         for name in [m for m in sys.modules if m.startswith("sigil_rules")]:
             monkeypatch.delitem(sys.modules, name)

@@ -100,8 +100,9 @@ def test_sigma_corpus_round_trips():
     _corpus_round_trip([SIGMA / "rules", SIGMA / "rules-placeholder"])
 
 
-def test_python_hooks_round_trip(tmp_path):
+def test_python_hooks_round_trip(tmp_path, monkeypatch):
     """A rule with Python escape hatches prints the references as written and loads back equal beside its module."""
+    monkeypatch.chdir(tmp_path)  # hook modules must be inside the working directory
     (tmp_path / "helpers").mkdir()
     (tmp_path / "helpers" / "hooks.py").write_text("def admin(record):\n    return True\n\ndef title(record):\n    return 't'\n")
     path = tmp_path / "rules" / "r.yml"
