@@ -143,5 +143,8 @@ rollback:  ## point the live alias of FUNCTION (default sigil) at an earlier ver
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf build .pytest_cache .hypothesis mutants
 
+.PHONY: check
+check: scan lint test  ## what CI runs: the Terraform scan (first: a test checks its result), lint, every test
+
 .PHONY: all
-all: lint test scan  ## what CI runs
+all: check
