@@ -18,6 +18,7 @@ import pytest
 
 from compiler.codegen import ExprWriter
 from compiler.ir import InSet, Not
+from dsl.python_hooks import hook_module_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,7 +104,7 @@ def test_modules_manifest_and_zip_are_byte_identical_across_processes_and_folder
     (_, first), (_, second) = builds
     one, two = files(first), files(second)
     assert sorted(one) == sorted(two)
-    assert {"sigil_rules/cloudtrail.py", "sigil_rules/manifest.json", "sigil_rules/_hooks/hooks_odd.py", "sigil-lambda.zip"} <= set(one)
+    assert {"sigil_rules/cloudtrail.py", "sigil_rules/manifest.json", f"sigil_rules/_hooks/{hook_module_name('hooks/odd.py')}.py", "sigil-lambda.zip"} <= set(one)
     assert [name for name in one if one[name] != two[name]] == []
 
 

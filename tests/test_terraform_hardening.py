@@ -88,7 +88,9 @@ def test_checkov_pinned_in_its_own_venv_and_run_by_ci():
     assert "$(SCAN_VENV)/bin/checkov --directory deploy/terraform" in recipe.group(1)
     assert "--soft-fail" not in recipe.group(1)
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
-    assert "make scan" in ci and ci.index("make scan") > ci.index("make install")
+    assert "make check" in ci and ci.index("make check") > ci.index("make install")
+    check = re.search(r"^check: (.*?)(?:  ##.*)?$", makefile, re.M)
+    assert check and check.group(1).split()[0] == "scan", "make check scans first (a test reads the scan's venv)"
 
 
 def test_checkov_finds_no_failed_check():
