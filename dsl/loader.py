@@ -181,6 +181,7 @@ class _RuleBuilder:
         for key in ("title", "description"):
             self.check_template(doc.get(key), key)
         self.hook_names: set[str] = set()
+        self.broken_hook = False
         self.broken_names: set[str] = set()
         self.piped_names: dict[str, str] = {}  # `keywords` -> `keywords|re`
         python = self.python_hooks(doc.get("python"))
@@ -196,7 +197,7 @@ class _RuleBuilder:
             "context": self.context(doc.get("context")),
             "dedup": self.dedup(doc.get("dedup")),
         }
-        if title is None or logsource is None or detection is None:
+        if title is None or logsource is None or detection is None or self.broken_hook:
             return None
         return Rule(
             title=title,
@@ -347,6 +348,8 @@ class _RuleBuilder:
                     ref = self.pyref(ref_node, "condition")
                     if ref is not None:
                         conditions.append((name, ref))
+                    else:  # reported; the condition naming it could not be evaluated, so no rule is built
+                        self.broken_hook = True
         for key, _, _ in node.value:
             if key not in ("conditions", "title", "context"):
                 self.err("E084", f"unknown key 'python.{key}'", node.key_loc(key), did_you_mean(key, ["conditions", "title", "context"]))

@@ -50,3 +50,26 @@ def test_a_mistake_is_a_message(argv, status, message, files, capsys, monkeypatc
     err = capsys.readouterr().err
     assert message.format(**files) in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["compile", "lint", "replay"])
+def test_a_condition_hook_that_cannot_load_is_a_diagnostic(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing hook module was E080 and then a LowerError traceback (the rule was still lowered)."""
+    rule = tmp_path / "rule.yml"
+    rule.write_text(
+        "title: hook missing\nlogsource: {product: aws, service: cloudtrail}\npython:\n  conditions:\n"
+        "    is_odd: hooks/missing.py:is_odd\ndetection:\n  sel:\n    eventName: A\n  condition: sel and is_odd\nlevel: low\n"
+    )
+    events = tmp_path / "events.json"
+    events.write_text('{"eventVersion": "1.08", "eventSource": "s3.amazonaws.com", "eventName": "A"}\n')
+    monkeypatch.chdir(tmp_path)
+    argv = {
+        "compile": ["compile", str(rule), "--schemas", str(ROOT / "schemas"), "--out", str(tmp_path / "out")],
+        "lint": ["lint", str(rule), "--schemas", str(ROOT / "schemas")],
+        "replay": ["replay", "--schemas", str(ROOT / "schemas"), "--rules", str(rule), str(events)],
+    }[command]
+    status = main(argv)
+    captured = capsys.readouterr()
+    assert "error[E080]: Python module 'hooks/missing.py' not found" in captured.out + captured.err
+    assert status == 1 or command == "replay"
+    assert "Traceback" not in captured.out + captured.err
