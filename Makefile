@@ -32,8 +32,8 @@ lint: $(STAMP)  ## lint the rules (all diagnostics) and the Python code
 	$(BIN)/ruff check .
 
 .PHONY: test
-test: $(STAMP)  ## run every test: language, compiler, rule tests, runtime against moto, terraform
-	$(BIN)/pytest -q
+test: $(STAMP)  ## run every test: language, compiler, rule tests, runtime against moto, terraform (one worker per core)
+	$(BIN)/pytest -q -n auto
 
 # The Lambda of deploy/terraform/modules/sigil: its Python, and its architecture as manylinux names it
 # (aarch64 for Terraform's default arm64, x86_64 for x86_64), e.g. `make bundle LAMBDA_ARCH=x86_64`.
