@@ -789,33 +789,52 @@ IAM_ACTION_OF_OPERATION = {("lambda", "Invoke"): "lambda:InvokeFunction"}
 NOT_RUN_BY_THE_FUNCTION = {"redrive.py"}
 
 
-def _runtime_output_aws_calls() -> dict[str, set[str]]:
-    """{boto3 service: IAM actions} of the client calls in runtime/outputs/*.py, read from the source.
+# A client factory named with a service: `aws("sqs")`, `self._aws("sqs")`, `boto3.client("sns")`,
+# `_client("ssm")`, `_boto3_client("dynamodb", ...)`.
+CLIENT_FACTORY = re.compile(r"""(?<![A-Za-z0-9])(?:aws|_aws|client|_client|_boto3_client)\(\s*["']([a-z0-9-]+)["']\s*[,)]""")
+METHOD_CALL = re.compile(r"\.([a-z][a-z0-9_]*)\(")
 
-    A file's services are the string literals passed to a client factory (`aws("sqs")`,
-    `self._aws("sqs")`, `boto3.client("sns")`); its calls are the `.method(` names that are operations
-    of one of those services in botocore's model (`put_log_events` -> `logs:PutLogEvents`).
+
+def aws_calls_in(
+    text: str,
+    session,
+    renamed: dict[tuple[str, str], str] = IAM_ACTION_OF_OPERATION,
+    by_argument: dict[tuple[str, str, str], str] | None = None,
+) -> dict[str, set[str]]:
+    """{boto3 service: IAM actions} of the client calls in one source file's text.
+
+    The file's services are the string literals passed to a client factory; its calls are the `.method(`
+    names that are operations of one of those services in botocore's model (`put_log_events` ->
+    `logs:PutLogEvents`; `renamed` where the IAM action is named otherwise). `by_argument` adds an action when a call's operation names an argument
+    (`("s3", "GetObject", "VersionId")` -> `s3:GetObjectVersion`).
     """
-    botocore_session = pytest.importorskip("botocore.session")
     from botocore import xform_name
 
+    calls: dict[str, set[str]] = {}
+    methods = set(METHOD_CALL.findall(text))
+    for service in set(CLIENT_FACTORY.findall(text)):
+        model = session.get_service_model(service)
+        operations = {xform_name(name): name for name in model.operation_names}
+        for method in methods & operations.keys():
+            operation = operations[method]
+            found = calls.setdefault(service, set())
+            found.add(renamed.get((service, operation), f"{model.signing_name}:{operation}"))
+            for (svc, op, argument), action in (by_argument or {}).items():
+                if (svc, op) == (service, operation) and f'"{argument}"' in text:
+                    found.add(action)
+    return calls
+
+
+def _runtime_output_aws_calls() -> dict[str, set[str]]:
+    """{boto3 service: IAM actions} of the client calls in runtime/outputs/*.py, read from the source."""
+    botocore_session = pytest.importorskip("botocore.session")
     session = botocore_session.get_session()
     calls: dict[str, set[str]] = {}
     for path in sorted(OUTPUTS_DIR.glob("*.py")):
         if path.name in NOT_RUN_BY_THE_FUNCTION:
             continue
-        text = path.read_text(encoding="utf-8")
-        services = set(re.findall(r"""\b(?:aws|_aws|client)\(\s*["']([a-z0-9-]+)["']\s*[,)]""", text))
-        methods = set(re.findall(r"\.([a-z][a-z0-9_]*)\(", text))
-        for service in services:
-            model = session.get_service_model(service)
-            operations = {xform_name(name): name for name in model.operation_names}
-            for method in methods & operations.keys():
-                operation = operations[method]
-                action = IAM_ACTION_OF_OPERATION.get(
-                    (service, operation), f"{model.signing_name}:{operation}"
-                )
-                calls.setdefault(service, set()).add(action)
+        for service, actions in aws_calls_in(path.read_text(encoding="utf-8"), session).items():
+            calls.setdefault(service, set()).update(actions)
     return calls
 
 

@@ -29,6 +29,7 @@ from tests.test_terraform import (
     _labelled,
     _load_dir,
     _typed,
+    aws_calls_in,
 )
 
 SCAN_VENV = REPO / ".venv-scan"
@@ -231,32 +232,16 @@ NOT_RUN_BY_THE_FUNCTION = {RUNTIME_DIR / "outputs" / "redrive.py"}
 
 
 def _runtime_aws_actions() -> set[str]:
-    """The IAM actions of every boto3 client call in runtime/, read from the source, file by file.
-
-    A file's services are the string literals passed to a client factory (`boto3.client("s3")`,
-    `_client("sqs")`, `self._client("ssm")`, `aws("sns")`); its calls are the `.method(` names that are
-    operations of one of those services in botocore's model.
-    """
+    """The IAM actions of every boto3 client call in runtime/, read from the source, file by file
+    (`tests.test_terraform.aws_calls_in`)."""
     botocore_session = pytest.importorskip("botocore.session")
-    from botocore import xform_name
-
     session = botocore_session.get_session()
     actions: set[str] = set()
     for path in sorted(RUNTIME_DIR.rglob("*.py")):
         if path in NOT_RUN_BY_THE_FUNCTION:
             continue
-        text = path.read_text(encoding="utf-8")
-        services = set(re.findall(r"""(?<![A-Za-z0-9])(?:aws|_aws|client|_client|_boto3_client)\(\s*["']([a-z0-9-]+)["']\s*[,)]""", text))
-        methods = set(re.findall(r"\.([a-z][a-z0-9_]*)\(", text))
-        for service in services:
-            model = session.get_service_model(service)
-            operations = {xform_name(name): name for name in model.operation_names}
-            for method in methods & operations.keys():
-                operation = operations[method]
-                actions.add(IAM_ACTION_OF_OPERATION.get((service, operation), f"{model.signing_name}:{operation}"))
-                for (svc, op, argument), action in IAM_ACTION_OF_ARGUMENT.items():
-                    if (svc, op) == (service, operation) and f'"{argument}"' in text:
-                        actions.add(action)
+        for found in aws_calls_in(path.read_text(encoding="utf-8"), session, IAM_ACTION_OF_OPERATION, IAM_ACTION_OF_ARGUMENT).values():
+            actions |= found
     return actions
 
 
