@@ -19,9 +19,10 @@ from moto_process import AlertSink, local_aws_env
 from support import fake_rules
 from support.fake_rules import write_handwritten_rules_package
 
-from compiler.bundle import BundleError, build_bundle
-from compiler.bytecode import BytecodeError, compile_bytecode
-from compiler.cli import main as sigil
+from cli.bundle.errors import BundleError
+from cli.bundle.zip import build_bundle
+from cli.bundle.bytecode import BytecodeError, compile_bytecode
+from cli.main import main as sigil
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "kinesis" / "cloudtrail.json"
@@ -33,7 +34,7 @@ INVOKE = textwrap.dedent(
     import importlib.util, json, sys
     bundle, event_path, *deps = sys.argv[1:]
     sys.path[:0] = [bundle, *deps]
-    for name in ("dsl", "compiler"):
+    for name in ("dsl", "compiler", "cli"):
         assert importlib.util.find_spec(name) is None, f"{name} is importable"
     import runtime, sigil_rules
     from runtime.handler import handler
@@ -477,8 +478,9 @@ class TestBytecode:
         command = [
             sys.executable,
             "-m",
-            "compiler.bundle",
-            "--build-dir",
+            "cli",
+            "bundle",
+            "--build",
             str(build_dir),
             "--out",
             str(second),
@@ -569,8 +571,9 @@ class TestBytecode:
             [
                 sys.executable,
                 "-m",
-                "compiler.bundle",
-                "--build-dir",
+                "cli",
+                "bundle",
+                "--build",
                 str(build_dir),
                 "--out",
                 str(tmp_path / "x.zip"),
@@ -585,7 +588,7 @@ class TestBytecode:
         )
         assert completed.returncode == 1
         assert (
-            completed.stderr.startswith("error: bytecode interpreter") and "Traceback" not in completed.stderr
+            completed.stderr.startswith("sigil bundle: bytecode interpreter") and "Traceback" not in completed.stderr
         )
 
     def test_source_that_does_not_compile(self, build_dir: Path, tmp_path: Path) -> None:

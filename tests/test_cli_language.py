@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main as sigil
+from cli.main import main as sigil
 from dsl.interpreter import evaluate
 from dsl.loader import load_paths, load_text
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main
+from cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 RULESET = "tests/fixtures/ruleset"  # the tests' own rules, relative to ROOT (the working directory below)

@@ -243,7 +243,7 @@ def test_log_types_that_would_share_a_module_are_refused(tmp_path: Path) -> None
 
 def test_streamalert_import_header_keeps_names_in_the_comment(tmp_path: Path) -> None:
     """A log name from StreamAlert's JSON is written into a YAML comment: a line break must not end it."""
-    from compiler.streamalert_import import import_conf, render_file
+    from cli.streamalert.importer import import_conf, render_file
 
     conf = tmp_path / "conf"
     (conf / "schemas").mkdir(parents=True)
@@ -276,7 +276,7 @@ def test_cli_writes_unencodable_rule_text_as_escapes(tmp_path: Path) -> None:
     rule.write_text('title: "x\\ud800"\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    "eventNam\\ud800e": a\n  condition: sel\n', encoding="utf-8")
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run(
-        [sys.executable, "-c", "import sys; from compiler.cli import main; sys.exit(main())", "lint", str(rule), "--schemas", str(root / "schemas")],
+        [sys.executable, "-c", "import sys; from cli.main import main; sys.exit(main())", "lint", str(rule), "--schemas", str(root / "schemas")],
         capture_output=True, text=True, cwd=root, env={"PYTHONIOENCODING": "utf-8", "PATH": "/usr/bin:/bin"},
     )
     assert "Traceback" not in done.stderr

@@ -10,7 +10,7 @@ import pytest
 
 import runtime.helpers
 from compiler.build import compile_rules
-from compiler.cli import main
+from cli.main import main
 from compiler.codegen import HELPERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ class TestDiagnostics:
         """The installed command reports a broken rule file and exits 1 without a Python traceback."""
         write_rule(tmp_path, "detection: {condition: 'sel and'}\n")
         proc = subprocess.run(
-            [sys.executable, "-m", "compiler.cli", "compile", "rules", "--schemas", SCHEMAS, "--out", "out"],
+            [sys.executable, "-m", "cli", "compile", "rules", "--schemas", SCHEMAS, "--out", "out"],
             cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": ""},
         )
         assert proc.returncode == 1

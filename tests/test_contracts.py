@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from compiler.cli import main
+from cli.main import main
 from runtime.alerts import to_ocsf
 
 ROOT = Path(__file__).resolve().parents[1]

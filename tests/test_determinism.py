@@ -67,7 +67,7 @@ def make_project(where: Path) -> Path:
 def sigil(project: Path, seed: str, *args: str) -> None:
     env = {**os.environ, "PYTHONHASHSEED": seed}
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys; from compiler.cli import main; sys.exit(main(sys.argv[1:]))", *args],
+        [sys.executable, "-c", "import sys; from cli.main import main; sys.exit(main(sys.argv[1:]))", *args],
         cwd=project, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

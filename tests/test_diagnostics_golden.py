@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main
+from cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "diagnostics"

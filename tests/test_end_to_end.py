@@ -12,7 +12,7 @@ from moto_process import AlertSink, local_aws_env
 from test_bundle import INVOKE, SAMPLE, boto3_paths
 
 from compiler.build import compile_rules
-from compiler.bundle import build_bundle
+from cli.bundle.zip import build_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 RULESET = ROOT / "tests" / "fixtures" / "ruleset"  # the tests' own rules (tests/conftest.py)

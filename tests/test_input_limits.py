@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main
+from cli.main import main
 from compiler.placeholders import load_placeholders
 from compiler.schemas import load_schemas
 from dsl import modifiers

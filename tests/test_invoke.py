@@ -17,9 +17,9 @@ import make_samples
 import pytest
 from moto_process import AlertSink, Queue, client
 
-from compiler import invoke_cmd
-from compiler.bundle import build_bundle
-from compiler.cli import main as sigil
+from cli.commands import invoke as invoke_cmd
+from cli.bundle.zip import build_bundle
+from cli.main import main as sigil
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "samples" / "events"

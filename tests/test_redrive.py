@@ -22,7 +22,7 @@ from support.delivery import (
 )
 from support.http_servers import Reply, ScriptedServer
 
-from compiler import cli
+from cli import main as cli
 from runtime.alerts import canonical_json
 from runtime.outputs.config import parse_config
 from runtime.outputs.dlq import DeadLetterQueue, read_dead_letters

@@ -63,7 +63,7 @@ class TestBoundary:
             "__future__",
             "runtime",
         }
-        probe = "import sys, runtime.helpers; print(sorted(set(sys.modules) & {'boto3', 'botocore', 'dsl', 'compiler'}))"
+        probe = "import sys, runtime.helpers; print(sorted(set(sys.modules) & {'boto3', 'botocore', 'dsl', 'compiler', 'cli'}))"
         completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
         assert completed.stdout.strip() == "[]"
 

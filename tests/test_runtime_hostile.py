@@ -144,7 +144,7 @@ class TestRegressions:
 
     def test_repeated_json_key_fires_the_rule_in_replay_with_both_engines(self, tmp_path: Path) -> None:
         """A rule on the first of two values fires in `sigil replay`, with the interpreter and compiled code."""
-        from compiler.replay import replay
+        from cli.replay.engine import replay
 
         rule = tmp_path / "rule.yml"
         rule.write_text(
@@ -361,7 +361,7 @@ class TestHostileEvents:
 class TestCommandLine:
     def test_classify_hostile_file_prints_reasons(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """`sigil classify` on a huge integer, deep nesting and a lone surrogate: one line per record, no traceback."""
-        from compiler.cli import main
+        from cli.main import main
 
         events = tmp_path / "hostile.json"
         events.write_text('{"app": ' + "7" * 5000 + '}\n' + '{"a":' * 5000 + "1" + "}" * 5000 + '\n{"app": "\\ud800", "n": NaN}\n')
@@ -384,9 +384,9 @@ class TestCommandLine:
     ) -> None:
         """`sigil replay` and `sigil classify` read any file to the end: reasons and notes, no exception
         (but EventsError, the one-line message for a broken JSON document after the first)."""
-        from compiler.cli import main
-        from compiler.events_io import EventsError
-        from compiler.replay import replay
+        from cli.main import main
+        from cli.replay.events_io import EventsError
+        from cli.replay.engine import replay
 
         directory = tmp_path_factory.mktemp("hostile")
         rule = directory / "rule.yml"

@@ -517,7 +517,7 @@ SCHEMAS_DIR = str(Path(__file__).resolve().parents[1] / "schemas")
 
 
 class TestClassifyCommand:
-    """``sigil classify`` (compiler/classify_cmd.py) on files."""
+    """``sigil classify`` (cli/commands/classify.py) on files."""
 
     @pytest.fixture
     def package(self, tmp_path: Path) -> str:
@@ -528,9 +528,9 @@ class TestClassifyCommand:
 
     @staticmethod
     def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict[str, Any]]]:
-        from compiler import classify_cmd
+        from cli.main import main
 
-        status = classify_cmd.main(argv)
+        status = main(["classify", *argv])
         return status, [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
     def test_lines_of_plain_and_gzip_files(self, tmp_path: Path, package: str, capsys: pytest.CaptureFixture[str]) -> None:

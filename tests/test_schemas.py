@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from compiler.build import plan
-from compiler.cli import main as sigil
-from compiler.replay import Matchers, load_compiled
+from cli.main import main as sigil
+from cli.replay.engine import Matchers, load_compiled
 from compiler.schemas import Schema, load_schemas
 from dsl.interpreter import eval_expr
 from runtime import parsers

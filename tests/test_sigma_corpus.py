@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from compiler.checks import field_items
-from compiler.cli import main as sigil
+from cli.main import main as sigil
 from dsl.loader import LoadResult, load_paths
 from runtime.regex import FLAGS, fallback_problem, problem
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from compiler.cli import main
+from cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 STREAMALERT = ROOT.parent / "shared" / "streamalert"

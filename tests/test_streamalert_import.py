@@ -11,15 +11,15 @@ import pytest
 import yaml
 
 from compiler.schemas import load_schemas
-from compiler.streamalert_check import CheckResult, check
-from compiler.streamalert_import import (
+from cli.streamalert.check import CheckResult, check
+from cli.streamalert.importer import (
     HEADER,
     RUNTIME_GAPS,
     UnsupportedPath,
     import_conf,
     jmespath_records,
-    main,
 )
+from cli.main import main as sigil
 from runtime.parsers import parse
 from runtime.sources.source_map import SourceMap
 
@@ -35,6 +35,11 @@ CLASSIFIED_AT_LEAST = 88
 pytestmark = pytest.mark.skipif(not CONF.is_dir(), reason="../shared/streamalert is not beside the project")
 
 
+def import_streamalert(argv: list[str]) -> int:
+    """`sigil schemas import-streamalert ARGV...`."""
+    return sigil(["schemas", "import-streamalert", *argv])
+
+
 def streamalert_logs() -> dict[str, dict[str, Any]]:
     """Every StreamAlert log entry by name, straight from conf/schemas."""
     logs: dict[str, dict[str, Any]] = {}
@@ -47,7 +52,7 @@ def streamalert_logs() -> dict[str, dict[str, Any]]:
 def imported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run the command once over StreamAlert's conf; return the output directory."""
     out = tmp_path_factory.mktemp("streamalert") / "schemas"
-    assert main([str(CONF), "--out", str(out)]) == 0
+    assert import_streamalert([str(CONF), "--out", str(out)]) == 0
     return out
 
 
@@ -86,7 +91,7 @@ def test_each_schema_says_where_it_was_imported_from(imported):
 def test_output_is_deterministic(imported, tmp_path):
     """A second import writes byte-identical files."""
     again = tmp_path / "again"
-    assert main([str(CONF), "--out", str(again)]) == 0
+    assert import_streamalert([str(CONF), "--out", str(again)]) == 0
     first = {p.name: p.read_bytes() for p in imported.iterdir()}
     assert first == {p.name: p.read_bytes() for p in again.iterdir()}
 
@@ -206,7 +211,7 @@ def test_unknown_types_and_parsers_are_errors(tmp_path, capsys):
     (conf / "schemas").mkdir(parents=True)
     logs = {"a:b": {"parser": "json", "schema": {"n": "number"}}, "c:d": {"parser": "xml", "schema": {"n": "string"}}}
     (conf / "schemas" / "x.json").write_text(json.dumps(logs, indent=2))
-    assert main([str(conf), "--out", str(tmp_path / "out")]) == 1
+    assert import_streamalert([str(conf), "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert "error[SA06]: a:b: field 'n' has the unknown type 'number'" in err
     assert "error[SA01]: c:d: unknown StreamAlert parser 'xml'" in err
@@ -264,10 +269,10 @@ def test_refuses_to_overwrite_a_hand_written_schema(tmp_path, capsys):
     out.mkdir()
     mine = out / "cloudtrail.yml"
     mine.write_text("name: cloudtrail\nparser: {type: json}\n")
-    assert main([str(CONF), "--out", str(out)]) == 1
+    assert import_streamalert([str(CONF), "--out", str(out)]) == 1
     assert "use --force" in capsys.readouterr().err
     assert mine.read_text().startswith("name: cloudtrail")
-    assert main([str(CONF), "--out", str(out), "--force"]) == 0
+    assert import_streamalert([str(CONF), "--out", str(out), "--force"]) == 0
     assert mine.read_text().startswith(HEADER)
 
 
@@ -285,7 +290,7 @@ def _test_events() -> list[tuple[str, dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def replay() -> CheckResult:
-    """StreamAlert's test events replayed through our classifier by `compiler.streamalert_check`."""
+    """StreamAlert's test events replayed through our classifier by `cli.streamalert.check`."""
     return check(CONF, STREAMALERT / "rules")
 
 

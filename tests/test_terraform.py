@@ -785,7 +785,7 @@ ALERT_OUTPUT_LISTS = {
 # IAM actions whose name is not the API operation's.
 IAM_ACTION_OF_OPERATION = {("lambda", "Invoke"): "lambda:InvokeFunction"}
 # Modules of runtime/outputs/ that never run in the Lambda: the dead-letter redrive is an operator's
-# command (compiler/redrive_cmd.py), run with the operator's credentials, not the function's role.
+# command (cli/commands/redrive.py), run with the operator's credentials, not the function's role.
 NOT_RUN_BY_THE_FUNCTION = {"redrive.py"}
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.build import compile_rules
-from compiler.cli import main as sigil
+from cli.main import main as sigil
 from runtime.pipeline import BatchResult, Runtime, deliver_each, process_batch
 from runtime.rules import load_rules
 

@@ -2,7 +2,7 @@
 
 Run as ``python -I -S invoke_child.py BUNDLE [--dry-run] [DEP...]`` with the event as JSON on stdin: only
 the standard library, the zip and boto3 with its dependencies (linked into DEP) are importable, so what runs
-is what ships (no ``dsl``, no ``compiler``, not the source tree's ``runtime``). This file therefore imports nothing of the
+is what ships (no ``dsl``, no ``compiler``, no ``cli``, not the source tree's ``runtime``). This file therefore imports nothing of the
 project at module level.
 
 The handler, ``runtime.handler.handler``, is called as Lambda would call it, with a `LambdaContext` like
@@ -152,7 +152,7 @@ def main(argv: list[str]) -> int:
 def load_handler(bundle: str, deps: list[str]) -> Any:
     """Import ``runtime.handler`` from the zip, with the Lambda's environment variables; raise Unusable."""
     sys.path[:0] = [bundle, *deps]
-    for name in ("dsl", "compiler"):
+    for name in ("dsl", "compiler", "cli"):
         if importlib.util.find_spec(name) is not None:
             raise Unusable(f"{name} is importable next to the bundle: not a clean interpreter")
     for name, value in (

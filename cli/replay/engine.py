@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compiler.build import CompiledRule, generate, plan, rule_metadata, write_package
+from compiler.correlations import correlation_config
+from compiler.passes import optimize
+from compiler.placeholders import check_placeholders
+from compiler.schemas import SchemaSet
 from dsl.ast import Rule
 from dsl.expr import Const
 from dsl.interpreter import eval_expr
@@ -24,13 +29,8 @@ from runtime.dedup import Deduper
 from runtime.logs import brief
 from runtime.state import MemoryStore
 
-from .build import CompiledRule, generate, plan, rule_metadata, write_package
-from .correlations import correlation_config
-from .passes import optimize
-from .placeholders import check_placeholders
-from .replay_hooks import HookResolver
-from .replay_records import GENERIC, file_records
-from .schemas import SchemaSet
+from .hooks import HookResolver
+from .records import GENERIC, file_records
 
 MAX_NOTES = 5  # notes on records not replayed, or replayed unlike the Lambda, printed before the summary
 
@@ -174,7 +174,7 @@ def replay(
     emit: Callable[[Alert], None],
     placeholders_file: str | None = None,
 ) -> dict:
-    """Evaluate the rules on every record of the event files (see `compiler.replay_records`); return counts
+    """Evaluate the rules on every record of the event files (see `cli.replay.records`); return counts
     for the summary, with the first notes on records not replayed, or replayed unlike the Lambda."""
     result, schemas = plan(rule_paths, schemas_dir, placeholders_file=placeholders_file)
     # A rule whose placeholders expand too far (E122, reported by plan) cannot be lowered at all.

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
-from .bundle import BundleError
+from .errors import BundleError
 
 # Runs in ``PYTHON -I -S -c``, stdlib only, on any Python 3 (so it can say which one is too old): argv is
 # the work directory (sources under ``src/``, bytecode written under ``pyc/``), stdin a JSON list of zip

@@ -1,4 +1,4 @@
-"""`sigil schemas import-streamalert CONF_DIR [--out DIR]`: StreamAlert schemas and data_sources as Sigil's.
+"""StreamAlert schemas and data_sources as Sigil's (`sigil schemas import-streamalert CONF_DIR [--out DIR]`).
 
 Reads ``CONF_DIR/schemas/*.json`` (or the older single ``CONF_DIR/logs.json``) and writes one YAML file of
 Sigil schemas per StreamAlert file, each log type keeping its ``source:subtype`` name; reads the
@@ -9,10 +9,8 @@ re-import diffs cleanly. See docs/migrating-from-streamalert.md for the mapping 
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +18,9 @@ from typing import Any
 
 import yaml
 
+from compiler.codegen import module_name
+from compiler.literals import comment_text
 from dsl.diagnostics import Diagnostic, Loc, error, warning
-
-from .codegen import module_name
-from .literals import comment_text
-from .report import plural, text_report
 
 HEADER = "# Imported from StreamAlert"
 SA_ENVELOPE = "streamalert:envelope_keys"  # where StreamAlert puts envelope keys (and log_patterns name them)
@@ -462,58 +458,3 @@ def write(result: ImportResult, out: Path, force: bool = False) -> list[Path]:
 def _imported(path: Path) -> bool:
     with path.open(encoding="utf-8") as handle:
         return handle.readline().startswith(HEADER)
-
-
-# --- command line --------------------------------------------------------------------------------------
-
-
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``import-streamalert`` on the subparsers of ``sigil schemas``."""
-    parser = subparsers.add_parser(
-        "import-streamalert", help="convert StreamAlert conf/schemas and data_sources into Sigil schemas"
-    )
-    parser.add_argument("conf", metavar="CONF_DIR", help="StreamAlert conf directory (with schemas/ and clusters/)")
-    parser.add_argument("--out", default="schemas/streamalert", help="directory to write to (default: %(default)s)")
-    parser.add_argument("--force", action="store_true", help="overwrite schema files that an import did not write")
-    parser.set_defaults(func=run)
-    return parser
-
-
-def run(args: argparse.Namespace) -> int:
-    """Import, report diagnostics on stderr, write the files; 1 when anything failed to convert."""
-    conf = Path(args.conf)
-    if not conf.is_dir():
-        print(f"sigil schemas import-streamalert: {conf} is not a directory", file=sys.stderr)
-        return 2
-    result = import_conf(conf)
-    if result.diagnostics:
-        print(text_report(list(result.diagnostics)), file=sys.stderr)
-    if not result.files:
-        print(f"sigil schemas import-streamalert: no StreamAlert schemas in {conf}", file=sys.stderr)
-        return 1
-    try:
-        write(result, Path(args.out), args.force)
-    except FileExistsError as exc:
-        print(f"sigil schemas import-streamalert: {exc}", file=sys.stderr)
-        return 1
-    warnings = len(result.diagnostics) - len(result.errors)
-    resources = sum(len(r) for r in result.sources.values())
-    print(
-        f"imported {plural(len(result.log_types), 'log type')} from {plural(len(result.files), 'file')} into {args.out}, "
-        f"source map of {plural(resources, 'resource')} in {Path(args.out) / SOURCES_FILE} "
-        f"({plural(len(result.errors), 'error')}, {plural(warnings, 'warning')})",
-        file=sys.stderr,
-    )
-    return 1 if result.errors else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the import on its own (until ``sigil schemas`` registers it)."""
-    parser = argparse.ArgumentParser(prog="sigil schemas")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["import-streamalert", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -68,3 +68,12 @@ FORMATS = {"text": text_report, "json": json_report, "sarif": sarif_report}
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def summary(rules: int, errors: int, warnings: int, compiled: int | None = None) -> str:
+    """The one-line count of rules, compiled rules, errors and warnings that ends compile and lint."""
+    parts = [plural(rules, "rule")]
+    if compiled is not None:
+        parts.append(f"{compiled} compiled")
+    parts += [plural(errors, "error"), plural(warnings, "warning")]
+    return ", ".join(parts)

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from compiler.build import hook_name
 from dsl.ast import PyRef, Rule
 from dsl.python_hooks import load_function
-
-from .build import hook_name
 
 
 class HookResolver:

@@ -2,7 +2,7 @@
 
 Like ``sam local invoke``: the event (a file, or ``-`` for stdin) is handed to ``runtime.handler.handler``
 imported from the zip (default ``build/sigil-lambda.zip``) in a clean child interpreter
-(``compiler/invoke_child.py``: ``python -I -S`` with only the zip and boto3 importable), with a Lambda
+(``cli/invoke_child.py``: ``python -I -S`` with only the zip and boto3 importable), with a Lambda
 context like Lambda's (function ``sigil``, 512 MB, 60 s: the Terraform module's defaults; a fresh request
 id). Any trigger the runtime reads works: Kinesis, SQS, SNS, S3 notifications (direct, or via SNS, SQS or
 EventBridge), CloudWatch Logs subscriptions, EventBridge events and Firehose transformations.
@@ -28,8 +28,9 @@ import zipfile
 from pathlib import Path
 from typing import Any, TextIO
 
-DEFAULT_BUNDLE = Path("build") / "sigil-lambda.zip"
-CHILD = Path(__file__).with_name("invoke_child.py")
+from ..defaults import DEFAULT_BUNDLE
+
+CHILD = Path(__file__).resolve().parents[1] / "invoke_child.py"
 BOTO3_DEPENDENCIES = ("boto3", "botocore", "jmespath", "dateutil", "s3transfer", "urllib3", "six")
 
 
@@ -93,7 +94,7 @@ def _link_boto3(directory: Path) -> None:
     """Link boto3 and its dependencies, and nothing else of this environment, into ``directory``.
 
     The Lambda's Python runtime provides boto3; site-packages as a whole would also offer what the Lambda
-    lacks (``dsl`` and ``compiler`` when Sigil is installed there, Jinja2, Lark...).
+    lacks (``dsl``, ``compiler`` and ``cli`` when Sigil is installed there, Jinja2, Lark...).
     """
     for name in BOTO3_DEPENDENCIES:
         spec = importlib.util.find_spec(name)

@@ -3,16 +3,16 @@ the given wheels, all at its root; optionally the bytecode of their modules for 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
-import sys
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from .errors import BundleError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_DIR = REPO_ROOT / "runtime"
 PACKAGE = "sigil_rules"
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
@@ -26,11 +26,6 @@ BYTECODE_HELP = (
 )
 
 
-class BundleError(Exception):
-    """The inputs cannot make a valid bundle: no wheel, a wheel we cannot unpack or that reaches outside its
-    own names, two files with one name."""
-
-
 def build_bundle(
     build_dir: Path, out: Path, wheels: Iterable[Path] = (), bytecode_python: str | None = None
 ) -> Path:
@@ -38,7 +33,7 @@ def build_bundle(
     every file of ``wheels`` but their bytecode (``*.dist-info`` included, byte for byte).
 
     With ``bytecode_python`` (an interpreter: a name on PATH or a path), also the checked-hash ``.pyc`` of
-    every ``.py``, compiled by that interpreter (see ``compiler.bytecode``): the only pycs in the bundle."""
+    every ``.py``, compiled by that interpreter (see ``cli.bundle.bytecode``): the only pycs in the bundle."""
     package_dir = Path(build_dir) / PACKAGE
     if not (package_dir / "__init__.py").is_file():
         raise FileNotFoundError(f"{package_dir}/__init__.py not found: run `sigil compile` first")
@@ -203,36 +198,3 @@ def _files(root: Path, pattern: str) -> Iterator[tuple[str, Path]]:
         ):
             yield relative.as_posix(), path
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m compiler.bundle [--build-dir build] [--out ZIP] [--wheels DIR]
-    [--bytecode PYTHON]``."""
-    parser = argparse.ArgumentParser(prog="python -m compiler.bundle", description=__doc__)
-    parser.add_argument(
-        "--build-dir", type=Path, default=Path("build"), help="directory holding sigil_rules/"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=None, help="zip to write (default: BUILD_DIR/sigil-lambda.zip)"
-    )
-    parser.add_argument("--wheels", type=Path, default=None, help="add the files of every *.whl in this dir")
-    parser.add_argument("--bytecode", metavar="PYTHON", default=None, help=BYTECODE_HELP)
-    args = parser.parse_args(argv)
-    try:
-        wheels = wheels_in(args.wheels) if args.wheels else []
-        out = build_bundle(
-            args.build_dir, args.out or args.build_dir / "sigil-lambda.zip", wheels, args.bytecode
-        )
-    except (FileNotFoundError, BundleError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if args.bytecode is not None:
-        print(f"bytecode: {bytecode_summary(out)}", file=sys.stderr)
-    print(out)
-    return 0
-
-
-if __name__ == "__main__":
-    # Run as compiler.bundle, not __main__: compiler.bytecode's errors subclass compiler.bundle.BundleError.
-    from compiler.bundle import main as bundle_main
-
-    sys.exit(bundle_main())

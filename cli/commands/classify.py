@@ -23,13 +23,11 @@ from runtime.sources.limits import Limits
 from runtime.sources.source_map import SourceMap
 from runtime.sources.stream import line_payloads
 
-DEFAULT_SOURCE = "file:local"
+from ..defaults import DEFAULT_SCHEMAS, DEFAULT_SOURCE
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``classify`` on the ``sigil`` subcommand parsers."""
-    from .cli import DEFAULT_SCHEMAS
-
     parser = subparsers.add_parser("classify", help="print the log type (or quarantine reason) of each record")
     parser.add_argument("files", nargs="+", metavar="FILE", help="log files (plain or gzip)")
     parser.add_argument("--source", default=DEFAULT_SOURCE, help="SERVICE:RESOURCE the data arrives from (for the source map)")
@@ -118,7 +116,7 @@ def _load(args: argparse.Namespace) -> tuple[Classifier, SourceMap]:
 
 def _schema_view(directory: str) -> dict[str, Any]:
     """The runtime view of the schemas in ``directory`` (what ``sigil compile`` writes as schemas.json)."""
-    from .schemas import load_schemas
+    from compiler.schemas import load_schemas
 
     schemas = load_schemas(directory)
     errors = [d for d in schemas.diagnostics if d.is_error]
@@ -128,14 +126,3 @@ def _schema_view(directory: str) -> dict[str, Any]:
         raise ValueError(f"no schemas in {directory}")
     return {"log_types": {name: schema.runtime_view() for name, schema in schemas.schemas.items()}}
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Run ``classify`` on its own (until it is registered in ``sigil``)."""
-    parser = argparse.ArgumentParser(prog="sigil")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["classify", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
-"""`sigil streamalert check --conf DIR --tests DIR`: replay StreamAlert test events through our classifier.
+"""Replay StreamAlert test events through our classifier (`sigil streamalert check --conf DIR --tests DIR`).
 
-StreamAlert's conf/schemas are imported (into a temporary directory) with `compiler.streamalert_import`, and
+StreamAlert's conf/schemas are imported (into a temporary directory) with `cli.streamalert.importer`, and
 its clusters' ``data_sources`` become the source map. Every test event (JSON lists in ``*.json`` under the
 tests directory, ../shared/notes/streamalert.md §8) is classified as the runtime would classify its payload:
 ``data`` as sent, or ``override_record`` over the log's schema filled with type defaults, among the log types
@@ -11,20 +11,18 @@ Prints one line per mismatch, then ``N/M records classified as expected``. Exit 
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+from compiler.schemas import load_schemas
 from runtime.classifier import Classifier
 from runtime.sources.source_map import SourceMap
 
-from .schemas import load_schemas
-from .streamalert_import import import_conf, write
+from .importer import import_conf, write
 
 DEFAULTS: dict[str, Any] = {"string": "", "integer": 0, "float": 0.0, "boolean": False}
 
@@ -142,33 +140,3 @@ def check(conf: Path, tests: Path) -> CheckResult:
     events = list(read_cases(tests))
     mismatches = tuple(m for m in (replayer.check(test) for test in events) if m is not None)
     return CheckResult(len(events), mismatches)
-
-
-# --- command line --------------------------------------------------------------------------------------
-
-
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``check`` on the subparsers of ``sigil streamalert``."""
-    parser = subparsers.add_parser("check", help="replay StreamAlert test events through the classifier")
-    parser.add_argument("--conf", required=True, type=Path, help="StreamAlert conf directory (schemas/, clusters/)")
-    parser.add_argument("--tests", required=True, type=Path, help="directory of StreamAlert test files (*.json)")
-    parser.set_defaults(func=run)
-    return parser
-
-
-def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Print one line per mismatch, then the count; see the module docstring for the exit status."""
-    out = out or sys.stdout
-    for directory in (args.conf, args.tests):
-        if not directory.is_dir():
-            print(f"sigil streamalert check: {directory} is not a directory", file=sys.stderr)
-            return 2
-    try:
-        result = check(args.conf, args.tests)
-    except (OSError, ValueError) as exc:
-        print(f"sigil streamalert check: {exc}", file=sys.stderr)
-        return 2
-    for mismatch in result.mismatches:
-        out.write(f"mismatch: {mismatch.line()}\n")
-    out.write(f"{result.right}/{result.total} records classified as expected\n")
-    return 1 if result.mismatches else 0
