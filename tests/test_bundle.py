@@ -19,9 +19,9 @@ from moto_process import AlertSink, local_aws_env
 from support import fake_rules
 from support.fake_rules import write_handwritten_rules_package
 
+from cli.bundle.bytecode import BytecodeError, compile_bytecode
 from cli.bundle.errors import BundleError
 from cli.bundle.zip import build_bundle
-from cli.bundle.bytecode import BytecodeError, compile_bytecode
 from cli.main import main as sigil
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import runtime.helpers
-from compiler.build import compile_rules
 from cli.main import main
+from compiler.build import compile_rules
 from compiler.codegen import HELPERS
 
 ROOT = Path(__file__).resolve().parents[1]

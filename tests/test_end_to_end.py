@@ -11,8 +11,8 @@ import pytest
 from moto_process import AlertSink, local_aws_env
 from test_bundle import INVOKE, SAMPLE, boto3_paths
 
-from compiler.build import compile_rules
 from cli.bundle.zip import build_bundle
+from compiler.build import compile_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 RULESET = ROOT / "tests" / "fixtures" / "ruleset"  # the tests' own rules (tests/conftest.py)

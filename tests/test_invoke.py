@@ -17,8 +17,8 @@ import make_samples
 import pytest
 from moto_process import AlertSink, Queue, client
 
-from cli.commands import invoke as invoke_cmd
 from cli.bundle.zip import build_bundle
+from cli.commands import invoke as invoke_cmd
 from cli.main import main as sigil
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -385,8 +385,8 @@ class TestCommandLine:
         """`sigil replay` and `sigil classify` read any file to the end: reasons and notes, no exception
         (but EventsError, the one-line message for a broken JSON document after the first)."""
         from cli.main import main
-        from cli.replay.events_io import EventsError
         from cli.replay.engine import replay
+        from cli.replay.events_io import EventsError
 
         directory = tmp_path_factory.mktemp("hostile")
         rule = directory / "rule.yml"

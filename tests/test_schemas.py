@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.build import plan
 from cli.main import main as sigil
 from cli.replay.engine import Matchers, load_compiled
+from compiler.build import plan
 from compiler.schemas import Schema, load_schemas
 from dsl.interpreter import eval_expr
 from runtime import parsers

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.checks import field_items
 from cli.main import main as sigil
+from compiler.checks import field_items
 from dsl.loader import LoadResult, load_paths
 from runtime.regex import FLAGS, fallback_problem, problem
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.schemas import load_schemas
+from cli.main import main as sigil
 from cli.streamalert.check import CheckResult, check
 from cli.streamalert.importer import (
     HEADER,
@@ -19,7 +19,7 @@ from cli.streamalert.importer import (
     import_conf,
     jmespath_records,
 )
-from cli.main import main as sigil
+from compiler.schemas import load_schemas
 from runtime.parsers import parse
 from runtime.sources.source_map import SourceMap
 

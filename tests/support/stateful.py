@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from compiler.build import compile_rules
 from cli.main import main as sigil
+from compiler.build import compile_rules
 from runtime.pipeline import BatchResult, Runtime, deliver_each, process_batch
 from runtime.rules import load_rules
 
