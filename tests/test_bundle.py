@@ -34,8 +34,11 @@ INVOKE = textwrap.dedent(
     import importlib.util, json, sys
     bundle, event_path, *deps = sys.argv[1:]
     sys.path[:0] = [bundle, *deps]
-    for name in ("dsl", "compiler", "cli"):
+    for name in ("dsl", "compiler"):
         assert importlib.util.find_spec(name) is None, f"{name} is importable"
+    # python-hcl2 (a dev dependency in these site-packages) installs a top-level `cli` of its own: Sigil's is
+    # the one with cli.commands.
+    assert importlib.util.find_spec("cli") is None or importlib.util.find_spec("cli.commands") is None, "cli is importable"
     import runtime, sigil_rules
     from runtime.handler import handler
     assert runtime.__file__.startswith(bundle) and sigil_rules.__file__.startswith(bundle)
