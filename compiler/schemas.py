@@ -11,6 +11,7 @@ from dsl.ast import FieldItem, LogSource
 from dsl.diagnostics import Diagnostic, Loc, did_you_mean, error, warning
 from dsl.expr import Const, Expr, all_of, any_of
 from dsl.modifiers import ModifierError, lower_item
+from dsl.reader import DocumentReader
 from dsl.yaml_source import YNode, load_documents
 from runtime.parsers.options import OPTIONS as PARSER_OPTIONS
 from runtime.parsers.options import problems as parser_problems
@@ -139,13 +140,7 @@ def load_schemas(directory: str | Path) -> SchemaSet:
     return result
 
 
-class _SchemaReader:
-    def __init__(self, doc: YNode, diags: list[Diagnostic]):
-        self.doc, self.diags = doc, diags
-
-    def err(self, code: str, message: str, loc: Loc, hint: str | None = None) -> None:
-        self.diags.append(error(code, message, loc, hint))
-
+class _SchemaReader(DocumentReader):
     def read(self) -> Schema | None:
         doc = self.doc
         if doc.kind != "map":

@@ -10,14 +10,11 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .ast import NOWHERE, AndCond, Condition, Detection, LogSource, NotCond, Of, OrCond, Ref
 from .condition import ConditionError, condition_diagnostic, parse_condition
 from .diagnostics import Diagnostic, Loc, did_you_mean, error
-
-if TYPE_CHECKING:
-    from .loader import _RuleBuilder
+from .reader import LEVELS, DocumentReader
 
 CORRELATION_TYPES = (
     "event_count",
@@ -31,7 +28,6 @@ CORRELATION_TYPES = (
 )
 RUN_TYPES = ("event_count", "value_count", "temporal", "temporal_ordered")  # runtime.correlate
 NOT_RUN_TYPES = tuple(t for t in CORRELATION_TYPES if t not in RUN_TYPES)
-LEVELS = ("informational", "low", "medium", "high", "critical")
 NEEDS_FIELD = ("value_count", "value_sum", "value_avg", "value_percentile", "value_median")
 COMPARISONS = ("gt", "gte", "lt", "lte", "eq", "neq")
 TIMESPAN_RE = re.compile(r"^(\d+)([smhdwMy])$")
@@ -93,7 +89,7 @@ def timespan_seconds(text: str) -> int | None:
     return int(match.group(1)) * UNIT_SECONDS[match.group(2)] if match else None
 
 
-def read_special_document(builder: _RuleBuilder) -> Correlation | Filter | None:
+def read_special_document(builder: DocumentReader) -> Correlation | Filter | None:
     doc = builder.doc
     if doc.get("action") is not None:  # Sigma v1 global/reset/repeat documents, which pySigma merges
         builder.warn("W053", "Sigma v1 'action' documents are not merged into the rules: this one has no effect", doc.key_loc("action"), "write each rule in full (Sigma v2 has no action documents)")
@@ -103,7 +99,7 @@ def read_special_document(builder: _RuleBuilder) -> Correlation | Filter | None:
     return _filter(builder)
 
 
-def _names(builder: _RuleBuilder, node, key: str) -> tuple[tuple[str, ...], tuple[Loc, ...]]:
+def _names(builder: DocumentReader, node, key: str) -> tuple[tuple[str, ...], tuple[Loc, ...]]:
     if node is None:
         return (), ()
     values = builder.text_list(node, key)
@@ -111,7 +107,7 @@ def _names(builder: _RuleBuilder, node, key: str) -> tuple[tuple[str, ...], tupl
     return values, locs[: len(values)]
 
 
-def _correlation(builder: _RuleBuilder) -> Correlation | None:
+def _correlation(builder: DocumentReader) -> Correlation | None:
     doc = builder.doc
     corr = doc.get("correlation")
     title = builder.text(doc.get("title"), "title", required=True)
@@ -153,7 +149,7 @@ def _field_loc(node) -> Loc:
     return found.loc if found is not None else NOWHERE
 
 
-def _condition(builder: _RuleBuilder, node, kind: str | None) -> tuple[tuple[tuple[str, float], ...] | None, str | None]:
+def _condition(builder: DocumentReader, node, kind: str | None) -> tuple[tuple[tuple[str, float], ...] | None, str | None]:
     if node is None:
         if kind in ("temporal", "temporal_ordered"):
             return (), None  # all referenced rules must fire
@@ -184,7 +180,7 @@ def _condition(builder: _RuleBuilder, node, kind: str | None) -> tuple[tuple[tup
     return tuple(out), cond_field
 
 
-def _expression(builder: _RuleBuilder, node, kind: str | None, rules: tuple[str, ...]) -> Condition | None:
+def _expression(builder: DocumentReader, node, kind: str | None, rules: tuple[str, ...]) -> Condition | None:
     """A temporal condition written as an expression over the correlation's rule names (`a and (b or c)`),
     parsed and checked like a detection condition; None when the condition is not one."""
     if node is None or node.kind != "scalar" or not isinstance(node.value, str) or kind not in ("temporal", "temporal_ordered"):
@@ -202,7 +198,7 @@ def _expression(builder: _RuleBuilder, node, kind: str | None, rules: tuple[str,
     return cond
 
 
-def _names_known(builder: _RuleBuilder, cond: Condition, rules: tuple[str, ...]) -> bool:
+def _names_known(builder: DocumentReader, cond: Condition, rules: tuple[str, ...]) -> bool:
     match cond:
         case Ref(name, loc):
             if name not in rules:
@@ -231,7 +227,7 @@ def _refs(cond: Condition) -> list[str]:
     return []
 
 
-def _aliases(builder: _RuleBuilder, node) -> tuple:
+def _aliases(builder: DocumentReader, node) -> tuple:
     if node is None:
         return ()
     if node.kind != "map":
@@ -246,7 +242,7 @@ def _aliases(builder: _RuleBuilder, node) -> tuple:
     return tuple(out)
 
 
-def _filter(builder: _RuleBuilder) -> Filter | None:
+def _filter(builder: DocumentReader) -> Filter | None:
     doc = builder.doc
     title = builder.text(doc.get("title"), "title", required=True)
     flt = doc.get("filter")
