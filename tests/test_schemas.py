@@ -276,6 +276,8 @@ CORPUS = {
     # Entra ID exports; PIM alerts are not in any diagnostic-settings export
     "cloud/azure": (123, 116, {"product=azure service=pim": 7}, {}),
     # osquery es_process_events; macOS has no OriginalFileName, file events are not mapped
+    "cloud/gcp/audit": (16, 16, {}, {}),
+    "application/bitbucket": (14, 14, {}, {}),
     "macos": (69, 66, {"product=macos category=file_event": 2}, {("osquery_differential", "OriginalFileName"): 1}),
 }  # fmt: skip
 # rule-language warnings of a folder's rules, unrelated to the schemas
@@ -348,6 +350,11 @@ FIRING = {
     "azure_activity": ({"product": "azure", "service": "activitylogs"},
                        {"CategoryValue": "Administrative", "resultType": "Start", "properties.message|endswith": "/start/action"},
                        {"storage.jsonl": [1]}),
+    "gcp_audit": ({"product": "gcp", "service": "gcp.audit"},
+                  {"protoPayload.authenticationInfo.principalEmail": "alice@example.com", "resource.type": "gcs_bucket"},
+                  {"sink.jsonl": [1]}),
+    "bitbucket_audit": ({"product": "bitbucket", "service": "audit"},
+                        {"auditType.category": "Projects", "author.name": "alice"}, {"audit.log": [1]}),
     "azure_risk": ({"product": "azure", "service": "riskdetection"}, {"riskEventType": "leakedCredentials"},
                    {"eventhub.json": [0]}),
     "json": ({"product": "example"}, {"level": "warn", "msg|contains": "declined"}, {"app_events.jsonl": [0]}),
@@ -478,6 +485,10 @@ CORPUS_FIRING = [
     ("cloud/azure/audit_logs/azure_ad_bitlocker_key_retrieval.yml", "azure_audit/storage.jsonl", [0]),
     ("cloud/azure/activity_logs/azure_keyvault_secrets_modified_or_deleted.yml", "azure_activity/storage.jsonl", [0]),
     ("cloud/azure/identity_protection/azure_identity_protection_unfamilar_sign_in.yml", "azure_risk/eventhub.json", [0]),
+    # Google Cloud audit entries from a log sink; Bitbucket Data Center audit files
+    ("cloud/gcp/audit/gcp_firewall_rule_modified_or_deleted.yml", "gcp_audit/sink.jsonl", [0]),
+    ("cloud/gcp/audit/gcp_bucket_enumeration.yml", "gcp_audit/sink.jsonl", [1]),
+    ("application/bitbucket/audit/bitbucket_audit_unauthorized_access_detected.yml", "bitbucket_audit/audit.log", [0]),
     # macOS: osquery es_process_events rows
     ("macos/process_creation/proc_creation_macos_csrutil_disable.yml", "osquery_differential/es_process_events.log", [0]),
     ("macos/process_creation/proc_creation_macos_csrutil_status.yml", "osquery_differential/es_process_events.log", [1]),
