@@ -245,6 +245,46 @@ def test_windows_evtx_user_data_and_spaced_names_read_as_sigma_fields():
     assert not [key for key in defender if " " in key]
 
 
+# issue 13's new log types: (sample, record index, path to drop, path to mistype, bad value, reason of the mistype)
+BAD_INPUT = [
+    ("azure_signin/eventhub.json", 1, "category", "resultType", "fifty", "resultType 'fifty' is not an integer"),
+    ("azure_audit/storage.jsonl", 0, "properties", "durationMs", "slow", "durationMs 'slow' is not an integer"),
+    ("azure_risk/eventhub.json", 0, "operationName", "Level", "high", "Level 'high' is not an integer"),
+    ("gcp_audit/sink.jsonl", 0, "insertId", "timestamp", True, "timestamp True is not a timestamp"),
+    ("bitbucket_audit/audit.log", 0, "author", "timestamp.nano", "many", "timestamp.nano 'many' is not an integer"),
+    ("aws_waf/firehose.log", 0, "webaclId", "httpRequest.clientIp", "not-an-ip", "httpRequest.clientIp 'not-an-ip' is not an IP address"),
+    ("securityhub_finding/eventbridge.json", 0, "GeneratorId", "Severity.Normalized", "high", "Severity.Normalized 'high' is not an integer"),
+]  # fmt: skip
+
+
+def _set(record: dict, path: str, value) -> None:
+    *parents, last = path.split(".")
+    for key in parents:
+        record = record[key]
+    if value is MISSING:
+        del record[last]
+    else:
+        record[last] = value
+
+
+@pytest.mark.parametrize(("sample", "index", "drop", "path", "value", "reason"), BAD_INPUT, ids=[b[0] for b in BAD_INPUT])
+def test_a_new_log_types_record_missing_or_mistyping_a_field_is_refused_with_the_reason(sample, index, drop, path, value, reason):
+    """Without a required field, or with a value its type refuses, the record is not of the type, and the
+    classifier says why (the Lambda quarantines it with that reason, or reads it as generic json)."""
+    log_type = Path(sample).parent.name
+    record = parsers.parse((SAMPLES / sample).read_bytes(), SCHEMA[log_type].parser)[index]
+    assert classifier().classify(record, among=[log_type]).log_type == log_type
+    missing = json.loads(json.dumps(record))
+    _set(missing, drop, MISSING)
+    found = classifier().classify(missing, among=[log_type])
+    assert found.log_type is None and found.reasons[log_type] == f"{log_type} lacks {drop}"
+    mistyped = json.loads(json.dumps(record))
+    _set(mistyped, path, value)
+    found = classifier().classify(mistyped, among=[log_type])
+    assert found.log_type is None and reason in found.reasons[log_type]
+    assert classifier().classify_payload(json.dumps(mistyped).encode()).records[0][1].log_type != log_type
+
+
 def test_osquery_snapshot_rows_carry_their_query():
     """Each snapshot row is a record with the query's name and host under `osquery`."""
     rows = parsers.parse(
@@ -355,6 +395,16 @@ FIRING = {
                   {"sink.jsonl": [1]}),
     "bitbucket_audit": ({"product": "bitbucket", "service": "audit"},
                         {"auditType.category": "Projects", "author.name": "alice"}, {"audit.log": [1]}),
+    "aws_waf": ({"product": "aws", "service": "waf"},
+                {"action": "BLOCK", "httpRequest.args|contains": "UNION", "httpRequest.clientIp|cidr": "203.0.113.0/24"},
+                {"firehose.log": [0]}),
+    "securityhub_finding": ({"product": "aws", "service": "securityhub"},
+                            {"Severity.Label": "HIGH", "Compliance.Status": "FAILED", "Resources.Type": "AwsS3Bucket"},
+                            {"eventbridge.json": [0]}),
+    "aws_config_change": ({"product": "aws", "service": "config"},
+                          {"detail.configurationItem.resourceType": "AWS::EC2::SecurityGroup",
+                           "detail.configurationItem.configuration.ipPermissions.ipRanges": "0.0.0.0/0"},
+                          {"eventbridge.json": [0]}),
     "azure_risk": ({"product": "azure", "service": "riskdetection"}, {"riskEventType": "leakedCredentials"},
                    {"eventhub.json": [0]}),
     "json": ({"product": "example"}, {"level": "warn", "msg|contains": "declined"}, {"app_events.jsonl": [0]}),
