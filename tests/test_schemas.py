@@ -252,6 +252,7 @@ BAD_INPUT = [
     ("azure_risk/eventhub.json", 0, "operationName", "Level", "high", "Level 'high' is not an integer"),
     ("gcp_audit/sink.jsonl", 0, "insertId", "timestamp", True, "timestamp True is not a timestamp"),
     ("bitbucket_audit/audit.log", 0, "author", "timestamp.nano", "many", "timestamp.nano 'many' is not an integer"),
+    ("route53_resolver/firehose.log", 0, "srcaddr", "srcport", "high", "srcport 'high' is not an integer"),
     ("aws_waf/firehose.log", 0, "webaclId", "httpRequest.clientIp", "not-an-ip", "httpRequest.clientIp 'not-an-ip' is not an IP address"),
     ("securityhub_finding/eventbridge.json", 0, "GeneratorId", "Severity.Normalized", "high", "Severity.Normalized 'high' is not an integer"),
 ]  # fmt: skip
@@ -405,6 +406,9 @@ FIRING = {
                           {"detail.configurationItem.resourceType": "AWS::EC2::SecurityGroup",
                            "detail.configurationItem.configuration.ipPermissions.ipRanges": "0.0.0.0/0"},
                           {"eventbridge.json": [0]}),
+    "route53_resolver": ({"product": "aws", "service": "route53resolver"},
+                         {"query_name|endswith": ".telegram.org.", "srcids.instance|startswith": "i-"},
+                         {"firehose.log": [0]}),
     "azure_risk": ({"product": "azure", "service": "riskdetection"}, {"riskEventType": "leakedCredentials"},
                    {"eventhub.json": [0]}),
     "json": ({"product": "example"}, {"level": "warn", "msg|contains": "declined"}, {"app_events.jsonl": [0]}),
