@@ -409,6 +409,8 @@ FIRING = {
     "route53_resolver": ({"product": "aws", "service": "route53resolver"},
                          {"query_name|endswith": ".telegram.org.", "srcids.instance|startswith": "i-"},
                          {"firehose.log": [0]}),
+    "alb_access": ({"product": "aws", "service": "alb"}, {"elb_status_code": 301, "redirect_url|startswith": "https://"},
+                   {"access.log": [1]}),
     "azure_risk": ({"product": "azure", "service": "riskdetection"}, {"riskEventType": "leakedCredentials"},
                    {"eventhub.json": [0]}),
     "json": ({"product": "example"}, {"level": "warn", "msg|contains": "declined"}, {"app_events.jsonl": [0]}),
@@ -543,6 +545,8 @@ CORPUS_FIRING = [
     ("cloud/gcp/audit/gcp_firewall_rule_modified_or_deleted.yml", "gcp_audit/sink.jsonl", [0]),
     ("cloud/gcp/audit/gcp_bucket_enumeration.yml", "gcp_audit/sink.jsonl", [1]),
     ("application/bitbucket/audit/bitbucket_audit_unauthorized_access_detected.yml", "bitbucket_audit/audit.log", [0]),
+    # ALB access logs as Sigma's webserver category
+    ("web/webserver_generic/web_f5_tm_utility_bash_api_request.yml", "alb_access/access.log", [0]),
     # macOS: osquery es_process_events rows
     ("macos/process_creation/proc_creation_macos_csrutil_disable.yml", "osquery_differential/es_process_events.log", [0]),
     ("macos/process_creation/proc_creation_macos_csrutil_status.yml", "osquery_differential/es_process_events.log", [1]),
