@@ -141,6 +141,17 @@ def test_generic_json_is_the_last_resort():
     assert all(generic.priority > schema.priority for name, schema in SCHEMA.items() if name != "json")
 
 
+def test_the_new_log_types_are_tried_after_the_common_ones():
+    """Issue 13's log types that parse differently from the types before them come after those (so their
+    payloads are not parsed again for them); Security Hub still before the generic EventBridge envelope."""
+    late = {"azure_signin", "azure_audit", "azure_risk", "azure_activity", "gcp_audit", "bitbucket_audit",
+            "aws_waf", "route53_resolver", "alb_access"}  # fmt: skip
+    common = {"cloudtrail", "windows", "okta", "zeek_dns", "vpc_flow", "webserver_access", "auditd", "linux_syslog"}
+    assert min(SCHEMA[name].priority for name in late) > max(SCHEMA[name].priority for name in common)
+    assert SCHEMA["securityhub_finding"].priority < SCHEMA["cloudwatch_events"].priority
+    assert SCHEMA["aws_config_change"].priority < SCHEMA["cloudwatch_events"].priority
+
+
 def test_windows_process_creation_maps_sysmon_and_security_4688():
     """process_creation selects Sysmon EID 1 as is and Security 4688 with the Sysmon names renamed."""
     mappings = [m for m in SCHEMA["windows"].logsources if m.category == "process_creation"]
