@@ -329,6 +329,10 @@ CORPUS = {
     "cloud/azure": (123, 116, {"product=azure service=pim": 7}, {}),
     # osquery es_process_events; macOS has no OriginalFileName, file events are not mapped
     "cloud/gcp/audit": (16, 16, {}, {}),
+    # Workspace entries shared with Cloud Logging; setting_name and new_value are parameter values, not
+    # fields, and one rule misspells serviceName
+    "cloud/gcp/gworkspace": (10, 7, {}, {("gcp_audit", "setting_name"): 1, ("gcp_audit", "new_value"): 1,
+                                         ("gcp_audit", "protoPayload.Servicename"): 1}),
     "application/bitbucket": (14, 14, {}, {}),
     "macos": (69, 66, {"product=macos category=file_event": 2}, {("osquery_differential", "OriginalFileName"): 1}),
 }  # fmt: skip
@@ -404,7 +408,7 @@ FIRING = {
                        {"storage.jsonl": [1]}),
     "gcp_audit": ({"product": "gcp", "service": "gcp.audit"},
                   {"protoPayload.authenticationInfo.principalEmail": "alice@example.com", "resource.type": "gcs_bucket"},
-                  {"sink.jsonl": [1]}),
+                  {"sink.jsonl": [1], "workspace.jsonl": []}),
     "bitbucket_audit": ({"product": "bitbucket", "service": "audit"},
                         {"auditType.category": "Projects", "author.name": "alice"}, {"audit.log": [1]}),
     "aws_waf": ({"product": "aws", "service": "waf"},
@@ -555,6 +559,9 @@ CORPUS_FIRING = [
     # Google Cloud audit entries from a log sink; Bitbucket Data Center audit files
     ("cloud/gcp/audit/gcp_firewall_rule_modified_or_deleted.yml", "gcp_audit/sink.jsonl", [0]),
     ("cloud/gcp/audit/gcp_bucket_enumeration.yml", "gcp_audit/sink.jsonl", [1]),
+    ("cloud/gcp/gworkspace/admin/gcp_gworkspace_user_granted_admin_privileges.yml", "gcp_audit/workspace.jsonl", [0]),
+    ("cloud/gcp/gworkspace/login/gcp_gworkspace_govattack.yml", "gcp_audit/workspace.jsonl", [1]),
+    ("cloud/gcp/audit/gcp_bucket_enumeration.yml", "gcp_audit/workspace.jsonl", []),
     ("application/bitbucket/audit/bitbucket_audit_unauthorized_access_detected.yml", "bitbucket_audit/audit.log", [0]),
     # ALB access logs as Sigma's webserver category
     ("web/webserver_generic/web_f5_tm_utility_bash_api_request.yml", "alb_access/access.log", [0]),
