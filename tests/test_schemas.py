@@ -331,6 +331,8 @@ CORPUS = {
     # osquery es_process_events; macOS has no OriginalFileName, file events are not mapped
     "cloud/gcp/audit": (16, 16, {}, {}),
     "cloud/m365/audit": (4, 4, {}, {}),
+    # Sigma's antivirus category on Microsoft Defender's detection events
+    "category/antivirus": (8, 8, {}, {}),
     # Workspace entries shared with Cloud Logging; setting_name and new_value are parameter values, not
     # fields, and one rule misspells serviceName
     "cloud/gcp/gworkspace": (10, 7, {}, {("gcp_audit", "setting_name"): 1, ("gcp_audit", "new_value"): 1,
@@ -515,6 +517,8 @@ CORPUS_FIRING = [
     ("windows/builtin/dns_client/win_dns_client_mega_nz.yml", "windows/evtx_channels.json", [0]),
     ("windows/builtin/windefend/win_defender_malware_detected_amsi_source.yml", "windows/evtx_channels.json", [3]),
     ("windows/builtin/security/win_security_audit_log_cleared.yml", "windows/evtx_channels.json", [2]),
+    # Sigma's antivirus category: Defender's ThreatName read as Signature
+    ("category/antivirus/av_hacktool.yml", "windows/evtx_channels.json", [3]),
     # RPC Firewall audits into the Application log; SigmaHQ's EventLog is its provider
     ("application/rpc_firewall/rpc_firewall_efs_abuse.yml", "windows/evtx_channels.json", [4]),
     ("application/opencanary/opencanary_ftp_login_attempt.yml", "opencanary/opencanary.log", [0]),
