@@ -144,7 +144,7 @@ def test_generic_json_is_the_last_resort():
 def test_the_new_log_types_are_tried_after_the_common_ones():
     """Issue 13's log types that parse differently from the types before them come after those (so their
     payloads are not parsed again for them); Security Hub still before the generic EventBridge envelope."""
-    late = {"azure_signin", "azure_audit", "azure_risk", "azure_activity", "gcp_audit", "bitbucket_audit", "m365_audit",
+    late = {"azure_signin", "azure_audit", "azure_risk", "azure_activity", "gcp_audit", "bitbucket_audit", "m365_audit", "fortigate",
             "aws_waf", "route53_resolver", "alb_access"}  # fmt: skip
     common = {"cloudtrail", "windows", "okta", "zeek_dns", "vpc_flow", "webserver_access", "auditd", "linux_syslog"}
     assert min(SCHEMA[name].priority for name in late) > max(SCHEMA[name].priority for name in common)
@@ -265,6 +265,7 @@ BAD_INPUT = [
     ("bitbucket_audit/audit.log", 0, "author", "timestamp.nano", "many", "timestamp.nano 'many' is not an integer"),
     ("route53_resolver/firehose.log", 0, "srcaddr", "srcport", "high", "srcport 'high' is not an integer"),
     ("m365_audit/content_blob.json", 0, "OrganizationId", "RecordType", "eight", "RecordType 'eight' is not an integer"),
+    ("fortigate/syslog.log", 1, "devid", "dstport", "https", "dstport 'https' is not an integer"),
     ("aws_waf/firehose.log", 0, "webaclId", "httpRequest.clientIp", "not-an-ip", "httpRequest.clientIp 'not-an-ip' is not an IP address"),
     ("securityhub_finding/eventbridge.json", 0, "GeneratorId", "Severity.Normalized", "high", "Severity.Normalized 'high' is not an integer"),
 ]  # fmt: skip
@@ -333,6 +334,7 @@ CORPUS = {
     "cloud/m365/audit": (4, 4, {}, {}),
     # Sigma's antivirus category on Microsoft Defender's detection events
     "category/antivirus": (8, 8, {}, {}),
+    "network/fortinet": (7, 7, {}, {}),
     # Workspace entries shared with Cloud Logging; setting_name and new_value are parameter values, not
     # fields, and one rule misspells serviceName
     "cloud/gcp/gworkspace": (10, 7, {}, {("gcp_audit", "setting_name"): 1, ("gcp_audit", "new_value"): 1,
@@ -432,6 +434,8 @@ FIRING = {
                    {"access.log": [1]}),
     "m365_audit": ({"product": "m365", "service": "audit"}, {"Operation": "UserLoggedIn", "RequestType|startswith": "OAuth2"},
                    {"content_blob.json": [1]}),
+    "fortigate": ({"product": "fortigate"}, {"type": "traffic", "dstport": 443, "dstip|cidr": "198.51.100.0/24"},
+                  {"syslog.log": [1]}),
     "azure_risk": ({"product": "azure", "service": "riskdetection"}, {"riskEventType": "leakedCredentials"},
                    {"eventhub.json": [0]}),
     "json": ({"product": "example"}, {"level": "warn", "msg|contains": "declined"}, {"app_events.jsonl": [0]}),
@@ -575,6 +579,8 @@ CORPUS_FIRING = [
     ("web/webserver_generic/web_f5_tm_utility_bash_api_request.yml", "alb_access/access.log", [0]),
     # Microsoft 365 unified audit log, a Management Activity API content blob
     ("cloud/m365/audit/microsoft365_disabling_mfa.yml", "m365_audit/content_blob.json", [0]),
+    # FortiGate key=value logs
+    ("network/fortinet/fortigate/fortinet_fortigate_new_admin_account_created.yml", "fortigate/syslog.log", [0]),
     # macOS: osquery es_process_events rows
     ("macos/process_creation/proc_creation_macos_csrutil_disable.yml", "osquery_differential/es_process_events.log", [0]),
     ("macos/process_creation/proc_creation_macos_csrutil_status.yml", "osquery_differential/es_process_events.log", [1]),
