@@ -144,7 +144,7 @@ def test_generic_json_is_the_last_resort():
 def test_the_new_log_types_are_tried_after_the_common_ones():
     """Issue 13's log types that parse differently from the types before them come after those (so their
     payloads are not parsed again for them); Security Hub still before the generic EventBridge envelope."""
-    late = {"azure_signin", "azure_audit", "azure_risk", "azure_activity", "gcp_audit", "bitbucket_audit", "m365_audit", "fortigate",
+    late = {"azure_signin", "azure_audit", "azure_risk", "azure_activity", "gcp_audit", "bitbucket_audit", "m365_audit", "fortigate", "cisco_ios",
             "aws_waf", "route53_resolver", "alb_access"}  # fmt: skip
     common = {"cloudtrail", "windows", "okta", "zeek_dns", "vpc_flow", "webserver_access", "auditd", "linux_syslog"}
     assert min(SCHEMA[name].priority for name in late) > max(SCHEMA[name].priority for name in common)
@@ -335,6 +335,7 @@ CORPUS = {
     # Sigma's antivirus category on Microsoft Defender's detection events
     "category/antivirus": (8, 8, {}, {}),
     "network/fortinet": (7, 7, {}, {}),
+    "network/cisco": (15, 15, {}, {}),
     # Workspace entries shared with Cloud Logging; setting_name and new_value are parameter values, not
     # fields, and one rule misspells serviceName
     "cloud/gcp/gworkspace": (10, 7, {}, {("gcp_audit", "setting_name"): 1, ("gcp_audit", "new_value"): 1,
@@ -436,6 +437,8 @@ FIRING = {
                    {"content_blob.json": [1]}),
     "fortigate": ({"product": "fortigate"}, {"type": "traffic", "dstport": 443, "dstip|cidr": "198.51.100.0/24"},
                   {"syslog.log": [1]}),
+    "cisco_ios": ({"product": "cisco", "service": "bgp"}, {"tag": "TCP-6-BADAUTH", "message|contains": "(179)"},
+                  {"syslog.log": [2]}),
     "azure_risk": ({"product": "azure", "service": "riskdetection"}, {"riskEventType": "leakedCredentials"},
                    {"eventhub.json": [0]}),
     "json": ({"product": "example"}, {"level": "warn", "msg|contains": "declined"}, {"app_events.jsonl": [0]}),
@@ -581,6 +584,9 @@ CORPUS_FIRING = [
     ("cloud/m365/audit/microsoft365_disabling_mfa.yml", "m365_audit/content_blob.json", [0]),
     # FortiGate key=value logs
     ("network/fortinet/fortigate/fortinet_fortigate_new_admin_account_created.yml", "fortigate/syslog.log", [0]),
+    # Cisco IOS syslog: command accounting searched by keywords
+    ("network/cisco/aaa/cisco_cli_collect_data.yml", "cisco_ios/syslog.log", [0]),
+    ("network/cisco/aaa/cisco_cli_disable_logging.yml", "cisco_ios/syslog.log", [1]),
     # macOS: osquery es_process_events rows
     ("macos/process_creation/proc_creation_macos_csrutil_disable.yml", "osquery_differential/es_process_events.log", [0]),
     ("macos/process_creation/proc_creation_macos_csrutil_status.yml", "osquery_differential/es_process_events.log", [1]),
