@@ -145,6 +145,7 @@ def test_the_new_log_types_are_tried_after_the_common_ones():
     """Issue 13's log types that parse differently from the types before them come after those (so their
     payloads are not parsed again for them); Security Hub still before the generic EventBridge envelope."""
     late = {"azure_signin", "azure_audit", "azure_risk", "azure_activity", "gcp_audit", "bitbucket_audit", "m365_audit", "fortigate", "cisco_ios",
+            "onelogin", "duo_auth",
             "aws_waf", "route53_resolver", "alb_access"}  # fmt: skip
     common = {"cloudtrail", "windows", "okta", "zeek_dns", "vpc_flow", "webserver_access", "auditd", "linux_syslog"}
     assert min(SCHEMA[name].priority for name in late) > max(SCHEMA[name].priority for name in common)
@@ -266,6 +267,8 @@ BAD_INPUT = [
     ("route53_resolver/firehose.log", 0, "srcaddr", "srcport", "high", "srcport 'high' is not an integer"),
     ("m365_audit/content_blob.json", 0, "OrganizationId", "RecordType", "eight", "RecordType 'eight' is not an integer"),
     ("fortigate/syslog.log", 1, "devid", "dstport", "https", "dstport 'https' is not an integer"),
+    ("onelogin/events_api.json", 0, "account_id", "event_type_id", "three", "event_type_id 'three' is not an integer"),
+    ("duo_auth/admin_api.json", 0, "txid", "timestamp", True, "timestamp True is not a timestamp"),
     ("aws_waf/firehose.log", 0, "webaclId", "httpRequest.clientIp", "not-an-ip", "httpRequest.clientIp 'not-an-ip' is not an IP address"),
     ("securityhub_finding/eventbridge.json", 0, "GeneratorId", "Severity.Normalized", "high", "Severity.Normalized 'high' is not an integer"),
 ]  # fmt: skip
@@ -336,6 +339,8 @@ CORPUS = {
     "category/antivirus": (8, 8, {}, {}),
     "network/fortinet": (7, 7, {}, {}),
     "network/cisco": (15, 15, {}, {}),
+    "identity/onelogin": (2, 2, {}, {}),
+    "identity/cisco_duo": (1, 1, {}, {}),
     # Workspace entries shared with Cloud Logging; setting_name and new_value are parameter values, not
     # fields, and one rule misspells serviceName
     "cloud/gcp/gworkspace": (10, 7, {}, {("gcp_audit", "setting_name"): 1, ("gcp_audit", "new_value"): 1,
@@ -439,6 +444,10 @@ FIRING = {
                   {"syslog.log": [1]}),
     "cisco_ios": ({"product": "cisco", "service": "bgp"}, {"tag": "TCP-6-BADAUTH", "message|contains": "(179)"},
                   {"syslog.log": [2]}),
+    "onelogin": ({"product": "onelogin", "service": "onelogin.events"}, {"event_type_id": 5, "app_name": "Salesforce"},
+                 {"events_api.json": [0]}),
+    "duo_auth": ({"product": "cisco", "service": "duo"}, {"factor": "duo_push", "user.name": "alice"},
+                 {"admin_api.json": [0]}),
     "azure_risk": ({"product": "azure", "service": "riskdetection"}, {"riskEventType": "leakedCredentials"},
                    {"eventhub.json": [0]}),
     "json": ({"product": "example"}, {"level": "warn", "msg|contains": "declined"}, {"app_events.jsonl": [0]}),
@@ -587,6 +596,9 @@ CORPUS_FIRING = [
     # Cisco IOS syslog: command accounting searched by keywords
     ("network/cisco/aaa/cisco_cli_collect_data.yml", "cisco_ios/syslog.log", [0]),
     ("network/cisco/aaa/cisco_cli_disable_logging.yml", "cisco_ios/syslog.log", [1]),
+    # OneLogin Events API, Duo Admin API authentication logs
+    ("identity/onelogin/onelogin_assumed_another_user.yml", "onelogin/events_api.json", [0]),
+    ("identity/cisco_duo/cisco_duo_mfa_bypass_via_bypass_code.yml", "duo_auth/admin_api.json", [0]),
     # macOS: osquery es_process_events rows
     ("macos/process_creation/proc_creation_macos_csrutil_disable.yml", "osquery_differential/es_process_events.log", [0]),
     ("macos/process_creation/proc_creation_macos_csrutil_status.yml", "osquery_differential/es_process_events.log", [1]),
