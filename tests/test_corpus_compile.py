@@ -37,15 +37,21 @@ def test_every_corpus_rule_compiles_or_names_what_is_missing(corpus):
     codes = Counter(d.code for d in errors)
     print(f"\n{len(result.rules)} rules, {result.compiled_rule_count} compiled, errors by code: {dict(codes)}")
     assert len(result.rules) == 3141
-    assert result.compiled_rule_count >= 2800
+    # issue 13: at least 95% of SigmaHQ's rules compile (3,085 did when this was written; docs/schemas.md lists the rest)
+    assert result.compiled_rule_count >= 0.95 * 3141
     assert set(codes) <= {"E060", "E061"}
     assert all(d.message.startswith("logsource ") and "maps to no log type" in d.message for d in errors if d.code == "E061")
     # Two E060 are bugs in the rules themselves: CloudTrail has no `status`, flow logs no `blocked`; Squid's
-    # combined format has no cookie and no upstream address.
+    # combined format has no cookie and no upstream address; macOS has no OriginalFileName; Google
+    # Workspace's setting_name and new_value are parameter values, and a rule misspells serviceName.
     assert sorted(d.message for d in errors if d.code == "E060") == [
+        "field 'OriginalFileName' is not in log type 'osquery_differential'",
         "field 'blocked' is not in log type 'vpc_flow'",
         "field 'cs-cookie' is not in log type 'squid_access'",
         "field 'dst_ip' is not in log type 'squid_access'",
+        "field 'new_value' is not in log type 'gcp_audit'",
+        "field 'protoPayload.Servicename' is not in log type 'gcp_audit'",
+        "field 'setting_name' is not in log type 'gcp_audit'",
         "field 'status' is not in log type 'cloudtrail'",
     ]
     failed = {d.loc.path for d in errors}

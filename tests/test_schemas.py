@@ -141,6 +141,18 @@ def test_generic_json_is_the_last_resort():
     assert all(generic.priority > schema.priority for name, schema in SCHEMA.items() if name != "json")
 
 
+def test_the_new_log_types_are_tried_after_the_common_ones():
+    """Issue 13's log types that parse differently from the types before them come after those (so their
+    payloads are not parsed again for them); Security Hub still before the generic EventBridge envelope."""
+    late = {"azure_signin", "azure_audit", "azure_risk", "azure_activity", "gcp_audit", "bitbucket_audit", "m365_audit", "fortigate", "cisco_ios",
+            "onelogin", "duo_auth",
+            "aws_waf", "route53_resolver", "alb_access"}  # fmt: skip
+    common = {"cloudtrail", "windows", "okta", "zeek_dns", "vpc_flow", "webserver_access", "auditd", "linux_syslog"}
+    assert min(SCHEMA[name].priority for name in late) > max(SCHEMA[name].priority for name in common)
+    assert SCHEMA["securityhub_finding"].priority < SCHEMA["cloudwatch_events"].priority
+    assert SCHEMA["aws_config_change"].priority < SCHEMA["cloudwatch_events"].priority
+
+
 def test_windows_process_creation_maps_sysmon_and_security_4688():
     """process_creation selects Sysmon EID 1 as is and Security 4688 with the Sysmon names renamed."""
     mappings = [m for m in SCHEMA["windows"].logsources if m.category == "process_creation"]
@@ -245,6 +257,51 @@ def test_windows_evtx_user_data_and_spaced_names_read_as_sigma_fields():
     assert not [key for key in defender if " " in key]
 
 
+# issue 13's new log types: (sample, record index, path to drop, path to mistype, bad value, reason of the mistype)
+BAD_INPUT = [
+    ("azure_signin/eventhub.json", 1, "category", "resultType", "fifty", "resultType 'fifty' is not an integer"),
+    ("azure_audit/storage.jsonl", 0, "properties", "durationMs", "slow", "durationMs 'slow' is not an integer"),
+    ("azure_risk/eventhub.json", 0, "operationName", "Level", "high", "Level 'high' is not an integer"),
+    ("gcp_audit/sink.jsonl", 0, "insertId", "timestamp", True, "timestamp True is not a timestamp"),
+    ("bitbucket_audit/audit.log", 0, "author", "timestamp.nano", "many", "timestamp.nano 'many' is not an integer"),
+    ("route53_resolver/firehose.log", 0, "srcaddr", "srcport", "high", "srcport 'high' is not an integer"),
+    ("m365_audit/content_blob.json", 0, "OrganizationId", "RecordType", "eight", "RecordType 'eight' is not an integer"),
+    ("fortigate/syslog.log", 1, "devid", "dstport", "https", "dstport 'https' is not an integer"),
+    ("onelogin/events_api.json", 0, "account_id", "event_type_id", "three", "event_type_id 'three' is not an integer"),
+    ("duo_auth/admin_api.json", 0, "txid", "timestamp", True, "timestamp True is not a timestamp"),
+    ("aws_waf/firehose.log", 0, "webaclId", "httpRequest.clientIp", "not-an-ip", "httpRequest.clientIp 'not-an-ip' is not an IP address"),
+    ("securityhub_finding/eventbridge.json", 0, "GeneratorId", "Severity.Normalized", "high", "Severity.Normalized 'high' is not an integer"),
+]  # fmt: skip
+
+
+def _set(record: dict, path: str, value) -> None:
+    *parents, last = path.split(".")
+    for key in parents:
+        record = record[key]
+    if value is MISSING:
+        del record[last]
+    else:
+        record[last] = value
+
+
+@pytest.mark.parametrize(("sample", "index", "drop", "path", "value", "reason"), BAD_INPUT, ids=[b[0] for b in BAD_INPUT])
+def test_a_new_log_types_record_missing_or_mistyping_a_field_is_refused_with_the_reason(sample, index, drop, path, value, reason):
+    """Without a required field, or with a value its type refuses, the record is not of the type, and the
+    classifier says why (the Lambda quarantines it with that reason, or reads it as generic json)."""
+    log_type = Path(sample).parent.name
+    record = parsers.parse((SAMPLES / sample).read_bytes(), SCHEMA[log_type].parser)[index]
+    assert classifier().classify(record, among=[log_type]).log_type == log_type
+    missing = json.loads(json.dumps(record))
+    _set(missing, drop, MISSING)
+    found = classifier().classify(missing, among=[log_type])
+    assert found.log_type is None and found.reasons[log_type] == f"{log_type} lacks {drop}"
+    mistyped = json.loads(json.dumps(record))
+    _set(mistyped, path, value)
+    found = classifier().classify(mistyped, among=[log_type])
+    assert found.log_type is None and reason in found.reasons[log_type]
+    assert classifier().classify_payload(json.dumps(mistyped).encode()).records[0][1].log_type != log_type
+
+
 def test_osquery_snapshot_rows_carry_their_query():
     """Each snapshot row is a record with the query's name and host under `osquery`."""
     rows = parsers.parse(
@@ -273,7 +330,26 @@ CORPUS = {
     "network/zeek": (21, 21, {}, {}),
     "network/dns": (7, 7, {}, {}),
     "network/firewall": (1, 0, {}, {("vpc_flow", "blocked"): 1}),
+    # Entra ID exports; PIM alerts are not in any diagnostic-settings export
+    "cloud/azure": (123, 116, {"product=azure service=pim": 7}, {}),
+    # osquery es_process_events; macOS has no OriginalFileName, file events are not mapped
+    "cloud/gcp/audit": (16, 16, {}, {}),
+    "cloud/m365/audit": (4, 4, {}, {}),
+    # Sigma's antivirus category on Microsoft Defender's detection events
+    "category/antivirus": (8, 8, {}, {}),
+    "network/fortinet": (7, 7, {}, {}),
+    "network/cisco": (15, 15, {}, {}),
+    "identity/onelogin": (2, 2, {}, {}),
+    "identity/cisco_duo": (1, 1, {}, {}),
+    # Workspace entries shared with Cloud Logging; setting_name and new_value are parameter values, not
+    # fields, and one rule misspells serviceName
+    "cloud/gcp/gworkspace": (10, 7, {}, {("gcp_audit", "setting_name"): 1, ("gcp_audit", "new_value"): 1,
+                                         ("gcp_audit", "protoPayload.Servicename"): 1}),
+    "application/bitbucket": (14, 14, {}, {}),
+    "macos": (69, 66, {"product=macos category=file_event": 2}, {("osquery_differential", "OriginalFileName"): 1}),
 }  # fmt: skip
+# rule-language warnings of a folder's rules, unrelated to the schemas
+RULE_WARNINGS = {"macos": {"W036"}}  # a search identifier with modifiers on a keyword list
 UNMAPPED = re.compile(r"logsource (.+) maps to no log type")
 UNKNOWN = re.compile(r"field '(.+)' is not in log type '(.+)'")
 
@@ -293,9 +369,8 @@ def test_corpus_rules_compile_against_the_schemas(folder):
     assert (len(result.rules), result.compiled_rule_count) == (rules, compiled)
     assert dict(missing) == unmapped
     assert dict(errors_060) == unknown
-    assert set(codes) <= {"E060", "E061", "W060"}, [
-        str(d) for d in result.diagnostics if d.code not in ("E060", "E061", "W060")
-    ]
+    allowed = {"E060", "E061", "W060"} | RULE_WARNINGS.get(folder, set())
+    assert set(codes) <= allowed, [str(d) for d in result.diagnostics if d.code not in allowed]
     strict = {name for name, schema in schemas.schemas.items() if schema.strict_fields}
     assert all(log_type in strict for log_type, _ in errors_060)
 
@@ -332,7 +407,49 @@ FIRING = {
              {"eventType": "user.session.start", "outcome.result": "FAILURE", "client.ipAddress|cidr": "203.0.113.0/24"},
              {"system_log.jsonl": [0], "event_hook.json": []}),
     "osquery_differential": ({"product": "osquery", "service": "differential"},
-                             {"action": "added", "columns.command|contains": "| bash"}, {"results.log": [0]}),
+                             {"action": "added", "columns.command|contains": "| bash"},
+                             {"results.log": [0], "es_process_events.log": []}),
+    "azure_signin": ({"product": "azure", "service": "signinlogs"},
+                     {"ResultType": 50126, "ClientApp": "IMAP4", "properties.status.errorCode": 50126},
+                     {"eventhub.json": [0]}),
+    "azure_audit": ({"product": "azure", "service": "auditlogs"},
+                    {"Category": "GroupManagement", "TargetResources.modifiedProperties.newValue|contains": "Finance"},
+                    {"storage.jsonl": [1]}),
+    "azure_activity": ({"product": "azure", "service": "activitylogs"},
+                       {"CategoryValue": "Administrative", "resultType": "Start", "properties.message|endswith": "/start/action"},
+                       {"storage.jsonl": [1]}),
+    "gcp_audit": ({"product": "gcp", "service": "gcp.audit"},
+                  {"protoPayload.authenticationInfo.principalEmail": "alice@example.com", "resource.type": "gcs_bucket"},
+                  {"sink.jsonl": [1], "workspace.jsonl": []}),
+    "bitbucket_audit": ({"product": "bitbucket", "service": "audit"},
+                        {"auditType.category": "Projects", "author.name": "alice"}, {"audit.log": [1]}),
+    "aws_waf": ({"product": "aws", "service": "waf"},
+                {"action": "BLOCK", "httpRequest.args|contains": "UNION", "httpRequest.clientIp|cidr": "203.0.113.0/24"},
+                {"firehose.log": [0]}),
+    "securityhub_finding": ({"product": "aws", "service": "securityhub"},
+                            {"Severity.Label": "HIGH", "Compliance.Status": "FAILED", "Resources.Type": "AwsS3Bucket"},
+                            {"eventbridge.json": [0]}),
+    "aws_config_change": ({"product": "aws", "service": "config"},
+                          {"detail.configurationItem.resourceType": "AWS::EC2::SecurityGroup",
+                           "detail.configurationItem.configuration.ipPermissions.ipRanges": "0.0.0.0/0"},
+                          {"eventbridge.json": [0]}),
+    "route53_resolver": ({"product": "aws", "service": "route53resolver"},
+                         {"query_name|endswith": ".telegram.org.", "srcids.instance|startswith": "i-"},
+                         {"firehose.log": [0]}),
+    "alb_access": ({"product": "aws", "service": "alb"}, {"elb_status_code": 301, "redirect_url|startswith": "https://"},
+                   {"access.log": [1]}),
+    "m365_audit": ({"product": "m365", "service": "audit"}, {"Operation": "UserLoggedIn", "RequestType|startswith": "OAuth2"},
+                   {"content_blob.json": [1]}),
+    "fortigate": ({"product": "fortigate"}, {"type": "traffic", "dstport": 443, "dstip|cidr": "198.51.100.0/24"},
+                  {"syslog.log": [1]}),
+    "cisco_ios": ({"product": "cisco", "service": "bgp"}, {"tag": "TCP-6-BADAUTH", "message|contains": "(179)"},
+                  {"syslog.log": [2]}),
+    "onelogin": ({"product": "onelogin", "service": "onelogin.events"}, {"event_type_id": 5, "app_name": "Salesforce"},
+                 {"events_api.json": [0]}),
+    "duo_auth": ({"product": "cisco", "service": "duo"}, {"factor": "duo_push", "user.name": "alice"},
+                 {"admin_api.json": [0]}),
+    "azure_risk": ({"product": "azure", "service": "riskdetection"}, {"riskEventType": "leakedCredentials"},
+                   {"eventhub.json": [0]}),
     "json": ({"product": "example"}, {"level": "warn", "msg|contains": "declined"}, {"app_events.jsonl": [0]}),
     "osquery_snapshot": ({"product": "osquery", "service": "snapshot"},
                          {"osquery.name": "pack_hunting_processes", "cmdline|contains": "stratum+tcp://"},
@@ -416,6 +533,8 @@ CORPUS_FIRING = [
     ("windows/builtin/dns_client/win_dns_client_mega_nz.yml", "windows/evtx_channels.json", [0]),
     ("windows/builtin/windefend/win_defender_malware_detected_amsi_source.yml", "windows/evtx_channels.json", [3]),
     ("windows/builtin/security/win_security_audit_log_cleared.yml", "windows/evtx_channels.json", [2]),
+    # Sigma's antivirus category: Defender's ThreatName read as Signature
+    ("category/antivirus/av_hacktool.yml", "windows/evtx_channels.json", [3]),
     # RPC Firewall audits into the Application log; SigmaHQ's EventLog is its provider
     ("application/rpc_firewall/rpc_firewall_efs_abuse.yml", "windows/evtx_channels.json", [4]),
     ("application/opencanary/opencanary_ftp_login_attempt.yml", "opencanary/opencanary.log", [0]),
@@ -456,6 +575,33 @@ CORPUS_FIRING = [
     ("web/proxy_generic/proxy_ua_bitsadmin_susp_tld.yml", "squid_access/access.log", [2]),
     ("web/proxy_generic/proxy_download_susp_tlds_blacklist.yml", "squid_access/access.log", [2]),
     ("web/proxy_generic/proxy_telegram_api.yml", "squid_access/access.log", [1]),
+    # Entra ID and Azure Activity exports (Log Analytics column names renamed to the exported paths)
+    ("cloud/azure/signin_logs/azure_ad_azurehound_discovery.yml", "azure_signin/eventhub.json", [0]),
+    ("cloud/azure/audit_logs/azure_ad_bitlocker_key_retrieval.yml", "azure_audit/storage.jsonl", [0]),
+    ("cloud/azure/activity_logs/azure_keyvault_secrets_modified_or_deleted.yml", "azure_activity/storage.jsonl", [0]),
+    ("cloud/azure/identity_protection/azure_identity_protection_unfamilar_sign_in.yml", "azure_risk/eventhub.json", [0]),
+    # Google Cloud audit entries from a log sink; Bitbucket Data Center audit files
+    ("cloud/gcp/audit/gcp_firewall_rule_modified_or_deleted.yml", "gcp_audit/sink.jsonl", [0]),
+    ("cloud/gcp/audit/gcp_bucket_enumeration.yml", "gcp_audit/sink.jsonl", [1]),
+    ("cloud/gcp/gworkspace/admin/gcp_gworkspace_user_granted_admin_privileges.yml", "gcp_audit/workspace.jsonl", [0]),
+    ("cloud/gcp/gworkspace/login/gcp_gworkspace_govattack.yml", "gcp_audit/workspace.jsonl", [1]),
+    ("cloud/gcp/audit/gcp_bucket_enumeration.yml", "gcp_audit/workspace.jsonl", []),
+    ("application/bitbucket/audit/bitbucket_audit_unauthorized_access_detected.yml", "bitbucket_audit/audit.log", [0]),
+    # ALB access logs as Sigma's webserver category
+    ("web/webserver_generic/web_f5_tm_utility_bash_api_request.yml", "alb_access/access.log", [0]),
+    # Microsoft 365 unified audit log, a Management Activity API content blob
+    ("cloud/m365/audit/microsoft365_disabling_mfa.yml", "m365_audit/content_blob.json", [0]),
+    # FortiGate key=value logs
+    ("network/fortinet/fortigate/fortinet_fortigate_new_admin_account_created.yml", "fortigate/syslog.log", [0]),
+    # Cisco IOS syslog: command accounting searched by keywords
+    ("network/cisco/aaa/cisco_cli_collect_data.yml", "cisco_ios/syslog.log", [0]),
+    ("network/cisco/aaa/cisco_cli_disable_logging.yml", "cisco_ios/syslog.log", [1]),
+    # OneLogin Events API, Duo Admin API authentication logs
+    ("identity/onelogin/onelogin_assumed_another_user.yml", "onelogin/events_api.json", [0]),
+    ("identity/cisco_duo/cisco_duo_mfa_bypass_via_bypass_code.yml", "duo_auth/admin_api.json", [0]),
+    # macOS: osquery es_process_events rows
+    ("macos/process_creation/proc_creation_macos_csrutil_disable.yml", "osquery_differential/es_process_events.log", [0]),
+    ("macos/process_creation/proc_creation_macos_csrutil_status.yml", "osquery_differential/es_process_events.log", [1]),
     # Sysmon for Linux, XML events in syslog lines
     ("linux/process_creation/proc_creation_lnx_base64_decode.yml", "sysmon_linux/syslog.log", [0]),
     ("linux/file_event/file_event_lnx_susp_cron_file_created.yml", "sysmon_linux/syslog.log", [2]),
