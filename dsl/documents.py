@@ -29,8 +29,7 @@ CORRELATION_TYPES = (
     "value_percentile",
     "value_median",
 )
-RUN_TYPES = ("event_count", "value_count", "temporal", "temporal_ordered")  # runtime.correlate
-NOT_RUN_TYPES = tuple(t for t in CORRELATION_TYPES if t not in RUN_TYPES)
+RUN_TYPES = CORRELATION_TYPES  # every type runs (runtime.correlate)
 LEVELS = ("informational", "low", "medium", "high", "critical")
 NEEDS_FIELD = ("value_count", "value_sum", "value_avg", "value_percentile", "value_median")
 COMPARISONS = ("gt", "gte", "lt", "lte", "eq", "neq")
@@ -40,7 +39,7 @@ UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 259200
 
 @dataclass(frozen=True, slots=True)
 class Correlation:
-    """A Sigma correlation rule (spec v2.1 §correlations); the types of RUN_TYPES are run (runtime.correlate)."""
+    """A Sigma correlation rule (spec v2.1 §correlations), run by runtime.correlate."""
 
     title: str
     type: str
@@ -62,6 +61,7 @@ class Correlation:
     group_locs: tuple[Loc, ...] = field(default=(), compare=False)
     field_loc: Loc = field(default=NOWHERE, compare=False)
     expression: Condition | None = None  # temporal: a boolean expression over the rule names
+    percentile: int | None = None  # value_percentile: which percentile of the field's values, 1 to 100
 
     @property
     def key(self) -> str:
@@ -131,9 +131,7 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
         builder.err("E051", "the correlation has no 'timespan'", corr.loc, "e.g. timespan: 5m")
     elif seconds is None:
         builder.err("E051", f"timespan '{span_text}' is not a number followed by s, m, h, d, w, M or y", corr.get("timespan").loc, "e.g. 5m or 1h")
-    condition, cond_field = _condition(builder, corr.get("condition"), kind)
-    if kind in NOT_RUN_TYPES:
-        builder.warn("W051", f"{kind} correlations are checked but not run: this one never alerts", corr.get("type").loc, "the rules it names alert on their own; run types: " + ", ".join(RUN_TYPES))
+    condition, cond_field, percentile = _condition(builder, corr.get("condition"), kind)
     expression = _expression(builder, corr.get("condition"), kind, rules)
     if title is None or kind is None or not rules or seconds is None or condition is None:
         return None
@@ -144,7 +142,7 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
         aliases=_aliases(builder, corr.get("aliases")), loc=doc.loc, rule_locs=rule_locs, group_locs=group_locs,
         level=builder.choice(doc.get("level"), "level", LEVELS), description=builder.text(doc.get("description"), "description"),
         tags=builder.text_list(doc.get("tags"), "tags"), outputs=builder.outputs(doc.get("outputs")),
-        field_loc=_field_loc(corr.get("condition")), expression=expression,
+        field_loc=_field_loc(corr.get("condition")), expression=expression, percentile=percentile,
     )
 
 
@@ -153,35 +151,48 @@ def _field_loc(node) -> Loc:
     return found.loc if found is not None else NOWHERE
 
 
-def _condition(builder: _RuleBuilder, node, kind: str | None) -> tuple[tuple[tuple[str, float], ...] | None, str | None]:
+Parsed = tuple[tuple[tuple[str, float], ...] | None, str | None, int | None]
+
+
+def _condition(builder: _RuleBuilder, node, kind: str | None) -> Parsed:
+    """The comparisons (ANDed), the condition's field, and value_percentile's percentile."""
     if node is None:
         if kind in ("temporal", "temporal_ordered"):
-            return (), None  # all referenced rules must fire
+            return (), None, None  # all referenced rules must fire
         builder.err("E053", "the correlation has no 'condition'", builder.doc.get("correlation").loc, "e.g. condition: {gte: 10}")
-        return None, None
+        return None, None, None
     if node.kind == "scalar" and isinstance(node.value, str) and kind in ("temporal", "temporal_ordered"):
-        return (), None  # pySigma's boolean over rule names; checked when correlations run
+        return (), None, None  # pySigma's boolean over rule names (_expression)
     if node.kind != "map":
         builder.err("E053", "a correlation condition must map gt|gte|lt|lte|eq|neq to numbers", node.loc)
-        return None, None
-    out, cond_field = [], None
+        return None, None, None
+    out, cond_field, percentile = [], None, None
     for key, key_loc, value in node.value:
         if key == "field":
             cond_field = builder.text(value, "condition field")
             continue
-        if key == "percentile" and kind == "value_percentile":  # the type is not run (W051)
+        if key == "percentile" and kind == "value_percentile":
+            number = value.value if value.kind == "scalar" else None
+            if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 100:
+                builder.err("E053", "'percentile' needs a whole number from 1 to 100", value.loc, "e.g. percentile: 95")
+                return None, None, None
+            percentile = number
             continue
         if key not in COMPARISONS:
-            builder.err("E053", f"unknown comparison '{key}'", key_loc, did_you_mean(key, COMPARISONS) or "use gt, gte, lt, lte, eq or neq")
-            return None, None
+            hint = "'percentile' belongs to value_percentile correlations" if key == "percentile" else did_you_mean(key, COMPARISONS) or "use gt, gte, lt, lte, eq or neq"
+            builder.err("E053", f"unknown comparison '{key}'", key_loc, hint)
+            return None, None, None
         if value.kind != "scalar" or isinstance(value.value, bool) or not isinstance(value.value, int | float):
             builder.err("E053", f"'{key}' needs a number", value.loc)
-            return None, None
+            return None, None, None
         out.append((key, value.value))
     if kind in NEEDS_FIELD and cond_field is None:
         builder.err("E054", f"a {kind} correlation needs 'field' in its condition", node.loc, "the field whose values are counted or summed")
-        return None, None
-    return tuple(out), cond_field
+        return None, None, None
+    if kind == "value_percentile" and percentile is None:
+        builder.err("E054", "a value_percentile correlation needs 'percentile' in its condition", node.loc, "e.g. percentile: 95")
+        return None, None, None
+    return tuple(out), cond_field, percentile
 
 
 def _expression(builder: _RuleBuilder, node, kind: str | None, rules: tuple[str, ...]) -> Condition | None:

@@ -56,7 +56,7 @@ EFFECTS = {
     "related.type": METADATA,
     "logsource.definition": METADATA,
     "correlation": "a correlation rule, run by runtime.correlate (Lambda and replay)",
-    "correlation.type": "what the condition counts (event_count, value_count, temporal, temporal_ordered)",
+    "correlation.type": "what the condition tests (event_count, value_count, temporal, temporal_ordered, value_sum, value_avg, value_percentile, value_median)",
     "correlation.rules": "the rules or correlations whose matches it counts",
     "correlation.group-by": "the fields whose values make a group",
     "correlation.timespan": "the window length",
@@ -69,16 +69,15 @@ EFFECTS = {
     "correlationCondition.lte": "condition comparison",
     "correlationCondition.eq": "condition comparison",
     "correlationCondition.neq": "condition comparison",
-    "correlationCondition.field": "value_count's counted field",
+    "correlationCondition.field": "the field whose values value_count counts, and the value_* types sum, average or rank",
+    "correlationCondition.percentile": "value_percentile's percentile of the field's values",
     "generate": "on a correlation: whether the rules it takes alert on their own (W055 on a detection rule)",
     "dedup": "merges alerts with equal key values within the window (runtime.dedup, Lambda and replay)",
     "dedup.keys": "the fields whose equal values make alerts duplicates",
     "dedup.window": "the merge window",
 }
 
-# key → the warning code the loader gives where the key is used: W051, the value_sum, value_avg,
-# value_percentile and value_median types are checked but not run; W054, Sigma v1's timeframe
+# key → the warning code the loader gives where the key is used: W054, Sigma v1's timeframe
 NOT_RUN = {
-    "correlationCondition.percentile": "W051",
     "detection.timeframe": "W054",
 }

@@ -23,10 +23,10 @@ detection:
 """
 # one document per warning, using the keys the warning stands for
 SAMPLES = {
-    "W051": RULE + "---\ntitle: P95\ncorrelation:\n  type: value_percentile\n  rules: [base]\n  timespan: 1h\n"
-    "  condition: {field: bytes, percentile: 95, gt: 1000}\n",
     "none": RULE + "---\ntitle: Many\ngenerate: true\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [sourceIPAddress]\n"
-    "  timespan: 5m\n  aliases: {ip: {base: sourceIPAddress}}\n  condition: {field: userIdentity.userName, gte: 3, lt: 9}\n",
+    "  timespan: 5m\n  aliases: {ip: {base: sourceIPAddress}}\n  condition: {field: userIdentity.userName, gte: 3, lt: 9}\n"
+    "---\ntitle: P95\ncorrelation:\n  type: value_percentile\n  rules: [base]\n  timespan: 1h\n"
+    "  condition: {field: bytes, percentile: 95, gt: 1000}\n",
     "W053": "action: global\ntitle: Shared\n",
     "W054": RULE.replace("  condition: selection\n", "  condition: selection\n  timeframe: 5m\n"),
     "W055": RULE + "generate: true\n",

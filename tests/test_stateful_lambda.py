@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto_process import client
 from support.stateful import compiled, kinesis_event, replay, write_tree
-from test_correlations import BASE, COUNT, event
+from test_correlations import BASE, COUNT, event, numeric, sent
 from test_dedup import DEDUP_RULE, denied
 
 from runtime.pipeline import Runtime, deliver_each, process_batch
@@ -172,6 +172,53 @@ class TestCorrelationsOnDynamoDB:
         assert len(lambda_alerts) == 2
         assert [a["alert_id"] for a in replayed] == [a["alert_id"] for a in lambda_alerts]
         assert [a["record"] for a in replayed] == [a["record"] for a in lambda_alerts]
+
+
+class TestNumericTypesOnDynamoDB:
+    """value_sum, value_avg, value_percentile and value_median with their state in DynamoDB, as in replay."""
+
+    BATCHES = (
+        (sent("alice", 3, 400), sent("bob", 0, 10)),
+        (sent("alice", 0, 300), sent("bob", 1, "20"), sent("alice", 4, "x")),
+        (sent("bob", 2, 5000), sent("alice", 9, 700), sent("alice", 9.5, 200)),
+    )
+
+    @pytest.mark.parametrize(
+        "correlation",
+        [numeric("value_sum", "gte: 700"), numeric("value_avg", "gt: 300"), numeric("value_percentile", "percentile: 90, gte: 390"), numeric("value_median", "gte: 350")],
+        ids=["sum", "avg", "percentile", "median"],
+    )
+    def test_replay_and_the_lambda_agree(self, state, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, correlation: str) -> None:
+        """The same batches, file for batch, give the same alerts (ids, values, event ids) in both engines."""
+        endpoint, table = state
+        monkeypatch.chdir(tmp_path)
+        write_tree(tmp_path, {"rules/r.yml": BASE + "---\n" + correlation})
+        store = DynamoStore(table, client("dynamodb", endpoint))
+        with compiled(tmp_path) as rules:
+            lambda_alerts = [a for batch in self.BATCHES for a in invoke(rules, store, *batch)[1]]
+        paths = []
+        for index, batch in enumerate(self.BATCHES):
+            path = tmp_path / f"batch{index}.jsonl"
+            path.write_text("".join(json.dumps(e) + "\n" for e in batch))
+            paths.append(str(path))
+        _, replayed, _ = replay(["--rules", str(tmp_path / "rules"), "--lambda-alerts", *paths])
+        assert len(lambda_alerts) >= 2
+        assert [a["alert_id"] for a in replayed] == [a["alert_id"] for a in lambda_alerts]
+        assert [a["record"] for a in replayed] == [a["record"] for a in lambda_alerts]
+
+    def test_sum_counts_across_batches_and_a_retry_adds_nothing(self, state, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A sum reaching 1000 bytes over two batches alerts once with 1000; the first batch retried first adds nothing."""
+        endpoint, table = state
+        monkeypatch.chdir(tmp_path)
+        write_tree(tmp_path, {"rules/r.yml": BASE + "---\n" + numeric("value_sum", "gte: 1000")})
+        store = DynamoStore(table, client("dynamodb", endpoint))
+        first = (sent("alice", 0, 600),)
+        with compiled(tmp_path) as rules:
+            assert invoke(rules, store, *first)[1] == []
+            assert invoke(rules, store, *first)[1] == []  # the retry: still 600
+            assert invoke(rules, store, sent("alice", 1, 300))[1] == []
+            (alert,) = invoke(rules, store, sent("alice", 2, 100))[1]
+        assert (alert["record"]["correlation"]["count"], alert["record"]["correlation"]["events"]) == (1000, 3)
 
 
 class TestDedupOnTheLambda:
