@@ -7,9 +7,11 @@ import json
 import re
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support.stateful import replay, write_tree
 
-from runtime.dedup import Deduper
+from runtime.dedup import Deduper, Pending
 from runtime.state import MemoryStore
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "extensions.md").read_text(encoding="utf-8")
@@ -81,3 +83,25 @@ class TestEngine:
             deduper.admit({"alert_id": f"a{index}", "rule_id": "r", "title": "T", "record": {"u": "x"}}, dedup, when)
         assert deduper.flush(50) == []
         assert len(deduper.flush(61)) == 1 and deduper.flush(1000) == []
+
+    @settings(max_examples=150, deadline=None, database=None)
+    @given(st.lists(st.tuples(st.sampled_from("xyz"), st.integers(0, 200), st.integers(0, 12)), max_size=25), st.data())
+    def test_batches_admit_as_one_alert_at_a_time(self, alerts: list, data) -> None:
+        """The Lambda's batch admission (one update per key per batch) sends and merges what replay's one alert
+        at a time does, whatever the batches, retried batches included."""
+        dedup = {"keys": ["u"], "window_seconds": 60}
+        documents = [{"alert_id": f"a{i}", "rule_id": "r", "title": "T", "record": {"u": u, "n": i}} for i, (u, _, _) in enumerate(alerts)]
+        one, batched = Deduper(MemoryStore()), Deduper(MemoryStore())
+        expected = []
+        for document, (_, when, _) in zip(documents, alerts, strict=True):
+            admission = one.admit(document, dedup, when)
+            expected += [*(f["alert_id"] for f in admission.follow_ups), *([document["alert_id"]] if admission.send else [])]
+        cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(alerts))), max_size=4)))
+        got = []
+        for start, end in zip([0, *cuts], [*cuts, len(alerts)], strict=False):
+            pending = [Pending(d, dedup, float(w), f"i{start}") for d, (_, w, _) in zip(documents[start:end], alerts[start:end], strict=True)]
+            got += [a["alert_id"] for a in batched.admit_all(pending).alerts]
+            retried = batched.admit_all(pending)  # a retry of the batch: nothing merged twice
+            assert all(a["alert_id"] in got for a in retried.alerts)
+        assert got == expected
+        assert sorted(f["record"]["dedup"]["count"] for f in batched.flush(None)) == sorted(f["record"]["dedup"]["count"] for f in one.flush(None))

@@ -59,6 +59,24 @@ class Throttling:
         return getattr(self.inner, name)
 
 
+class Counting:
+    """A DynamoDB client that counts the writes (put_item, delete_item) per state key."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.writes = inner, []
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self.inner, name)
+        if name not in ("put_item", "delete_item"):
+            return call
+
+        def counted(**kwargs: Any) -> Any:
+            self.writes.append((kwargs.get("Item") or kwargs["Key"])["key"]["S"])
+            return call(**kwargs)
+
+        return counted
+
+
 @pytest.fixture
 def state(aws_env: str) -> tuple[str, str]:
     return aws_env, create_state_table(aws_env)
@@ -244,6 +262,74 @@ class TestDedupOnTheLambda:
         (follow_up,) = flushed
         assert follow_up["record"]["dedup"]["count"] == 3 and counts["closed"] == 2
         assert follow_up["record"]["dedup"]["first_alert_id"] == sent[0]["alert_id"]
+
+    def test_one_state_write_per_window_per_batch(self, state, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Eight denials of three users in one batch write each user's window once (three writes); the same batch
+        again (a retry) writes nothing and merges nothing twice: the follow-up counts alice's three and bob's two."""
+        endpoint, table = state
+        monkeypatch.chdir(tmp_path)
+        write_tree(tmp_path, {"rules/r.yml": DEDUP_RULE})
+        counting = Counting(client("dynamodb", endpoint))
+        store = DynamoStore(table, counting)
+        batch = [denied(u, m) for u, m in (("alice", 0), ("bob", 1), ("alice", 2), ("carol", 3), ("bob", 4), ("alice", 5), ("alice", 6), ("bob", 7))]
+        clock = Clock(1_704_067_200)
+        with compiled(tmp_path) as rules:
+            result, sent = invoke(rules, store, *batch, clock=clock)
+            assert result.failures == [] and len(counting.writes) == len(set(counting.writes)) == 3
+            assert [(a["record"]["userIdentity"]["arn"], a["record"]["eventTime"][-6:-4]) for a in sent] == [("alice", "00"), ("bob", "01"), ("carol", "03")]
+            counting.writes.clear()
+            _, again = invoke(rules, store, *batch, clock=clock)
+            assert counting.writes == [] and [a["alert_id"] for a in again] == [a["alert_id"] for a in sent]
+            clock.now += 3600
+            flushed: list[dict] = []
+            flush_dedup(Stateful.from_rules(rules, store, clock), deliver_each(flushed.append))
+        assert sorted((a["record"]["userIdentity.arn"], a["record"]["dedup"]["count"]) for a in flushed) == [("alice", 3), ("bob", 2)]
+
+    def test_a_throttled_write_retries_the_items_and_never_double_counts(self, state, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """While writes are throttled, the dedup rule's items fail (partial batch response) and nothing is sent;
+        the retry sends alice's first alert once and merges the other two once."""
+        endpoint, table = state
+        monkeypatch.chdir(tmp_path)
+        write_tree(tmp_path, {"rules/r.yml": DEDUP_RULE})
+        throttled = Throttling(client("dynamodb", endpoint))
+        store = DynamoStore(table, throttled)
+        batch = [denied("alice", m) for m in (0, 1, 2)]
+        clock = Clock(1_704_067_200)
+        with compiled(tmp_path) as rules:
+            result, sent = invoke(rules, store, *batch, clock=clock)
+            assert sorted(result.failures) == ["0", "1", "2"] and sent == []
+            throttled.on = False
+            result, sent = invoke(rules, store, *batch, clock=clock)
+            assert result.failures == [] and len(sent) == 1
+            clock.now += 3600
+            flushed: list[dict] = []
+            flush_dedup(Stateful.from_rules(rules, store, clock), deliver_each(flushed.append))
+        (follow_up,) = flushed
+        assert follow_up["record"]["dedup"]["count"] == 2
+
+    def test_an_undelivered_follow_up_is_sent_again_by_the_retry(self, state, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A denial past alice's window closes it: its follow-up and the new first alert go out at the end of the
+        batch. When the follow-up cannot be delivered, that denial's item fails, and its retry sends both again."""
+        endpoint, table = state
+        monkeypatch.chdir(tmp_path)
+        write_tree(tmp_path, {"rules/r.yml": DEDUP_RULE})
+        store = DynamoStore(table, client("dynamodb", endpoint))
+        clock = Clock(1_704_067_200)
+        with compiled(tmp_path) as rules:
+            invoke(rules, store, denied("alice", 0), denied("alice", 1), clock=clock)
+
+            def refuse_follow_ups(alert: dict) -> None:
+                if "dedup" in alert["record"]:
+                    raise RuntimeError("output down")
+                delivered.append(alert)
+
+            delivered: list[dict] = []
+            stateful = Stateful.from_rules(rules, store, clock)
+            result = process_batch(kinesis_event(denied("bob", 29), denied("alice", 30)), Runtime(rules, deliver_each(refuse_follow_ups), stateful=stateful))
+            assert result.failures == ["1"] and [a["record"]["userIdentity"]["arn"] for a in delivered] == ["bob", "alice"]
+            _, sent = invoke(rules, store, denied("alice", 30), clock=clock)
+        follow_up, first = sent
+        assert follow_up["record"]["dedup"]["count"] == 1 and first["alert_id"] == delivered[1]["alert_id"]
 
     def test_rules_with_state_refuse_to_run_without_a_table(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """A package with dedup rules and no SIGIL_STATE_TABLE is refused, not run without dedup."""
