@@ -42,6 +42,7 @@ class Stateful:
     notes: int = 0
     errors: list[str] = field(default_factory=list)
     dedup_pending: list[Pending] = field(default_factory=list)  # this batch's alerts of dedup rules
+    untimed: int = 0  # this batch's matches a correlation takes without a usable event time
 
     @classmethod
     def from_rules(cls, rules: Any, store: StateStore, clock: Callable[[], float] = time.time) -> Stateful:
@@ -57,6 +58,7 @@ class Stateful:
         if self.correlator is not None and self.correlator.takes(rule_id):
             untimed = self.correlator.observe(log_type, rule_id, record, event_id=alert["alert_id"], origin=item_id)
             if untimed:
+                self.untimed += 1
                 self._note("correlation_event_untimed", reason=untimed, item_id=item_id)
             if not self.correlator.alerts_alone(rule_id):
                 return []
@@ -92,8 +94,11 @@ def finish_batch(stateful: Stateful, deliver: Callable[[list[dict[str, Any]]], A
         origins.update(admitted.origins)
         for alert in admitted.alerts:
             result.log_types.setdefault(str(alert.get("log_type")), LogTypeCounts()).alerts += 1
+    result.stats.correlation_events_dropped += stateful.untimed
+    stateful.untimed = 0
     if stateful.correlator is not None:
         flushed = stateful.correlator.flush()
+        result.stats.correlation_events_late += flushed.late
         failed |= flushed.failed_origins
         for error in flushed.errors[:LOGGED_NOTES]:
             emit("correlation_state_failed", "error", reason=error)

@@ -175,6 +175,21 @@ class TestCorrelationsOnDynamoDB:
         assert len({i for w in windows for i in w}) == sum(len(w) for w in windows)
         assert len(windows) >= 1
 
+    def test_dropped_and_late_events_are_metrics(self, state, correlation_rules) -> None:
+        """A failure without a usable eventTime is CorrelationEventsDropped, one older than alice's newest by more
+        than the timespan CorrelationEventsLate, in the batch's metric line; neither fails the batch."""
+        from runtime.metrics import documents
+
+        endpoint, table = state
+        store = DynamoStore(table, client("dynamodb", endpoint))
+        invoke(correlation_rules, store, event("alice", 20))
+        result, _ = invoke(correlation_rules, store, {**event("bob", 1), "eventTime": "yesterday"}, event("alice", 0), event("alice", 19))
+        assert result.failures == []
+        (line, *_) = documents(result.summary(), result.log_types, result.rule_errors, namespace="N", function="f", timestamp_ms=0)
+        assert (line["CorrelationEventsDropped"], line["CorrelationEventsLate"]) == (1.0, 1.0)
+        names = [m["Name"] for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+        assert {"CorrelationEventsDropped", "CorrelationEventsLate"} <= set(names)
+
     def test_replay_and_the_lambda_agree(self, state, correlation_rules, tmp_path: Path) -> None:
         """The same events, batch for file, give the same correlation alerts in `sigil replay` and the Lambda."""
         endpoint, table = state
