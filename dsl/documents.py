@@ -132,6 +132,10 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
     elif seconds is None:
         builder.err("E051", f"timespan '{span_text}' is not a number followed by s, m, h, d, w, M or y", corr.get("timespan").loc, "e.g. 5m or 1h")
     condition, cond_field, percentile = _condition(builder, corr.get("condition"), kind)
+    if cond_field is not None and kind not in NEEDS_FIELD:
+        builder.warn("W052", f"'field' has no effect on a {kind} correlation", corr.get("condition").key_loc("field"), "only value_count and the value_* types read a field")
+        cond_field = None
+    aliases = _aliases(builder, corr.get("aliases"), rules, group_by)
     expression = _expression(builder, corr.get("condition"), kind, rules)
     if title is None or kind is None or not rules or seconds is None or condition is None:
         return None
@@ -139,7 +143,7 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
         title=title, type=kind, rules=rules, group_by=group_by, timespan_seconds=seconds, condition=condition,
         condition_field=cond_field, id=builder.text(doc.get("id"), "id"), name=builder.text(doc.get("name"), "name"),
         generate=builder.boolean(corr.get("generate") or doc.get("generate"), "generate", False),
-        aliases=_aliases(builder, corr.get("aliases")), loc=doc.loc, rule_locs=rule_locs, group_locs=group_locs,
+        aliases=aliases, loc=doc.loc, rule_locs=rule_locs, group_locs=group_locs,
         level=builder.choice(doc.get("level"), "level", LEVELS), description=builder.text(doc.get("description"), "description"),
         tags=builder.text_list(doc.get("tags"), "tags"), outputs=builder.outputs(doc.get("outputs")),
         field_loc=_field_loc(corr.get("condition")), expression=expression, percentile=percentile,
@@ -208,8 +212,8 @@ def _expression(builder: _RuleBuilder, node, kind: str | None, rules: tuple[str,
         return None
     if not _names_known(builder, cond, rules):
         return None
-    if kind == "temporal_ordered" and sorted(_refs(cond)) != sorted(rules):
-        builder.warn("W058", "a temporal_ordered condition expression runs as: every rule, in order", node.loc, "use temporal for an expression over the rules")
+    if kind == "temporal_ordered" and _refs(cond) != list(rules):
+        builder.warn("W058", "a temporal_ordered condition expression runs as: every rule, in the order of 'rules'", node.loc, "use temporal for an expression over the rules, or write the rules in order: " + " and ".join(rules))
     return cond
 
 
@@ -242,17 +246,24 @@ def _refs(cond: Condition) -> list[str]:
     return []
 
 
-def _aliases(builder: _RuleBuilder, node) -> tuple:
+def _aliases(builder: _RuleBuilder, node, rules: tuple[str, ...], group_by: tuple[str, ...]) -> tuple:
+    """``{alias: {rule: field}}``: an alias that is no group-by name has no effect (W056); a rule that is not
+    one of the correlation's is a mistake (E055)."""
     if node is None:
         return ()
     if node.kind != "map":
         builder.err("E055", "'aliases' must map each alias to {rule name: field}", node.loc)
         return ()
     out = []
-    for alias, _, mapping in node.value:
+    for alias, alias_loc, mapping in node.value:
         if mapping.kind != "map":
             builder.err("E055", f"alias '{alias}' must map rule names to fields", mapping.loc)
             continue
+        if alias not in group_by:
+            builder.warn("W056", f"alias '{alias}' is not a group-by field: it has no effect", alias_loc, did_you_mean(alias, group_by) or "name it in group-by")
+        for rule, rule_loc, _ in mapping.value:
+            if rule not in rules:
+                builder.err("E055", f"alias '{alias}' names '{rule}', which is not one of the correlation's rules", rule_loc, did_you_mean(rule, rules) or "the rules are: " + ", ".join(rules))
         out.append((alias, tuple((rule, str(f.value)) for rule, _, f in mapping.value)))
     return tuple(out)
 

@@ -160,6 +160,17 @@ correlation:
         (alert,) = alerts
         assert alert["group"] == {"user": "bob"}
 
+    @pytest.mark.parametrize(("condition", "warned"), [("failed_login and key_created", False), ("key_created and failed_login", True), ("failed_login or key_created", True)])
+    def test_temporal_ordered_expression_runs_or_is_warned(self, tmp_path: Path, condition: str, warned: bool) -> None:
+        """A temporal_ordered expression is the AND of its rules in their order (it runs as written), or W058 at
+        the condition saying it runs as every rule in the order of `rules`; either way the order decides."""
+        rules = BASE + "---\n" + self.TEMPORAL + f"  condition: {condition}\n"
+        write_tree(tmp_path, {"rules/r.yml": rules})
+        result, _ = plan([str(tmp_path / "rules")], str(SCHEMAS))
+        assert [(d.code, d.loc.line, d.loc.col) for d in result.diagnostics] == ([("W058", 28, 14)] if warned else [])
+        _, alerts, _ = run(tmp_path, rules, [event("bob", 1), self.key("bob", 2), self.key("eve", 1), event("eve", 2)])
+        assert [a["group"] for a in alerts] == [{"user": "bob"}]
+
     def test_temporal_any_order(self, tmp_path: Path) -> None:
         """temporal: both rules within the timespan, in any order."""
         rules = BASE + "---\n" + self.TEMPORAL.replace("temporal_ordered", "temporal")
@@ -351,6 +362,15 @@ class TestMistakes:
         """Each mistake is one error with its code, at the offending value."""
         (diag,) = self.diagnostics(tmp_path, COUNT.replace(*change))
         assert (diag.code, diag.loc.line, diag.loc.col) == (code, line, col)
+
+    def test_alias_mistakes(self, tmp_path: Path) -> None:
+        """An alias mapping a rule the correlation does not take is E055 at the rule; an alias that is no group-by
+        name is W056 at the alias; `field` on event_count is W052 at the key: none is silently ignored."""
+        corr = COUNT.replace("  condition: {gte: 3}\n", "  condition: {field: sourceIPAddress, gte: 3}\n  aliases:\n    usr: {failed_logn: userIdentity.userName}\n")
+        write_tree(tmp_path, {"rules/r.yml": BASE + "---\n" + corr})
+        result, _ = plan([str(tmp_path / "rules")], str(SCHEMAS))
+        found = sorted((d.code, d.loc.line, d.loc.col) for d in result.diagnostics if d.code in ("E055", "W056", "W052"))
+        assert found == [("E055", 30, 11), ("W052", 28, 15), ("W056", 30, 5)]
 
     def test_circular_chain(self, tmp_path: Path) -> None:
         """Two correlations taking each other are E071, naming the cycle."""
