@@ -33,6 +33,12 @@ RUN_TYPES = CORRELATION_TYPES  # every type runs (runtime.correlate)
 LEVELS = ("informational", "low", "medium", "high", "critical")
 NEEDS_FIELD = ("value_count", "value_sum", "value_avg", "value_percentile", "value_median")
 COMPARISONS = ("gt", "gte", "lt", "lte", "eq", "neq")
+# Top-level keys of the rule schema that a correlation or filter document does not read (W051 where used);
+# the others have an effect on it (dsl/key_effects.py) or are metadata.
+NO_EFFECT = {
+    "correlation": ("logsource", "detection", "filter", "context", "dedup", "enabled", "tests", "python"),
+    "filter": ("detection", "level", "severity", "outputs", "context", "dedup", "enabled", "tests", "python", "generate"),
+}
 TIMESPAN_RE = re.compile(r"^(\d+)([smhdwMy])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000, "y": 31536000}
 
@@ -98,9 +104,12 @@ def read_special_document(builder: _RuleBuilder) -> Correlation | Filter | None:
     if doc.get("action") is not None:  # Sigma v1 global/reset/repeat documents, which pySigma merges
         builder.warn("W053", "Sigma v1 'action' documents are not merged into the rules: this one has no effect", doc.key_loc("action"), "write each rule in full (Sigma v2 has no action documents)")
         return None
-    if doc.get("correlation") is not None:
-        return _correlation(builder)
-    return _filter(builder)
+    kind = "correlation" if doc.get("correlation") is not None else "filter"
+    for key in NO_EFFECT[kind]:
+        if doc.get(key) is not None:
+            hint = "it belongs to detection rules" if kind == "correlation" else "write it on the rules the filter applies to"
+            builder.warn("W051", f"'{key}' has no effect on a {kind} rule", doc.key_loc(key), hint)
+    return _correlation(builder) if kind == "correlation" else _filter(builder)
 
 
 def _names(builder: _RuleBuilder, node, key: str) -> tuple[tuple[str, ...], tuple[Loc, ...]]:
@@ -144,7 +153,7 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
         condition_field=cond_field, id=builder.text(doc.get("id"), "id"), name=builder.text(doc.get("name"), "name"),
         generate=builder.boolean(corr.get("generate") or doc.get("generate"), "generate", False),
         aliases=aliases, loc=doc.loc, rule_locs=rule_locs, group_locs=group_locs,
-        level=builder.choice(doc.get("level"), "level", LEVELS), description=builder.text(doc.get("description"), "description"),
+        level=builder.choice(doc.get("severity"), "severity", LEVELS) or builder.choice(doc.get("level"), "level", LEVELS), description=builder.text(doc.get("description"), "description"),
         tags=builder.text_list(doc.get("tags"), "tags"), outputs=builder.outputs(doc.get("outputs")),
         field_loc=_field_loc(corr.get("condition")), expression=expression, percentile=percentile,
     )

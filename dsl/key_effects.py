@@ -3,7 +3,8 @@
 Every property of the rule JSON Schema (dsl/rule.schema.json), top level and nested, is listed here
 either with its effect or as metadata (kept for people and tools, with no effect by design), or in
 ``NOT_RUN`` with the warning the loader gives where it is used, saying it has no effect yet.
-`tests/test_key_effects.py` walks the schema and fails on a key in neither.
+`tests/test_key_effects.py` walks the schema and fails on a key in neither. On correlation and filter
+documents, the top-level keys they do not read get W051 where used (``dsl.documents.NO_EFFECT``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ EFFECTS = {
     "correlationDocument.detection": "a correlation holds no detection (the schema forbids it)",
     "correlationDocument.filter": "a correlation holds no filter (the schema forbids it)",
     "outputs": "where the alert goes (dispatcher)",
-    "severity": "the alert level, over level",
+    "severity": "the alert level, over level (a correlation's too)",
     "context": "record fields copied into the alert's context",
     "enabled": "false leaves the rule out of the build",
     "tests": "events the rule must (not) fire on, run by make test",

@@ -90,6 +90,11 @@ class TestEventCount:
         assert (corr["count"], corr["first_time"], corr["last_time"], len(corr["event_ids"])) == (3, "2024-01-01T00:00:00Z", "2024-01-01T00:02:00Z", 3)
         assert "5 events, 1 alert" in err
 
+    def test_severity_overrides_the_level(self, tmp_path: Path) -> None:
+        """`severity` on a correlation is its alert's level, over `level`, as on a detection rule."""
+        _, alerts, _ = run(tmp_path, BASE + "---\n" + COUNT + "severity: critical\n", [event("alice", m) for m in (0, 1, 2)])
+        assert [a["level"] for a in alerts] == ["critical"]
+
     def test_generate_true_keeps_the_rules_alerts(self, tmp_path: Path) -> None:
         """With generate: true the failures alert on their own too."""
         _, alerts, _ = run(tmp_path, BASE + "---\n" + COUNT.replace("level: high", "generate: true\nlevel: high"), [event("alice", m) for m in (0, 1, 2)])
