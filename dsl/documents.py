@@ -182,7 +182,9 @@ def _condition(builder: _RuleBuilder, node, kind: str | None) -> Parsed:
     out, cond_field, percentile = [], None, None
     for key, key_loc, value in node.value:
         if key == "field":
-            cond_field = builder.text(value, "condition field")
+            cond_field = builder.text(value, "condition field")  # E011 when it is not text
+            if cond_field is None:
+                return None, None, None
             continue
         if key == "percentile" and kind == "value_percentile":
             number = value.value if value.kind == "scalar" else None
