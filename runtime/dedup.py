@@ -31,6 +31,7 @@ from runtime.state import StateError, StateStore
 
 PREFIX = "dedup:"
 MAX_SAMPLE = 10  # merged records a follow-up carries
+MAX_SAMPLE_BYTES = 64_000  # and at most this much of them as JSON: a window's state stays far below DynamoDB's 400 KB item
 MAX_IDS = 1000  # merged alert ids remembered per window (a retry of an older one may be merged twice)
 MAX_EARLIER = 200  # ids of the alerts of earlier windows of the key remembered, to know their retries
 
@@ -173,7 +174,7 @@ def _admit(doc: dict[str, Any] | None, alert: Mapping[str, Any], header: dict[st
             "merged": merged + 1,
             "first": when if merged == 0 else min(doc["first"], when),
             "last": when if merged == 0 else max(doc["last"], when),
-            "sample": [*doc["sample"], alert["record"]][:MAX_SAMPLE],
+            "sample": _sampled(doc["sample"], alert["record"]),
             "merged_ids": [*doc["merged_ids"], alert_id][-MAX_IDS:],
         }
         return doc, Admission(send=False)
@@ -186,6 +187,14 @@ def _admit(doc: dict[str, Any] | None, alert: Mapping[str, Any], header: dict[st
         "earlier_merged": [*doc.get("earlier_merged", ()), *doc["merged_ids"]][-MAX_EARLIER:] if doc else [],
     }
     return opened, Admission(send=True, follow_ups=follow_ups)
+
+
+def _sampled(sample: list[Any], record: Any) -> list[Any]:
+    """The sample with ``record`` added, unless it holds MAX_SAMPLE records or would pass MAX_SAMPLE_BYTES."""
+    if len(sample) >= MAX_SAMPLE:
+        return sample
+    grown = [*sample, record]
+    return grown if len(canonical_json({"s": grown})) <= MAX_SAMPLE_BYTES else sample
 
 
 def _iso(seconds: float) -> str:

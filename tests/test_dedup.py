@@ -105,3 +105,13 @@ class TestEngine:
             assert all(a["alert_id"] in got for a in retried.alerts)
         assert got == expected
         assert sorted(f["record"]["dedup"]["count"] for f in batched.flush(None)) == sorted(f["record"]["dedup"]["count"] for f in one.flush(None))
+
+    def test_the_sample_is_bounded_in_records_and_bytes(self) -> None:
+        """Twelve small merged records keep ten; big ones keep what fits in 64 KB; the count counts them all."""
+        for size, kept in ((10, 10), (30_000, 2)):
+            deduper = Deduper(MemoryStore())
+            dedup = {"keys": ["u"], "window_seconds": 60}
+            for index in range(13):
+                deduper.admit({"alert_id": f"a{index}", "rule_id": "r", "title": "T", "record": {"u": "x", "pad": "p" * size}}, dedup, index)
+            (follow_up,) = deduper.flush(None)
+            assert (follow_up["record"]["dedup"]["count"], len(follow_up["record"]["dedup"]["sample"])) == (12, kept)
