@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 from runtime.correlate import Correlator, event_time
 from runtime.dedup import Deduper, Pending
 from runtime.logs import emit
-from runtime.metrics import LogTypeCounts
+from runtime.metrics import OUTPUT_METRICS, LogTypeCounts
 from runtime.state import StateStore
 
 STATE_TABLE_ENV = "SIGIL_STATE_TABLE"
@@ -117,6 +118,10 @@ def finish_batch(stateful: Stateful, deliver: Callable[[list[dict[str, Any]]], A
             settled = []
             report = None
         done = set(settled)
+        for name, counts in (getattr(report, "outputs", None) or {}).items():  # the dispatcher's, per output
+            tally = result.outputs.setdefault(name, Counter())
+            for outcome in OUTPUT_METRICS:
+                tally[outcome] += getattr(counts, outcome, 0)
         result.stats.delivered += len(report.delivered) if report else 0
         result.stats.dead_lettered += len(report.dead_lettered) if report else 0
         result.stats.undelivered += len(alerts) - len(done & {a["alert_id"] for a in alerts})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.stateful import replay, write_tree
+from support.stateful import compiled, kinesis_event, replay, write_tree
 
 from runtime.dedup import Deduper, Pending
 from runtime.state import MemoryStore
@@ -115,3 +115,25 @@ class TestEngine:
                 deduper.admit({"alert_id": f"a{index}", "rule_id": "r", "title": "T", "record": {"u": "x", "pad": "p" * size}}, dedup, index)
             (follow_up,) = deduper.flush(None)
             assert (follow_up["record"]["dedup"]["count"], len(follow_up["record"]["dedup"]["sample"])) == (12, kept)
+
+
+def test_alerts_sent_at_the_end_of_the_batch_count_per_output_and_log_type(tmp_path: Path, monkeypatch) -> None:
+    """A dedup rule's alerts, delivered when the batch ends, are tallied per output and per log type as others."""
+    from types import SimpleNamespace
+
+    from runtime.pipeline import Runtime, process_batch
+    from runtime.stateful import Stateful
+
+    def deliver(alerts: list[dict]) -> SimpleNamespace:
+        ids = tuple(a["alert_id"] for a in alerts)
+        counts = SimpleNamespace(delivered=len(ids), dead_lettered=0, failed=0, retries=1)
+        return SimpleNamespace(delivered=ids, dead_lettered=(), failed=(), outputs={"aws-sns:alerts": counts})
+
+    monkeypatch.chdir(tmp_path)
+    write_tree(tmp_path, {"rules/r.yml": DEDUP_RULE})
+    with compiled(tmp_path) as rules:
+        stateful = Stateful.from_rules(rules, MemoryStore())
+        result = process_batch(kinesis_event(denied("alice", 0), denied("alice", 1), denied("bob", 2)), Runtime(rules, deliver, stateful=stateful))
+    assert (result.stats.alerts, result.stats.delivered, result.failures) == (2, 2, [])
+    assert dict(result.outputs["aws-sns:alerts"]) == {"delivered": 2, "dead_lettered": 0, "failed": 0, "retries": 1}
+    assert result.log_types["cloudtrail"].alerts == 2
