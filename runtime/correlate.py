@@ -36,6 +36,8 @@ from runtime.values import text_of, timestamp_of
 CORRELATION_LOG_TYPE = "correlation"  # the log type of correlation alerts, inputs of chained correlations
 MAX_EVENT_IDS = 100  # ids of contributing events an alert carries
 MAX_KEPT = 2_000  # events kept per group (a DynamoDB item holds 400 KB); past it the oldest are dropped
+MAX_KEPT_BYTES = 300_000  # and at most about this much of them as JSON, whatever the length of rule keys
+MAX_VALUE_CHARS = 40  # a longer field value is kept as its digest: distinct values stay distinct, items small
 COMPARE = {
     "gt": lambda a, b: a > b,
     "gte": lambda a, b: a >= b,
@@ -138,6 +140,14 @@ def _text_time(text: str) -> datetime | None:
     return timestamp_of(number)
 
 
+def _kept(text: str | None) -> str | None:
+    """A field value as the state keeps it: itself, or past MAX_VALUE_CHARS its SHA-256 digest (no number is
+    that long, so the value_* types lose nothing)."""
+    if text is None or len(text) <= MAX_VALUE_CHARS:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
 def _canonical(value: Any) -> str | None:
     """A group or field value as text: scalars as themselves, lists and maps as JSON, absent as None."""
     if value is MISSING or value is None:
@@ -206,7 +216,7 @@ class Correlator:
             if source is None:
                 continue
             group = tuple(_canonical(get_field(record, path)) for path in source.group)
-            value = _canonical(get_field(record, source.field)) if source.field else None
+            value = _kept(_canonical(get_field(record, source.field))) if source.field else None
             self.pending.setdefault(spec.key, {}).setdefault(group, []).append(Observation(event_id, when, rule, group, value, origin))
 
     def flush(self) -> FlushResult:
@@ -307,11 +317,23 @@ def advance(spec: Spec, doc: dict[str, Any] | None, observations: list[Observati
             fired.append(_window(window, value, end))
             done = end
     floor = (newest - 2 * spec.timespan) if newest is not None else None
-    events = [e for e in events if (done is None or e[1] > done) and (floor is None or e[1] >= floor)][-MAX_KEPT:]
+    events = _bounded([e for e in events if (done is None or e[1] > done) and (floor is None or e[1] >= floor)])
     earlier = list(doc.get("outbox", ()))
     again = [w for w in earlier if any(_in_window(o, w) for o in observations)]  # a retry of its events
     expires = None if newest is None else newest + 2 * spec.timespan
     return {"events": events, "done": done, "newest": newest, "outbox": [*earlier, *fired], "expires": expires}, ([*again, *fired], late)
+
+
+def _bounded(events: list[list[Any]]) -> list[list[Any]]:
+    """The newest events within MAX_KEPT and MAX_KEPT_BYTES (each event's JSON size, estimated)."""
+    size, start = 0, len(events)
+    while start > 0 and len(events) - start < MAX_KEPT:
+        event = events[start - 1]
+        size += len(event[0]) + len(event[2]) + len(event[3] or "") + 36
+        if size > MAX_KEPT_BYTES:
+            break
+        start -= 1
+    return events[start:]
 
 
 def _in_window(observation: Observation, window: Mapping[str, Any]) -> bool:

@@ -339,6 +339,35 @@ class TestEngine:
         correlator.observe("t", "r", {"u": "x", "time": 1010}, event_id="e9")
         assert correlator.flush().alerts == []
 
+    def test_a_full_group_fits_in_a_dynamodb_item(self) -> None:
+        """A value_count group at its MAX_KEPT events, each with a 1 KB distinct value, stays under DynamoDB's
+        400 KB item (values are kept as digests past 40 characters) and still counts them as distinct."""
+        from runtime.correlate import MAX_KEPT
+
+        spec = Spec.from_dict({"key": "c", "type": "value_count", "rules": ["r"], "group": [], "timespan": 86400, "condition": [["gte", 10**6]], "inputs": {"r": {"t": {"group": [], "field": "v"}}}})
+        store = MemoryStore()
+        correlator = Correlator([spec], store, {"t": ["time"]})
+        for index in range(MAX_KEPT + 10):
+            correlator.observe("t", "r", {"v": f"{index:04d}" + "x" * 1000, "time": 1000 + index}, event_id=f"{index:064x}")
+        assert correlator.flush().alerts == []
+        (document,) = store.documents.values()
+        assert len(document["events"]) == MAX_KEPT and len({e[3] for e in document["events"]}) == MAX_KEPT
+        assert len(json.dumps(document, separators=(",", ":"))) < 400_000 * 0.9
+
+    def test_long_rule_keys_keep_fewer_events_not_a_bigger_item(self) -> None:
+        """A rule known by a 256-character title: the group keeps the newest events that fit, and the item
+        still fits in DynamoDB's 400 KB."""
+        title = "T" * 256
+        spec = Spec.from_dict({"key": "c", "type": "event_count", "rules": [title], "group": [], "timespan": 86400, "condition": [["gte", 10**6]], "inputs": {title: {"t": {"group": []}}}})
+        store = MemoryStore()
+        correlator = Correlator([spec], store, {"t": ["time"]})
+        for index in range(2000):
+            correlator.observe("t", title, {"time": 1_733_356_800.125 + index}, event_id=f"{index:064x}")
+        correlator.flush()
+        (document,) = store.documents.values()
+        assert 500 < len(document["events"]) < 2000 and document["events"][-1][0] == f"{1999:064x}"
+        assert len(json.dumps(document, separators=(",", ":"))) < 400_000 * 0.9
+
     def test_event_time_reads_each_form(self) -> None:
         """ISO 8601, epoch seconds and milliseconds, numeric text and the common log format; None otherwise."""
         forms = ["2024-01-01T00:00:00Z", 1704067200, 1704067200000, "1704067200", "[01/Jan/2024:00:00:00 +0000]", "2024-01-01 00:00:00.000"]
