@@ -79,9 +79,14 @@ demo: bundle  ## run the Lambda on sample Kinesis events against a local moto se
 	$(BIN)/python scripts/demo.py --bundle $(BUNDLE)
 
 .PHONY: bench
-bench: $(STAMP)  ## measure throughput, scale, compile and import costs; writes bench/RESULTS.md
+bench: $(STAMP)  ## measure throughput, scale, compile and import costs; writes bench/RESULTS.md (and bench/CORRELATION.md)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.correlation_bench
+
+.PHONY: bench-correlation
+bench-correlation: $(STAMP)  ## per-event cost of a correlation, DynamoDB writes per batch, memory → bench/CORRELATION.md (short)
+	$(BIN)/python -m bench.correlation_bench
 
 # Exploration: the main test run is derandomized (the same examples every time); this runs the property tests
 # under fresh random seeds, one round after another while EXPLORE_SECONDS last, printing each seed.

@@ -77,6 +77,7 @@ def correlation_config(
                 "condition": [list(pair) for pair in corr.condition],
                 "inputs": inputs,
                 "expression": _tree(corr.expression, by_ref) if corr.expression is not None and corr.type == "temporal" else None,
+                **({"percentile": corr.percentile} if corr.percentile is not None else {}),
             }
         )
     return {"correlations": specs, "suppressed": sorted(referred - generating)}, diags
@@ -106,7 +107,7 @@ def _mapping(c: CompiledRule, schemas: SchemaSet) -> Any:
 
 
 def _input(corr: Correlation, ref: str, log_type: str, mapping: Any, schemas: SchemaSet, diags: list[Diagnostic]) -> dict[str, Any]:
-    """Group-by paths (and value_count's field) of one rule on one log type; E059 for a field the schema lacks."""
+    """Group-by paths (and the condition's field) of one rule on one log type; E059 for a field the schema lacks."""
     schema = schemas.schemas.get(log_type)
 
     def path(name: str, loc) -> str:

@@ -26,17 +26,22 @@ CORRELATION_TYPES = (
     "value_percentile",
     "value_median",
 )
-RUN_TYPES = ("event_count", "value_count", "temporal", "temporal_ordered")  # runtime.correlate
-NOT_RUN_TYPES = tuple(t for t in CORRELATION_TYPES if t not in RUN_TYPES)
+RUN_TYPES = CORRELATION_TYPES  # every type runs (runtime.correlate)
 NEEDS_FIELD = ("value_count", "value_sum", "value_avg", "value_percentile", "value_median")
 COMPARISONS = ("gt", "gte", "lt", "lte", "eq", "neq")
+# Top-level keys of the rule schema that a correlation or filter document does not read (W051 where used);
+# the others have an effect on it (dsl/key_effects.py) or are metadata.
+NO_EFFECT = {
+    "correlation": ("logsource", "detection", "filter", "context", "dedup", "enabled", "tests", "python"),
+    "filter": ("detection", "level", "severity", "outputs", "context", "dedup", "enabled", "tests", "python", "generate"),
+}
 TIMESPAN_RE = re.compile(r"^(\d+)([smhdwMy])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000, "y": 31536000}
 
 
 @dataclass(frozen=True, slots=True)
 class Correlation:
-    """A Sigma correlation rule (spec v2.1 §correlations); the types of RUN_TYPES are run (runtime.correlate)."""
+    """A Sigma correlation rule (spec v2.1 §correlations), run by runtime.correlate."""
 
     title: str
     type: str
@@ -58,6 +63,7 @@ class Correlation:
     group_locs: tuple[Loc, ...] = field(default=(), compare=False)
     field_loc: Loc = field(default=NOWHERE, compare=False)
     expression: Condition | None = None  # temporal: a boolean expression over the rule names
+    percentile: int | None = None  # value_percentile: which percentile of the field's values, 1 to 100
 
     @property
     def key(self) -> str:
@@ -94,9 +100,12 @@ def read_special_document(builder: DocumentReader) -> Correlation | Filter | Non
     if doc.get("action") is not None:  # Sigma v1 global/reset/repeat documents, which pySigma merges
         builder.warn("W053", "Sigma v1 'action' documents are not merged into the rules: this one has no effect", doc.key_loc("action"), "write each rule in full (Sigma v2 has no action documents)")
         return None
-    if doc.get("correlation") is not None:
-        return _correlation(builder)
-    return _filter(builder)
+    kind = "correlation" if doc.get("correlation") is not None else "filter"
+    for key in NO_EFFECT[kind]:
+        if doc.get(key) is not None:
+            hint = "it belongs to detection rules" if kind == "correlation" else "write it on the rules the filter applies to"
+            builder.warn("W051", f"'{key}' has no effect on a {kind} rule", doc.key_loc(key), hint)
+    return _correlation(builder) if kind == "correlation" else _filter(builder)
 
 
 def _names(builder: DocumentReader, node, key: str) -> tuple[tuple[str, ...], tuple[Loc, ...]]:
@@ -127,9 +136,11 @@ def _correlation(builder: DocumentReader) -> Correlation | None:
         builder.err("E051", "the correlation has no 'timespan'", corr.loc, "e.g. timespan: 5m")
     elif seconds is None:
         builder.err("E051", f"timespan '{span_text}' is not a number followed by s, m, h, d, w, M or y", corr.get("timespan").loc, "e.g. 5m or 1h")
-    condition, cond_field = _condition(builder, corr.get("condition"), kind)
-    if kind in NOT_RUN_TYPES:
-        builder.warn("W051", f"{kind} correlations are checked but not run: this one never alerts", corr.get("type").loc, "the rules it names alert on their own; run types: " + ", ".join(RUN_TYPES))
+    condition, cond_field, percentile = _condition(builder, corr.get("condition"), kind)
+    if cond_field is not None and kind not in NEEDS_FIELD:
+        builder.warn("W052", f"'field' has no effect on a {kind} correlation", corr.get("condition").key_loc("field"), "only value_count and the value_* types read a field")
+        cond_field = None
+    aliases = _aliases(builder, corr.get("aliases"), rules, group_by)
     expression = _expression(builder, corr.get("condition"), kind, rules)
     if title is None or kind is None or not rules or seconds is None or condition is None:
         return None
@@ -137,10 +148,10 @@ def _correlation(builder: DocumentReader) -> Correlation | None:
         title=title, type=kind, rules=rules, group_by=group_by, timespan_seconds=seconds, condition=condition,
         condition_field=cond_field, id=builder.text(doc.get("id"), "id"), name=builder.text(doc.get("name"), "name"),
         generate=builder.boolean(corr.get("generate") or doc.get("generate"), "generate", False),
-        aliases=_aliases(builder, corr.get("aliases")), loc=doc.loc, rule_locs=rule_locs, group_locs=group_locs,
-        level=builder.choice(doc.get("level"), "level", LEVELS), description=builder.text(doc.get("description"), "description"),
+        aliases=aliases, loc=doc.loc, rule_locs=rule_locs, group_locs=group_locs,
+        level=builder.choice(doc.get("severity"), "severity", LEVELS) or builder.choice(doc.get("level"), "level", LEVELS), description=builder.text(doc.get("description"), "description"),
         tags=builder.text_list(doc.get("tags"), "tags"), outputs=builder.outputs(doc.get("outputs")),
-        field_loc=_field_loc(corr.get("condition")), expression=expression,
+        field_loc=_field_loc(corr.get("condition")), expression=expression, percentile=percentile,
     )
 
 
@@ -149,35 +160,50 @@ def _field_loc(node) -> Loc:
     return found.loc if found is not None else NOWHERE
 
 
-def _condition(builder: DocumentReader, node, kind: str | None) -> tuple[tuple[tuple[str, float], ...] | None, str | None]:
+Parsed = tuple[tuple[tuple[str, float], ...] | None, str | None, int | None]
+
+
+def _condition(builder: DocumentReader, node, kind: str | None) -> Parsed:
+    """The comparisons (ANDed), the condition's field, and value_percentile's percentile."""
     if node is None:
         if kind in ("temporal", "temporal_ordered"):
-            return (), None  # all referenced rules must fire
+            return (), None, None  # all referenced rules must fire
         builder.err("E053", "the correlation has no 'condition'", builder.doc.get("correlation").loc, "e.g. condition: {gte: 10}")
-        return None, None
+        return None, None, None
     if node.kind == "scalar" and isinstance(node.value, str) and kind in ("temporal", "temporal_ordered"):
-        return (), None  # pySigma's boolean over rule names; checked when correlations run
+        return (), None, None  # pySigma's boolean over rule names (_expression)
     if node.kind != "map":
         builder.err("E053", "a correlation condition must map gt|gte|lt|lte|eq|neq to numbers", node.loc)
-        return None, None
-    out, cond_field = [], None
+        return None, None, None
+    out, cond_field, percentile = [], None, None
     for key, key_loc, value in node.value:
         if key == "field":
-            cond_field = builder.text(value, "condition field")
+            cond_field = builder.text(value, "condition field")  # E011 when it is not text
+            if cond_field is None:
+                return None, None, None
             continue
-        if key == "percentile" and kind == "value_percentile":  # the type is not run (W051)
+        if key == "percentile" and kind == "value_percentile":
+            number = value.value if value.kind == "scalar" else None
+            if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 100:
+                builder.err("E053", "'percentile' needs a whole number from 1 to 100", value.loc, "e.g. percentile: 95")
+                return None, None, None
+            percentile = number
             continue
         if key not in COMPARISONS:
-            builder.err("E053", f"unknown comparison '{key}'", key_loc, did_you_mean(key, COMPARISONS) or "use gt, gte, lt, lte, eq or neq")
-            return None, None
+            hint = "'percentile' belongs to value_percentile correlations" if key == "percentile" else did_you_mean(key, COMPARISONS) or "use gt, gte, lt, lte, eq or neq"
+            builder.err("E053", f"unknown comparison '{key}'", key_loc, hint)
+            return None, None, None
         if value.kind != "scalar" or isinstance(value.value, bool) or not isinstance(value.value, int | float):
             builder.err("E053", f"'{key}' needs a number", value.loc)
-            return None, None
+            return None, None, None
         out.append((key, value.value))
     if kind in NEEDS_FIELD and cond_field is None:
         builder.err("E054", f"a {kind} correlation needs 'field' in its condition", node.loc, "the field whose values are counted or summed")
-        return None, None
-    return tuple(out), cond_field
+        return None, None, None
+    if kind == "value_percentile" and percentile is None:
+        builder.err("E054", "a value_percentile correlation needs 'percentile' in its condition", node.loc, "e.g. percentile: 95")
+        return None, None, None
+    return tuple(out), cond_field, percentile
 
 
 def _expression(builder: DocumentReader, node, kind: str | None, rules: tuple[str, ...]) -> Condition | None:
@@ -193,8 +219,8 @@ def _expression(builder: DocumentReader, node, kind: str | None, rules: tuple[st
         return None
     if not _names_known(builder, cond, rules):
         return None
-    if kind == "temporal_ordered" and sorted(_refs(cond)) != sorted(rules):
-        builder.warn("W058", "a temporal_ordered condition expression runs as: every rule, in order", node.loc, "use temporal for an expression over the rules")
+    if kind == "temporal_ordered" and _refs(cond) != list(rules):
+        builder.warn("W058", "a temporal_ordered condition expression runs as: every rule, in the order of 'rules'", node.loc, "use temporal for an expression over the rules, or write the rules in order: " + " and ".join(rules))
     return cond
 
 
@@ -227,17 +253,24 @@ def _refs(cond: Condition) -> list[str]:
     return []
 
 
-def _aliases(builder: DocumentReader, node) -> tuple:
+def _aliases(builder: DocumentReader, node, rules: tuple[str, ...], group_by: tuple[str, ...]) -> tuple:
+    """``{alias: {rule: field}}``: an alias that is no group-by name has no effect (W056); a rule that is not
+    one of the correlation's is a mistake (E055)."""
     if node is None:
         return ()
     if node.kind != "map":
         builder.err("E055", "'aliases' must map each alias to {rule name: field}", node.loc)
         return ()
     out = []
-    for alias, _, mapping in node.value:
+    for alias, alias_loc, mapping in node.value:
         if mapping.kind != "map":
             builder.err("E055", f"alias '{alias}' must map rule names to fields", mapping.loc)
             continue
+        if alias not in group_by:
+            builder.warn("W056", f"alias '{alias}' is not a group-by field: it has no effect", alias_loc, did_you_mean(alias, group_by) or "name it in group-by")
+        for rule, rule_loc, _ in mapping.value:
+            if rule not in rules:
+                builder.err("E055", f"alias '{alias}' names '{rule}', which is not one of the correlation's rules", rule_loc, did_you_mean(rule, rules) or "the rules are: " + ", ".join(rules))
         out.append((alias, tuple((rule, str(f.value)) for rule, _, f in mapping.value)))
     return tuple(out)
 

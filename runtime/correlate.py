@@ -1,8 +1,9 @@
-"""Sigma correlations (spec 2.0): event_count, value_count, temporal and temporal_ordered, over event time.
+"""Sigma correlations (spec 2.x): event_count, value_count, temporal, temporal_ordered, value_sum, value_avg,
+value_percentile and value_median, over event time.
 
 The compiler describes each correlation as plain data (`Spec.from_dict`): the rules (or correlations) it
 takes, per input and log type the field paths of its group-by (aliases resolved, logsource renames
-applied) and of value_count's field, its timespan and condition. A `Correlator` is fed the matches of a
+applied) and of the condition's field, its timespan and condition. A `Correlator` is fed the matches of a
 batch (`observe`), then `flush` updates each touched group once in the state store and returns the
 correlation alerts.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +36,8 @@ from runtime.values import text_of, timestamp_of
 CORRELATION_LOG_TYPE = "correlation"  # the log type of correlation alerts, inputs of chained correlations
 MAX_EVENT_IDS = 100  # ids of contributing events an alert carries
 MAX_KEPT = 2_000  # events kept per group (a DynamoDB item holds 400 KB); past it the oldest are dropped
+MAX_KEPT_BYTES = 300_000  # and at most about this much of them as JSON, whatever the length of rule keys
+MAX_VALUE_CHARS = 40  # a longer field value is kept as its digest: distinct values stay distinct, items small
 COMPARE = {
     "gt": lambda a, b: a > b,
     "gte": lambda a, b: a >= b,
@@ -42,6 +46,7 @@ COMPARE = {
     "eq": lambda a, b: a == b,
     "neq": lambda a, b: a != b,
 }
+NUMERIC_TYPES = ("value_sum", "value_avg", "value_percentile", "value_median")  # over the field's numbers
 COMMON_LOG_TIME = "%d/%b/%Y:%H:%M:%S %z"  # 06/Feb/2019:00:00:38 +0000 (S3 access, web servers)
 
 
@@ -66,6 +71,7 @@ class Spec:
     inputs: Mapping[str, Mapping[str, Input]]
     meta: Mapping[str, Any] = field(default_factory=dict)  # title, level, description, tags, outputs
     expression: Any = None  # temporal: ["rule", key] | ["not", x] | ["and"|"or", [...]], tested per window
+    percentile: float = 50.0  # value_percentile (value_median: 50)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Spec:
@@ -80,7 +86,8 @@ class Spec:
             for rule, by_type in data["inputs"].items()
         }
         meta = {k: data[k] for k in ("title", "level", "description", "tags", "outputs") if k in data}
-        return cls(data["key"], data["type"], tuple(data["rules"]), tuple(data["group"]), float(data["timespan"]), condition, inputs, meta, expression)
+        percentile = float(data.get("percentile", 50))
+        return cls(data["key"], data["type"], tuple(data["rules"]), tuple(data["group"]), float(data["timespan"]), condition, inputs, meta, expression, percentile)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,14 @@ def _text_time(text: str) -> datetime | None:
         except ValueError:
             return None
     return timestamp_of(number)
+
+
+def _kept(text: str | None) -> str | None:
+    """A field value as the state keeps it: itself, or past MAX_VALUE_CHARS its SHA-256 digest (no number is
+    that long, so the value_* types lose nothing)."""
+    if text is None or len(text) <= MAX_VALUE_CHARS:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def _canonical(value: Any) -> str | None:
@@ -201,7 +216,7 @@ class Correlator:
             if source is None:
                 continue
             group = tuple(_canonical(get_field(record, path)) for path in source.group)
-            value = _canonical(get_field(record, source.field)) if source.field else None
+            value = _kept(_canonical(get_field(record, source.field))) if source.field else None
             self.pending.setdefault(spec.key, {}).setdefault(group, []).append(Observation(event_id, when, rule, group, value, origin))
 
     def flush(self) -> FlushResult:
@@ -298,15 +313,27 @@ def advance(spec: Spec, doc: dict[str, Any] | None, observations: list[Observati
         if not any(e[0] in new_ids for e in window):
             continue  # evaluated with an earlier batch, unchanged since
         value = aggregate(spec, window)
-        if all(COMPARE[op](value, number) for op, number in spec.condition):
+        if value is not None and all(COMPARE[op](value, number) for op, number in spec.condition):
             fired.append(_window(window, value, end))
             done = end
     floor = (newest - 2 * spec.timespan) if newest is not None else None
-    events = [e for e in events if (done is None or e[1] > done) and (floor is None or e[1] >= floor)][-MAX_KEPT:]
+    events = _bounded([e for e in events if (done is None or e[1] > done) and (floor is None or e[1] >= floor)])
     earlier = list(doc.get("outbox", ()))
     again = [w for w in earlier if any(_in_window(o, w) for o in observations)]  # a retry of its events
     expires = None if newest is None else newest + 2 * spec.timespan
     return {"events": events, "done": done, "newest": newest, "outbox": [*earlier, *fired], "expires": expires}, ([*again, *fired], late)
+
+
+def _bounded(events: list[list[Any]]) -> list[list[Any]]:
+    """The newest events within MAX_KEPT and MAX_KEPT_BYTES (each event's JSON size, estimated)."""
+    size, start = 0, len(events)
+    while start > 0 and len(events) - start < MAX_KEPT:
+        event = events[start - 1]
+        size += len(event[0]) + len(event[2]) + len(event[3] or "") + 36
+        if size > MAX_KEPT_BYTES:
+            break
+        start -= 1
+    return events[start:]
 
 
 def _in_window(observation: Observation, window: Mapping[str, Any]) -> bool:
@@ -316,12 +343,23 @@ def _in_window(observation: Observation, window: Mapping[str, Any]) -> bool:
     return window["events"] > len(window["event_ids"]) and window["start"] <= observation.time <= window["end"]
 
 
-def aggregate(spec: Spec, window: list[list[Any]]) -> int:
-    """The number the condition tests: events, distinct values, distinct rules, or rules in order."""
+def aggregate(spec: Spec, window: list[list[Any]]) -> int | float | None:
+    """The number the condition tests: events, distinct values, distinct rules, rules in order, or the sum,
+    mean, percentile or median of the field's numeric values (None, which no condition accepts, when the
+    window holds none)."""
     if spec.type == "event_count":
         return len(window)
     if spec.type == "value_count":
         return len({e[3] for e in window if e[3] is not None})
+    if spec.type in NUMERIC_TYPES:
+        numbers = sorted(n for n in (_number(e[3]) for e in window) if n is not None)
+        if not numbers:
+            return None
+        if spec.type == "value_sum":
+            return _tidy(math.fsum(numbers))
+        if spec.type == "value_avg":
+            return _tidy(math.fsum(numbers) / len(numbers))
+        return _tidy(percentile(numbers, 50.0 if spec.type == "value_median" else spec.percentile))
     if spec.type == "temporal":
         seen = {e[2] for e in window}
         return int(holds(spec.expression, seen)) if spec.expression is not None else len(seen)
@@ -330,6 +368,31 @@ def aggregate(spec: Spec, window: list[list[Any]]) -> int:
         if reached < len(spec.rules) and event[2] == spec.rules[reached]:
             reached += 1
     return reached
+
+
+def _number(text: str | None) -> float | None:
+    """A field value as a finite number (numbers and numeric text), else None: not counted by the numeric types."""
+    if text is None:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _tidy(number: float) -> int | float:
+    """A whole number as an int (alerts read ``count: 1500``, not ``1500.0``)."""
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
+
+
+def percentile(numbers: Sequence[float], which: float) -> float:
+    """The ``which``-th percentile (0 to 100) of sorted ``numbers``, interpolated linearly between the two
+    closest ranks (NumPy's default, and the median for 50): rank ``which / 100 * (n - 1)`` counted from 0."""
+    rank = which / 100 * (len(numbers) - 1)
+    low = math.floor(rank)
+    high = min(low + 1, len(numbers) - 1)
+    return numbers[low] + (numbers[high] - numbers[low]) * (rank - low)
 
 
 def holds(expression: Any, seen: set[str]) -> bool:
@@ -343,7 +406,7 @@ def holds(expression: Any, seen: set[str]) -> bool:
     return all(results) if op == "and" else any(results)
 
 
-def _window(window: list[list[Any]], value: int, end: float) -> dict[str, Any]:
+def _window(window: list[list[Any]], value: int | float, end: float) -> dict[str, Any]:
     return {
         "value": value,
         "events": len(window),

@@ -1,7 +1,8 @@
 """CloudWatch Embedded Metric Format (EMF): metric values written as structured log lines.
 
 One line per batch (records, alerts, parse failures, quarantines, records over their time budget, payloads
-holding no record, rule errors, deliveries), one per
+holding no record, rule errors, deliveries, correlation events dropped for want of a usable time or too
+late for their group), one per
 log type seen (records, alerts, rule errors, matching time), one per rule that raised, and one per
 output the alerts went to (delivered, dead-lettered, failed, retries: alarm on dead letters per output). CloudWatch
 Logs turns them into metrics in ``SIGIL_METRICS_NAMESPACE`` (default ``Sigil``), no API call needed.
@@ -31,6 +32,8 @@ BATCH_METRICS = {
     "delivered": ("AlertsDelivered", "Count"),
     "dead_lettered": ("AlertsDeadLettered", "Count"),
     "failed_items": ("FailedItems", "Count"),
+    "correlation_events_dropped": ("CorrelationEventsDropped", "Count"),
+    "correlation_events_late": ("CorrelationEventsLate", "Count"),
 }
 
 

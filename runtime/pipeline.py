@@ -147,6 +147,8 @@ class Stats:
     quarantine_write_failures: int = 0
     failed_items: int = 0
     unfinished_items: int = 0
+    correlation_events_dropped: int = 0  # matches a correlation takes, without a usable event time
+    correlation_events_late: int = 0  # older than their group's newest event by more than the timespan
 
     def violations(self) -> list[str]:
         """Return the invariants that do not hold (empty when the batch adds up)."""

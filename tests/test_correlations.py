@@ -90,6 +90,11 @@ class TestEventCount:
         assert (corr["count"], corr["first_time"], corr["last_time"], len(corr["event_ids"])) == (3, "2024-01-01T00:00:00Z", "2024-01-01T00:02:00Z", 3)
         assert "5 events, 1 alert" in err
 
+    def test_severity_overrides_the_level(self, tmp_path: Path) -> None:
+        """`severity` on a correlation is its alert's level, over `level`, as on a detection rule."""
+        _, alerts, _ = run(tmp_path, BASE + "---\n" + COUNT + "severity: critical\n", [event("alice", m) for m in (0, 1, 2)])
+        assert [a["level"] for a in alerts] == ["critical"]
+
     def test_generate_true_keeps_the_rules_alerts(self, tmp_path: Path) -> None:
         """With generate: true the failures alert on their own too."""
         _, alerts, _ = run(tmp_path, BASE + "---\n" + COUNT.replace("level: high", "generate: true\nlevel: high"), [event("alice", m) for m in (0, 1, 2)])
@@ -160,6 +165,17 @@ correlation:
         (alert,) = alerts
         assert alert["group"] == {"user": "bob"}
 
+    @pytest.mark.parametrize(("condition", "warned"), [("failed_login and key_created", False), ("key_created and failed_login", True), ("failed_login or key_created", True)])
+    def test_temporal_ordered_expression_runs_or_is_warned(self, tmp_path: Path, condition: str, warned: bool) -> None:
+        """A temporal_ordered expression is the AND of its rules in their order (it runs as written), or W058 at
+        the condition saying it runs as every rule in the order of `rules`; either way the order decides."""
+        rules = BASE + "---\n" + self.TEMPORAL + f"  condition: {condition}\n"
+        write_tree(tmp_path, {"rules/r.yml": rules})
+        result, _ = plan([str(tmp_path / "rules")], str(SCHEMAS))
+        assert [(d.code, d.loc.line, d.loc.col) for d in result.diagnostics] == ([("W058", 28, 14)] if warned else [])
+        _, alerts, _ = run(tmp_path, rules, [event("bob", 1), self.key("bob", 2), self.key("eve", 1), event("eve", 2)])
+        assert [a["group"] for a in alerts] == [{"user": "bob"}]
+
     def test_temporal_any_order(self, tmp_path: Path) -> None:
         """temporal: both rules within the timespan, in any order."""
         rules = BASE + "---\n" + self.TEMPORAL.replace("temporal_ordered", "temporal")
@@ -187,6 +203,87 @@ correlation:
         (alert,) = alerts
         assert alert["title"] == "Repeated brute force" and alert["correlation"]["count"] == 2
         assert alert["correlation"]["rules"] == ["22222222-2222-4222-8222-222222222222"]
+
+
+def sent(user: str, minute: float, size: object) -> dict:
+    """A failure of ``user`` carrying a byte count (numbers, numeric text, or anything else)."""
+    return event(user, minute, additionalEventData={"bytesTransferredOut": size})
+
+
+def numeric(kind: str, condition: str) -> str:
+    """The brute-force correlation as a numeric type over the failures' byte counts."""
+    return COUNT.replace("event_count", kind).replace("{gte: 3}", "{field: additionalEventData.bytesTransferredOut, " + condition + "}")
+
+
+class TestNumericTypes:
+    """value_sum, value_avg, value_percentile and value_median over the numbers of the condition's field."""
+
+    @pytest.mark.parametrize(
+        ("kind", "condition", "expected"),
+        [
+            ("value_sum", "gt: 1000", [1200]),
+            ("value_avg", "gte: 400", [400]),
+            ("value_percentile", "percentile: 95, gt: 700", [900 - 0.1 * 700]),
+            ("value_median", "eq: 200", [200]),
+        ],
+        ids=["sum", "avg", "percentile", "median"],
+    )
+    def test_each_type_fires_on_its_aggregate(self, tmp_path: Path, kind: str, condition: str, expected: list) -> None:
+        """Alice's 100, 200 and 900 bytes (the 900 as text) in five minutes: the sum 1200, the mean 400, the
+        95th percentile 830 (between 200 and 900), the median 200; bob's 50 and a non-number fire nothing."""
+        events = [sent("alice", 0, 100), sent("bob", 0.5, 50), sent("alice", 1, 200), sent("bob", 1, "lots"), sent("alice", 2, "900")]
+        status, alerts, _ = run(tmp_path, BASE + "---\n" + numeric(kind, condition), events)
+        assert status == 0
+        assert [(a["group"], a["correlation"]["count"], a["correlation"]["type"]) for a in alerts] == [
+            ({"userIdentity.userName": "alice"}, pytest.approx(value), kind) for value in expected
+        ]
+
+    def test_a_window_without_numbers_never_holds(self, tmp_path: Path) -> None:
+        """`value_sum lt: 10` does not fire on failures whose field is absent or not a number (no value to test),
+        and fires on a window holding a small number."""
+        events = [event("alice", 0), sent("alice", 1, "n/a"), sent("bob", 0, 3)]
+        _, alerts, _ = run(tmp_path, BASE + "---\n" + numeric("value_sum", "lt: 10"), events)
+        assert [(a["group"]["userIdentity.userName"], a["correlation"]["count"]) for a in alerts] == [("bob", 3)]
+
+    def test_the_window_starts_afresh(self, tmp_path: Path) -> None:
+        """A sum over 100 fires at 150 bytes, then starts again: the next 60 alone do not fire, 60 more do."""
+        events = [sent("alice", 0, 150), sent("alice", 1, 60), sent("alice", 2, 60)]
+        _, alerts, _ = run(tmp_path, BASE + "---\n" + numeric("value_sum", "gt: 100"), events)
+        assert [a["correlation"]["count"] for a in alerts] == [150, 120]
+
+    @settings(max_examples=200, deadline=None, database=None)
+    @given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=40), st.integers(1, 100))
+    def test_percentile_is_linear_between_ranks(self, numbers: list[float], which: int) -> None:
+        """The percentile lies between the sorted neighbours of its rank; 50 is the median; 100 the maximum."""
+        import statistics
+
+        from runtime.correlate import percentile
+
+        ordered = sorted(numbers)
+        value = percentile(ordered, which)
+        rank = which / 100 * (len(ordered) - 1)
+        assert ordered[int(rank)] - 1e-6 <= value <= ordered[min(int(rank) + 1, len(ordered) - 1)] + 1e-6
+        assert percentile(ordered, 50) == pytest.approx(statistics.median(ordered))
+        assert percentile(ordered, 100) == ordered[-1]
+
+    @pytest.mark.parametrize(
+        ("condition", "code", "col"),
+        [("gt: 700", "E054", 14), ("percentile: 0, gt: 700", "E053", 75), ("percentile: 95.5, gt: 700", "E053", 75)],
+        ids=["no percentile", "percentile 0", "percentile not whole"],
+    )
+    def test_percentile_mistakes(self, tmp_path: Path, condition: str, code: str, col: int) -> None:
+        """value_percentile without a whole percentile from 1 to 100 is a located error."""
+        write_tree(tmp_path, {"rules/r.yml": BASE + "---\n" + numeric("value_percentile", condition)})
+        result, _ = plan([str(tmp_path / "rules")], str(SCHEMAS))
+        (diag,) = result.errors
+        assert (diag.code, diag.loc.line, diag.loc.col) == (code, 28, col)
+
+    def test_percentile_on_another_type_is_an_error(self, tmp_path: Path) -> None:
+        """`percentile` on value_sum is not silently ignored: E053 naming where it belongs."""
+        write_tree(tmp_path, {"rules/r.yml": BASE + "---\n" + numeric("value_sum", "percentile: 95, gt: 700")})
+        result, _ = plan([str(tmp_path / "rules")], str(SCHEMAS))
+        (diag,) = result.errors
+        assert diag.code == "E053" and "value_percentile" in (diag.hint or "")
 
 
 class TestEngine:
@@ -242,6 +339,35 @@ class TestEngine:
         correlator.observe("t", "r", {"u": "x", "time": 1010}, event_id="e9")
         assert correlator.flush().alerts == []
 
+    def test_a_full_group_fits_in_a_dynamodb_item(self) -> None:
+        """A value_count group at its MAX_KEPT events, each with a 1 KB distinct value, stays under DynamoDB's
+        400 KB item (values are kept as digests past 40 characters) and still counts them as distinct."""
+        from runtime.correlate import MAX_KEPT
+
+        spec = Spec.from_dict({"key": "c", "type": "value_count", "rules": ["r"], "group": [], "timespan": 86400, "condition": [["gte", 10**6]], "inputs": {"r": {"t": {"group": [], "field": "v"}}}})
+        store = MemoryStore()
+        correlator = Correlator([spec], store, {"t": ["time"]})
+        for index in range(MAX_KEPT + 10):
+            correlator.observe("t", "r", {"v": f"{index:04d}" + "x" * 1000, "time": 1000 + index}, event_id=f"{index:064x}")
+        assert correlator.flush().alerts == []
+        (document,) = store.documents.values()
+        assert len(document["events"]) == MAX_KEPT and len({e[3] for e in document["events"]}) == MAX_KEPT
+        assert len(json.dumps(document, separators=(",", ":"))) < 400_000 * 0.9
+
+    def test_long_rule_keys_keep_fewer_events_not_a_bigger_item(self) -> None:
+        """A rule known by a 256-character title: the group keeps the newest events that fit, and the item
+        still fits in DynamoDB's 400 KB."""
+        title = "T" * 256
+        spec = Spec.from_dict({"key": "c", "type": "event_count", "rules": [title], "group": [], "timespan": 86400, "condition": [["gte", 10**6]], "inputs": {title: {"t": {"group": []}}}})
+        store = MemoryStore()
+        correlator = Correlator([spec], store, {"t": ["time"]})
+        for index in range(2000):
+            correlator.observe("t", title, {"time": 1_733_356_800.125 + index}, event_id=f"{index:064x}")
+        correlator.flush()
+        (document,) = store.documents.values()
+        assert 500 < len(document["events"]) < 2000 and document["events"][-1][0] == f"{1999:064x}"
+        assert len(json.dumps(document, separators=(",", ":"))) < 400_000 * 0.9
+
     def test_event_time_reads_each_form(self) -> None:
         """ISO 8601, epoch seconds and milliseconds, numeric text and the common log format; None otherwise."""
         forms = ["2024-01-01T00:00:00Z", 1704067200, 1704067200000, "1704067200", "[01/Jan/2024:00:00:00 +0000]", "2024-01-01 00:00:00.000"]
@@ -270,6 +396,15 @@ class TestMistakes:
         """Each mistake is one error with its code, at the offending value."""
         (diag,) = self.diagnostics(tmp_path, COUNT.replace(*change))
         assert (diag.code, diag.loc.line, diag.loc.col) == (code, line, col)
+
+    def test_alias_mistakes(self, tmp_path: Path) -> None:
+        """An alias mapping a rule the correlation does not take is E055 at the rule; an alias that is no group-by
+        name is W056 at the alias; `field` on event_count is W052 at the key: none is silently ignored."""
+        corr = COUNT.replace("  condition: {gte: 3}\n", "  condition: {field: sourceIPAddress, gte: 3}\n  aliases:\n    usr: {failed_logn: userIdentity.userName}\n")
+        write_tree(tmp_path, {"rules/r.yml": BASE + "---\n" + corr})
+        result, _ = plan([str(tmp_path / "rules")], str(SCHEMAS))
+        found = sorted((d.code, d.loc.line, d.loc.col) for d in result.diagnostics if d.code in ("E055", "W056", "W052"))
+        assert found == [("E055", 30, 11), ("W052", 28, 15), ("W056", 30, 5)]
 
     def test_circular_chain(self, tmp_path: Path) -> None:
         """Two correlations taking each other are E071, naming the cycle."""

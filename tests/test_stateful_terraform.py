@@ -38,3 +38,24 @@ def test_state_table_matches_the_runtime():
     main = (MODULE_DIR / "main.tf").read_text(encoding="utf-8")
     assert f"{STATE_TABLE_ENV} = aws_dynamodb_table.state[0].name" in main
     assert 'jsonencode({ sigil = "flush" })' in (MODULE_DIR / "state.tf").read_text(encoding="utf-8") and FLUSH_EVENT == {"sigil": "flush"}
+
+
+def test_state_table_is_encrypted_with_the_module_key_by_default():
+    """SSE with the given key, else the module's KMS key (created or given), else aws/dynamodb; the role may use
+    exactly that key, through DynamoDB only."""
+    state = _load(MODULE_DIR / "state.tf")
+    (table,) = [_block(r["aws_dynamodb_table"])["state"] for r in state["resource"] if "aws_dynamodb_table" in r]
+    sse = _block(table["server_side_encryption"])
+    assert sse["enabled"] is True
+    assert sse["kms_key_arn"] == "local.state_kms_key_enabled ? local.state_kms_key_arn : null"
+    found = {name: value for block in state["locals"] for name, value in block.items()}
+    assert found["state_kms_key_arn"] == "var.state_kms_key_arn != null ? var.state_kms_key_arn : local.kms_key_arn"
+    assert found["state_kms_key_enabled"] == "var.state_kms_key_arn != null || local.kms_key_enabled"
+    kms = _load(MODULE_DIR / "kms.tf")
+    module_locals = {name: value for block in kms["locals"] for name, value in block.items()}
+    assert module_locals["kms_key_arn"] == "var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn"
+    assert module_locals["kms_key_enabled"] == "var.create_kms_key || var.kms_key_arn != null"
+    (document,) = [_block(d["aws_iam_policy_document"])["state"] for d in state["data"] if "aws_iam_policy_document" in d]
+    (use_key,) = [_block(d["statement"]) for d in _blocks(document["dynamic"])]
+    assert use_key["for_each"] == "local.state_kms_key_enabled ? [local.state_kms_key_arn] : []"
+    assert "kms:ViaService" in str(_block(use_key["content"])["condition"])

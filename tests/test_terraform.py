@@ -717,7 +717,7 @@ def test_kms_permissions_only_for_given_keys(policy_documents):
         "EncryptOutputTopicsAndQueues": ("var.alert_outputs.kms_key_arns", {"kms:Decrypt"}),
         "DecryptDeliveryLedger": ("var.delivery_ledger_kms_key_arn", {"kms:Decrypt"}),
         "DecryptEnvironment": ("local.kms_key_arn", {"kms:Decrypt"}),
-        "UseStateKey": ("var.state_kms_key_arn", {"kms:Decrypt", "kms:GenerateDataKey"}),
+        "UseStateKey": ("local.state_kms_key_arn", {"kms:Decrypt", "kms:GenerateDataKey"}),
     }
     for sid, (key, actions) in expected.items():
         statement, for_each = _statement(policy_documents, sid)

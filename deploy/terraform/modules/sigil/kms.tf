@@ -13,7 +13,7 @@ locals {
 resource "aws_kms_key" "this" {
   count = var.create_kms_key ? 1 : 0
 
-  description             = "Sigil ${var.name}: environment variables and log group of the Lambda function"
+  description             = "Sigil ${var.name}: environment variables and log group of the Lambda function, and the state table"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_key_deletion_window_in_days
 

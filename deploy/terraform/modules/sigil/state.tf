@@ -9,7 +9,7 @@ variable "create_state_table" {
 }
 
 variable "state_kms_key_arn" {
-  description = "ARN of a customer managed KMS key encrypting the state table (correlations, dedup); null: the AWS managed key aws/dynamodb"
+  description = "ARN of a customer managed KMS key encrypting the state table (correlations, dedup); null: the module's key (`create_kms_key` or `kms_key_arn`), else the AWS managed key aws/dynamodb"
   type        = string
   default     = null
 
@@ -29,6 +29,9 @@ locals {
   # Known at plan time (the policy does not wait for the table): the table of the function's account and region.
   state_table_name = "${var.name}-state"
   state_table_arn  = "arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/${local.state_table_name}"
+  # The state table's key: the one given, else the module's (decided from inputs only, like kms_key_enabled).
+  state_kms_key_enabled = var.state_kms_key_arn != null || local.kms_key_enabled
+  state_kms_key_arn     = var.state_kms_key_arn != null ? var.state_kms_key_arn : local.kms_key_arn
 }
 
 resource "aws_dynamodb_table" "state" {
@@ -55,7 +58,7 @@ resource "aws_dynamodb_table" "state" {
 
   server_side_encryption {
     enabled     = true
-    kms_key_arn = var.state_kms_key_arn
+    kms_key_arn = local.state_kms_key_enabled ? local.state_kms_key_arn : null
   }
 
   tags = var.tags
@@ -80,8 +83,7 @@ data "aws_iam_policy_document" "state" {
 
   # DynamoDB uses the table key with the caller's permissions: only through DynamoDB in this region.
   dynamic "statement" {
-    for_each = var.state_kms_key_arn != null ? [var.state_kms_key_arn] : []
-
+    for_each = local.state_kms_key_enabled ? [local.state_kms_key_arn] : []
 
     content {
       sid       = "UseStateKey"
