@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runtime.outputs import ALIASES, OUTPUTS
+
 from . import ast
 from .ast import Detection, FieldItem, LogSource, Rule, RuleTest, Selection
 from .condition import ConditionError, condition_diagnostic, parse_condition
@@ -270,6 +272,12 @@ class _RuleBuilder:
         for output, loc in zip(outputs, locs or [node.loc if node else self.doc.loc] * len(outputs), strict=False):
             if not OUTPUT_RE.match(output):
                 self.err("E016", f"output '{output}' is not of the form service:name", loc, "e.g. slack:secops or aws-sns:alerts")
+                continue
+            service, _, name = output.partition(":")
+            if ALIASES.get(service, service) not in OUTPUTS:
+                hint = did_you_mean(service, [*OUTPUTS, *ALIASES])
+                hint = f"did you mean {hint.removeprefix('did you mean ').removesuffix('?')}:{name}?" if hint else "services: " + ", ".join(sorted(OUTPUTS))
+                self.err("E021", f"output '{output}' names no output service: '{service}' is unknown", loc, hint)
         return outputs
 
     def tests(self, node: YNode | None) -> tuple[RuleTest, ...]:

@@ -16,6 +16,7 @@ from jsonschema.protocols import Validator
 from dsl.documents import CORRELATION_TYPES
 from dsl.loader import LEVELS, RELATION_TYPES, STATUSES
 from dsl.modifiers import KNOWN as KNOWN_MODIFIERS
+from runtime.outputs import ALIASES, OUTPUTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGMA = ROOT.parent / "shared" / "sigma"
@@ -248,6 +249,7 @@ MISTAKES = {
     "pipe aggregation": (BASE_RULE, lambda d: d["detection"].__setitem__("condition", "selection | count() > 5"), "$.detection.condition", "pattern", "selection | count() > 5"),
     "unbalanced template brace": (BASE_RULE, _set("title", "Root used by {userIdentity.arn"), "$.title", "pattern", "Root used by {userIdentity.arn"),
     "output without service": (BASE_RULE, _set("outputs", ["alerts"]), "$.outputs[0]", "pattern", "alerts"),
+    "output with an unknown service": (BASE_RULE, _set("outputs", ["aws-snss:alerts"]), "$.outputs[0]", "pattern", "aws-snss:alerts"),
     "test without expect": (BASE_RULE, lambda d: d["tests"][0].pop("expect"), "$.tests[0]", "required", None),
     "python ref without function": (BASE_RULE, lambda d: d["python"].__setitem__("title", "rules/helpers/auth.py"), "$.python.title", "pattern", "rules/helpers/auth.py"),
     "dedup window in weeks": (BASE_RULE, lambda d: d["dedup"].__setitem__("window", "1w"), "$.dedup.window", "pattern", "1w"),
@@ -299,6 +301,8 @@ def test_enumerations_match_the_loader(schema: dict):
     assert props["status"]["enum"] == list(STATUSES)
     assert props["related"]["items"]["properties"]["type"]["enum"] == list(RELATION_TYPES)
     assert defs["correlation"]["properties"]["type"]["enum"] == list(CORRELATION_TYPES)
+    output = props["outputs"]["items"]["pattern"]
+    assert set(re.fullmatch(r"\^\(([^()]*)\):.*", output).group(1).split("|")) == {*OUTPUTS, *ALIASES}
 
 
 def test_every_property_has_a_description(schema: dict):
