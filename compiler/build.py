@@ -19,7 +19,7 @@ from dsl.rename import rename_fields
 
 from .checks import CHECKS, check_duplicate_ids
 from .codegen import RuleInput, generate_module, generate_package_init, module_name
-from .correlations import correlation_config
+from .correlations import alert_text, correlation_config
 from .passes import optimize
 from .placeholders import check_placeholders, load_placeholders
 from .schemas import SchemaSet, load_schemas
@@ -123,9 +123,9 @@ def check_identical_logic(compiled: list[CompiledRule]) -> list[Diagnostic]:
 
 def rule_metadata(rule: Rule) -> dict:
     return {
-        "title": rule.title,
+        "title": alert_text(rule.title, rule.templates),
         "level": rule.effective_level,
-        "description": rule.description or "",
+        "description": alert_text(rule.description or "", rule.templates),
         "path": display_path(rule.path),
         "line": rule.loc.line,
         "outputs": list(rule.outputs),

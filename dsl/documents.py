@@ -57,6 +57,7 @@ class Correlation:
     description: str | None = None
     tags: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
+    templates: bool = False  # title and description are {field.path} templates (of the group-by values)
     loc: Loc = field(default=NOWHERE, compare=False)
     rule_locs: tuple[Loc, ...] = field(default=(), compare=False)
     group_locs: tuple[Loc, ...] = field(default=(), compare=False)
@@ -115,6 +116,9 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
     doc = builder.doc
     corr = doc.get("correlation")
     title = builder.text(doc.get("title"), "title", required=True)
+    templates = builder.boolean(doc.get("templates"), "templates", False)
+    for key in ("title", "description"):
+        builder.check_template(doc.get(key), key, templates, doc.get("outputs") is not None)
     if corr.kind != "map":
         builder.err("E050", "'correlation' must be a mapping", corr.loc)
         return None
@@ -144,7 +148,7 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
         aliases=_aliases(builder, corr.get("aliases")), loc=doc.loc, rule_locs=rule_locs, group_locs=group_locs,
         level=builder.choice(doc.get("level"), "level", LEVELS), description=builder.text(doc.get("description"), "description"),
         tags=builder.text_list(doc.get("tags"), "tags"), outputs=builder.outputs(doc.get("outputs")),
-        field_loc=_field_loc(corr.get("condition")), expression=expression,
+        field_loc=_field_loc(corr.get("condition")), expression=expression, templates=templates,
     )
 
 

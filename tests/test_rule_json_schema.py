@@ -71,6 +71,7 @@ title: Root Account Usage by {userIdentity.arn}
 id: 5448a752-d801-4f72-85d9-15faa4264c9a
 status: test
 description: The root user made an API call; literal braces are written {{like this}}.
+templates: true
 author: Sigil
 date: 2026-11-25
 modified: 2026/11/26
@@ -247,7 +248,7 @@ MISTAKES = {
     "no condition": (BASE_RULE, lambda d: d["detection"].pop("condition"), "$.detection", "required", None),
     "nested mapping as a value": (BASE_RULE, _add_selection_item("userIdentity", {"type": "Root"}), "$.detection.selection.userIdentity", "type", {"type": "Root"}),
     "pipe aggregation": (BASE_RULE, lambda d: d["detection"].__setitem__("condition", "selection | count() > 5"), "$.detection.condition", "pattern", "selection | count() > 5"),
-    "unbalanced template brace": (BASE_RULE, _set("title", "Root used by {userIdentity.arn"), "$.title", "pattern", "Root used by {userIdentity.arn"),
+    "unbalanced template brace": (BASE_RULE, lambda d: d.update(title="Root used by {userIdentity.arn", templates=True), "$.title", "pattern", "Root used by {userIdentity.arn"),
     "output without service": (BASE_RULE, _set("outputs", ["alerts"]), "$.outputs[0]", "pattern", "alerts"),
     "output with an unknown service": (BASE_RULE, _set("outputs", ["aws-snss:alerts"]), "$.outputs[0]", "pattern", "aws-snss:alerts"),
     "test without expect": (BASE_RULE, lambda d: d["tests"][0].pop("expect"), "$.tests[0]", "required", None),
@@ -323,3 +324,13 @@ def test_every_property_has_a_description(schema: dict):
 
     walk(schema, "#")
     assert missing == []
+
+
+def test_braces_are_plain_text_unless_templates_are_on(validator: Validator):
+    """A SigmaHQ description with a regex quantifier is valid as it is; only `templates: true` makes it a template."""
+    doc = rule(BASE_RULE)
+    del doc["templates"]
+    doc["description"] = "Detects names matching [a-z]{5,12}, samtheadmin-{1..100}$ and a lone { brace"
+    assert list(validator.iter_errors(doc)) == []
+    doc["templates"] = True
+    assert any(e.json_path == "$.description" and e.validator == "pattern" for e in all_errors(validator.iter_errors(doc)))
