@@ -17,7 +17,7 @@ from dsl.lower import rule_expr
 from dsl.python_hooks import hook_module
 from dsl.rename import rename_fields
 
-from .checks import CHECKS, check_duplicate_ids
+from .checks import CHECKS, check_duplicate_ids, check_missing_ids
 from .codegen import RuleInput, generate_module, generate_package_init, module_name
 from .correlations import alert_text, correlation_config
 from .passes import optimize
@@ -80,6 +80,7 @@ def plan(
     result = BuildResult(rules=loaded.rules, diagnostics=[*loaded.diagnostics, *schemas.diagnostics, *placeholder_diags])
     result.placeholders = placeholders
     result.diagnostics.extend(check_duplicate_ids(loaded.rules))
+    result.diagnostics.extend(check_missing_ids(loaded.rules))
     for rule in loaded.rules:
         if not rule.enabled:
             continue

@@ -6,6 +6,7 @@ import difflib
 import ipaddress
 import math
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -60,6 +61,22 @@ def check_duplicate_ids(rules: list[Rule]) -> list[Diagnostic]:
             seen[rule.key] = rule
     return diags
 
+
+
+def check_missing_ids(rules: list[Rule]) -> list[Diagnostic]:
+    """W020 for an enabled rule without `id`: its alerts carry its name or title as rule id, so their ids (and
+    dedup, correlation and DLQ records keyed by them) change when the title is edited. The hint's UUID is
+    derived from the title, so the same rule gets the same suggestion on every run."""
+    return [
+        warning(
+            "W020",
+            "the rule has no 'id': its alerts are identified by its " + ("name" if rule.name else "title") + ", and change identity when it is edited",
+            rule.loc,
+            f"add a UUID of its own, e.g. id: {uuid.uuid5(uuid.NAMESPACE_URL, 'sigil-rule:' + rule.title.encode('utf-8', 'backslashreplace').decode())}",
+        )
+        for rule in rules
+        if rule.enabled and not rule.id
+    ]
 
 
 # -- modifiers against field types -------------------------------------------------------------

@@ -133,6 +133,7 @@ class TestGeneratedPackage:
 
 CHECK_RULE = """\
 title: {title}
+id: 00000000-0000-4000-8000-{index:012d}
 logsource: {{product: aws, service: cloudtrail}}
 detection:
 {detection}
@@ -143,7 +144,7 @@ level: low
 def lint_codes(tmp_path, capsys, *detections: str, titles=None) -> list[tuple[str, str]]:
     for i, detection in enumerate(detections):
         title = (titles or [f"rule {i}" for _ in detections])[i]
-        write_rule(tmp_path, CHECK_RULE.format(title=title, detection=detection), f"r{i}.yml")
+        write_rule(tmp_path, CHECK_RULE.format(title=title, index=i, detection=detection), f"r{i}.yml")
     main(["lint", "--format", "json", "--schemas", SCHEMAS, str(tmp_path / "rules")])
     import json as _json
 
@@ -195,6 +196,7 @@ class TestSchemaChecks:
 
 EMPTY_PLACEHOLDER_FILTER_RULE = """\
 title: Console login not by an admin
+id: 3f0c2a61-5b7e-4d8a-9c1f-2e4b6d8a0c13
 logsource: {product: aws, service: cloudtrail}
 detection:
   selection:
