@@ -76,6 +76,15 @@ def test_rule_test_holds_in_the_compiled_module_of_its_log_type(rule, test, comp
     assert (rule.key in modules[classification.log_type].match(test.event)) is test.expect
 
 
+def test_rule_pack_prints_and_loads_back_equal():
+    """Each shipped rule goes through the printer (dsl/printer.py) and loads back equal."""
+    from dsl.loader import load_text
+    from dsl.printer import dump_rule
+
+    changed = [rule.path for rule in RULES.rules if load_text(dump_rule(rule), rule.path).rules != [rule]]
+    assert changed == []
+
+
 def test_no_other_test_reads_the_shipped_rules():
     """Tests of the tool compile their own rules (tests/fixtures/ruleset, temporary dirs), never rules/: a team's
     new rule must not turn them red. This file is the only reader of rules/."""
