@@ -17,9 +17,9 @@ from dsl.lower import rule_expr
 from dsl.python_hooks import hook_module
 from dsl.rename import rename_fields
 
-from .checks import CHECKS, check_duplicate_ids
+from .checks import CHECKS, check_duplicate_ids, check_missing_ids
 from .codegen import RuleInput, generate_module, generate_package_init, module_name
-from .correlations import correlation_config
+from .correlations import alert_text, correlation_config
 from .passes import optimize
 from .placeholders import check_placeholders, load_placeholders
 from .schemas import SchemaSet, load_schemas
@@ -80,6 +80,7 @@ def plan(
     result = BuildResult(rules=loaded.rules, diagnostics=[*loaded.diagnostics, *schemas.diagnostics, *placeholder_diags])
     result.placeholders = placeholders
     result.diagnostics.extend(check_duplicate_ids(loaded.rules))
+    result.diagnostics.extend(check_missing_ids(loaded.rules))
     for rule in loaded.rules:
         if not rule.enabled:
             continue
@@ -123,9 +124,9 @@ def check_identical_logic(compiled: list[CompiledRule]) -> list[Diagnostic]:
 
 def rule_metadata(rule: Rule) -> dict:
     return {
-        "title": rule.title,
+        "title": alert_text(rule.title, rule.templates),
         "level": rule.effective_level,
-        "description": rule.description or "",
+        "description": alert_text(rule.description or "", rule.templates),
         "path": display_path(rule.path),
         "line": rule.loc.line,
         "outputs": list(rule.outputs),

@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 CORRELATION_LOG_TYPE = "correlation"  # runtime.correlate.CORRELATION_LOG_TYPE
 
 
+def alert_text(text: str, templates: bool) -> str:
+    """A title or description as the runtime's template renderer takes it: as written with `templates: true`,
+    else with its braces doubled, so the alert shows the text as written (`{5,12}` stays `{5,12}`)."""
+    return text if templates else text.replace("{", "{{").replace("}", "}}")
+
+
 def correlation_config(
     correlations: Iterable[Correlation], rules: Iterable[Rule], compiled: Iterable[CompiledRule], schemas: SchemaSet
 ) -> tuple[dict[str, Any], list[Diagnostic]]:
@@ -65,9 +71,9 @@ def correlation_config(
         specs.append(
             {
                 "key": corr.key,
-                "title": corr.title,
+                "title": alert_text(corr.title, corr.templates),
                 "level": corr.level or "medium",
-                "description": corr.description or "",
+                "description": alert_text(corr.description or "", corr.templates),
                 "tags": list(corr.tags),
                 "outputs": list(corr.outputs),
                 "type": corr.type,

@@ -173,6 +173,7 @@ class Rule:
     outputs: tuple[str, ...] = ()
     severity: str | None = None
     enabled: bool = True
+    templates: bool = False  # title and description are {field.path} templates
     tests: tuple[RuleTest, ...] = ()
     context: tuple[tuple[str, str], ...] = ()  # (name in the alert, field path)
     dedup: Dedup | None = None
@@ -189,8 +190,8 @@ class Rule:
 
     @property
     def is_template(self) -> bool:
-        """Does the title interpolate record fields (`{field.path}`)?"""
-        return "{" in self.title
+        """Does the title interpolate record fields (`{field.path}`)? Only with `templates: true`."""
+        return self.templates and "{" in self.title
 
     @property
     def key(self) -> str:

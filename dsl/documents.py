@@ -58,6 +58,7 @@ class Correlation:
     description: str | None = None
     tags: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
+    templates: bool = False  # title and description are {field.path} templates (of the group-by values)
     loc: Loc = field(default=NOWHERE, compare=False)
     rule_locs: tuple[Loc, ...] = field(default=(), compare=False)
     group_locs: tuple[Loc, ...] = field(default=(), compare=False)
@@ -120,6 +121,9 @@ def _correlation(builder: DocumentReader) -> Correlation | None:
     doc = builder.doc
     corr = doc.get("correlation")
     title = builder.text(doc.get("title"), "title", required=True)
+    templates = builder.boolean(doc.get("templates"), "templates", False)
+    for key in ("title", "description"):
+        builder.check_template(doc.get(key), key, templates, doc.get("outputs") is not None)
     if corr.kind != "map":
         builder.err("E050", "'correlation' must be a mapping", corr.loc)
         return None
@@ -151,7 +155,7 @@ def _correlation(builder: DocumentReader) -> Correlation | None:
         aliases=aliases, loc=doc.loc, rule_locs=rule_locs, group_locs=group_locs,
         level=builder.choice(doc.get("severity"), "severity", LEVELS) or builder.choice(doc.get("level"), "level", LEVELS), description=builder.text(doc.get("description"), "description"),
         tags=builder.text_list(doc.get("tags"), "tags"), outputs=builder.outputs(doc.get("outputs")),
-        field_loc=_field_loc(corr.get("condition")), expression=expression, percentile=percentile,
+        field_loc=_field_loc(corr.get("condition")), expression=expression, percentile=percentile, templates=templates,
     )
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 METADATA = "metadata: kept for people and tools, no effect on matching or alerts"
 
 EFFECTS = {
-    "title": "the alert title (a {field.path} template), or the correlation's or filter's name in messages",
+    "title": "the alert title (a {field.path} template with templates: true), or the correlation's or filter's name in messages",
     "id": "the rule's identity: alert rule_id, references from correlations and filters",
     "name": "a rule's other identity for references from correlations and filters",
     "level": "the alert level (unless severity overrides it)",
-    "description": "the alert description (a {field.path} template)",
+    "description": "the alert description (a {field.path} template with templates: true)",
+    "templates": "whether the title and description are {field.path} templates (else shown as written)",
     "tags": "the alert's tags, OCSF ATT&CK techniques",
     "logsource": "which log types the rule runs on (schemas' logsource mappings)",
     "logsource.category": "logsource mapping key",

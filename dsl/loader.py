@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+
 from . import ast
 from .ast import Detection, FieldItem, LogSource, Rule, RuleTest, Selection
 from .condition import ConditionError, condition_diagnostic, parse_condition
@@ -133,8 +134,9 @@ class _RuleBuilder(DocumentReader):
             if value is not None and not DATE_RE.match(value):
                 self.err("E014", f"{key} '{value}' is not a date", doc.get(key).loc, "write it as YYYY-MM-DD")
         self.check_related(doc.get("related"))
+        templates = self.boolean(doc.get("templates"), "templates", False)
         for key in ("title", "description"):
-            self.check_template(doc.get(key), key)
+            self.check_template(doc.get(key), key, templates, any(doc.get(k) is not None for k in (*RULE_EXTENSIONS, "python")))
         self.hook_names: set[str] = set()
         self.broken_hook = False
         self.broken_names: set[str] = set()
@@ -169,6 +171,7 @@ class _RuleBuilder(DocumentReader):
             modified=self.text(doc.get("modified"), "modified"),
             fields=self.text_list(doc.get("fields"), "fields"),
             enabled=enabled,
+            templates=templates,
             python=python,
             **extensions,
             loc=doc.loc,
@@ -236,12 +239,19 @@ class _RuleBuilder(DocumentReader):
 
     # -- extensions ----------------------------------------------------------------------
 
-    def check_template(self, node: YNode | None, key: str) -> None:
+    def check_template(self, node: YNode | None, key: str, templates: bool, sigil_rule: bool) -> None:
+        """With `templates: true` the title and description are `{field.path}` templates, checked here (E018).
+        Without it they are text shown as written, braces included (a SigmaHQ description may hold a regex
+        quantifier `{5,12}`); a rule that uses Sigil's extensions is warned (W018) when its text holds what
+        would be a placeholder, since its author most likely meant one."""
         if node is None or node.kind != "scalar" or not isinstance(node.value, str):
             return
-        problem = template_problem(node.value)
-        if problem:
-            self.err("E018", f"{key} template: {problem}", node.loc, "write {field.path} to insert a field, {{ and }} for braces")
+        if templates:
+            problem = template_problem(node.value)
+            if problem:
+                self.err("E018", f"{key} template: {problem}", node.loc, "write {field.path} to insert a field, {{ and }} for braces")
+        elif sigil_rule and (placeholder := first_placeholder(node.value)):
+            self.warn("W018", f"the {key} is shown as written, '{placeholder}' included: templates are off", node.loc, "add 'templates: true' to render {field.path} placeholders in the title and description")
 
     def context(self, node: YNode | None) -> tuple[tuple[str, str], ...]:
         if node is None:
@@ -498,6 +508,12 @@ def template_problem(text: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
+
+
+def first_placeholder(text: str) -> str | None:
+    """The first well-formed `{field.path}` in ``text``, as written, or None."""
+    match = re.search(r"(?<!\{)\{([\w.\-]+)\}(?!\})", text)
+    return match.group(0) if match else None
 
 
 def _modifier_at(item: FieldItem, modifier: str, last: bool = False) -> Loc:

@@ -35,6 +35,8 @@ def dump_rule(rule: Rule) -> str:
     _put_fields(doc, rule, TAIL_FIELDS)
     if not rule.enabled:
         doc["enabled"] = False
+    if rule.templates:
+        doc["templates"] = True
     if rule.context:
         doc["context"] = _context(rule.context)
     if rule.dedup is not None:

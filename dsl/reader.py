@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from runtime.outputs import ALIASES, OUTPUTS
+
 from .diagnostics import Diagnostic, Loc, did_you_mean, error, warning
 from .yaml_source import YNode
 
@@ -73,6 +75,12 @@ class DocumentReader:
         for output, loc in zip(outputs, locs or [node.loc if node else self.doc.loc] * len(outputs), strict=False):
             if not OUTPUT_RE.match(output):
                 self.err("E016", f"output '{output}' is not of the form service:name", loc, "e.g. slack:secops or aws-sns:alerts")
+                continue
+            service, _, name = output.partition(":")
+            if ALIASES.get(service, service) not in OUTPUTS:
+                hint = did_you_mean(service, [*OUTPUTS, *ALIASES])
+                hint = f"did you mean {hint.removeprefix('did you mean ').removesuffix('?')}:{name}?" if hint else "services: " + ", ".join(sorted(OUTPUTS))
+                self.err("E021", f"output '{output}' names no output service: '{service}' is unknown", loc, hint)
         return outputs
 
     def condition_locator(self, cnode: YNode):

@@ -34,6 +34,7 @@ from dsl.condition import parse_condition
 from dsl.diagnostics import Loc
 from dsl.expr import any_of
 from dsl.lower import selection_expr
+from runtime.outputs import ALIASES, OUTPUTS
 from runtime.regex import problem
 
 FIELDS = ("CommandLine", "Image", "User.Name", "src_ip", "count", "EventID", "ts")
@@ -363,7 +364,13 @@ RULES = st.builds(
     date=_maybe(DATES),
     modified=_maybe(DATES),
     fields=_texts(st.sampled_from(FIELDS)),
-    outputs=_texts(st.from_regex(r"[a-z0-9-]{1,6}:[A-Za-z0-9_.\-/]{1,8}", fullmatch=True)),
+    outputs=_texts(
+        st.builds(
+            lambda service, name: f"{service}:{name}",
+            st.sampled_from(sorted([*OUTPUTS, *ALIASES])),  # a service the loader knows (E021 otherwise)
+            st.from_regex(r"[A-Za-z0-9_.\-/]{1,8}", fullmatch=True),
+        )
+    ),
     severity=_maybe(LEVELS),
     enabled=st.booleans(),
     context=CONTEXTS,

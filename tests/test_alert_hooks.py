@@ -21,6 +21,7 @@ ADMIN_RULE = next(b for b in re.findall(r"```yaml\n(.*?)```", DOC, re.S) if b.st
 FAILING_RULE = """\
 title: Console login by {userIdentity.userName}
 id: 5b0c2f0e-8a43-4f51-9a53-1f3c1c6a0001
+templates: true
 logsource: {product: aws, service: cloudtrail}
 python:
   title: rules/helpers/broken.py:title

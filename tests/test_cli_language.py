@@ -291,7 +291,7 @@ detection:
     def test_context_dedup_and_severity_are_read(self):
         """context (list or mapping), dedup keys/window and severity land in the rule."""
         rule = load_text(
-            "title: T {userIdentity.arn}\nlogsource: {product: aws, service: cloudtrail}\nseverity: critical\nlevel: low\n"
+            "title: T {userIdentity.arn}\ntemplates: true\nlogsource: {product: aws, service: cloudtrail}\nseverity: critical\nlevel: low\n"
             "context: {who: userIdentity.arn, ip: sourceIPAddress}\ndedup: {keys: [userIdentity.arn], window: 15m}\n"
             "detection: {sel: {eventName: X}, condition: sel}\n"
         ).rules[0]
@@ -309,6 +309,40 @@ detection:
         monkeypatch.chdir(tmp_path)
         result = compile_rules(["rules"], str(ROOT / "schemas"), tmp_path / "build")
         assert len(result.rules) == 1 and result.compiled == []
+
+
+    def test_braces_are_text_unless_templates_are_on(self, tmp_path, monkeypatch):
+        """A SigmaHQ description with a regex quantifier was E018; without `templates: true` a title and
+        description load clean and alerts show them as written; with it, placeholders are rendered."""
+        from compiler.build import compile_rules
+        from runtime.alerts import build_alert
+
+        plain = RULE.replace("level: high", "level: high\ndescription: Names like [a-z]{5,12} or samtheadmin-{1..100}$ run whoami")
+        templated = (
+            RULE.replace("6a3c1b9e-2d4f-4e5a-9b8c-7d6e5f4a3b21", "6a3c1b9e-2d4f-4e5a-9b8c-7d6e5f4a3b22")
+            .replace("title: Suspicious whoami", "title: Suspicious {Image}\ntemplates: true")
+            .replace("Image|endswith", "Image|contains")
+        )
+        assert load_text(plain, "plain.yml").diagnostics == []
+        assert load_text(templated, "templated.yml").diagnostics == []
+        assert [d.code for d in load_text(templated.replace("{Image}", "{Image"), "t.yml").diagnostics] == ["E018"]
+        (tmp_path / "rules").mkdir()
+        (tmp_path / "rules" / "plain.yml").write_text(plain)
+        (tmp_path / "rules" / "templated.yml").write_text(templated)
+        monkeypatch.chdir(tmp_path)
+        result = compile_rules(["rules"], str(ROOT / "schemas"), tmp_path / "build")
+        assert not result.errors, result.errors
+        monkeypatch.syspath_prepend(str(tmp_path / "build"))
+        for name in [m for m in sys.modules if m.startswith("sigil_rules")]:
+            monkeypatch.delitem(sys.modules, name)
+        import importlib
+
+        package = importlib.import_module("sigil_rules")
+        rules = {k: v for name in package.LOG_TYPES.values() for k, v in importlib.import_module(f"sigil_rules.{name}").RULES.items()}
+        first = build_alert("6a3c1b9e-2d4f-4e5a-9b8c-7d6e5f4a3b21", rules["6a3c1b9e-2d4f-4e5a-9b8c-7d6e5f4a3b21"], "windows", "test", SYSMON)
+        assert first["description"] == "Names like [a-z]{5,12} or samtheadmin-{1..100}$ run whoami"
+        second = build_alert("6a3c1b9e-2d4f-4e5a-9b8c-7d6e5f4a3b22", rules["6a3c1b9e-2d4f-4e5a-9b8c-7d6e5f4a3b22"], "windows", "test", SYSMON)
+        assert second["title"] == "Suspicious C:\\Windows\\System32\\WHOAMI.EXE"
 
 
 class TestPlaceholdersAndCorrelations:

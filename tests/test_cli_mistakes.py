@@ -73,3 +73,31 @@ def test_a_condition_hook_that_cannot_load_is_a_diagnostic(command: str, tmp_pat
     assert "error[E080]: Python module 'hooks/missing.py' not found" in captured.out + captured.err
     assert status == 1 or command == "replay"
     assert "Traceback" not in captured.out + captured.err
+
+
+@pytest.mark.parametrize("command", ["compile", "lint", "replay"])
+@pytest.mark.parametrize("role", ["condition", "title", "context"])
+def test_a_typo_in_a_hook_function_name_is_a_diagnostic(command: str, role: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hook naming a function its module lacks is E081 with the closest name as a hint, in every command and for
+    every kind of hook, never a traceback."""
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "hooks" / "auth.py").write_text("def is_admin(record):\n    return True\n")
+    hook = {"condition": "  conditions:\n    admin: hooks/auth.py:is_admn\n", "title": "  title: hooks/auth.py:is_admn\n", "context": "  context: hooks/auth.py:is_admn\n"}[role]
+    condition = "sel and admin" if role == "condition" else "sel"
+    rule = tmp_path / "rule.yml"
+    rule.write_text(f"title: hook typo\nlogsource: {{product: aws, service: cloudtrail}}\npython:\n{hook}detection:\n  sel:\n    eventName: A\n  condition: {condition}\nlevel: low\n")
+    events = tmp_path / "events.json"
+    events.write_text('{"eventVersion": "1.08", "eventSource": "s3.amazonaws.com", "eventName": "A"}\n')
+    monkeypatch.chdir(tmp_path)
+    argv = {
+        "compile": ["compile", str(rule), "--schemas", str(ROOT / "schemas"), "--out", str(tmp_path / "out")],
+        "lint": ["lint", str(rule), "--schemas", str(ROOT / "schemas")],
+        "replay": ["replay", "--schemas", str(ROOT / "schemas"), "--rules", str(rule), str(events)],
+    }[command]
+    status = main(argv)
+    shown = "".join(capsys.readouterr())
+    assert "error[E081]: 'hooks/auth.py' has no function 'is_admn'" in shown
+    assert "hint: did you mean is_admin?" in shown
+    assert status == 1 or command == "replay"
+    assert "Traceback" not in shown
+    assert not (tmp_path / "out" / "sigil_rules").exists()

@@ -26,6 +26,7 @@ import runtime.helpers
 from compiler.build import compile_rules
 from dsl.interpreter import evaluate
 from dsl.loader import load_paths
+from runtime.alerts import render_title
 
 PAYLOAD = "import builtins; builtins.SIGIL_PWNED = 1"
 # Everything that ends a comment, a string or a docstring somewhere, or that a tool may take as a line break.
@@ -106,7 +107,7 @@ def forget_package() -> None:
 
 
 def compile_and_check(tmp: Path, schema: dict, rules: dict[str, dict]) -> dict:
-    """Compile; if it compiled, check the generated package and import it. The titles read back."""
+    """Compile; if it compiled, check the generated package and import it. The titles read back, as alerts show them."""
     schemas_dir, rules_dir = write_case(tmp, schema, rules)
     result = compile_rules([str(rules_dir)], str(schemas_dir), tmp / "build")  # a diagnostic is fine, a traceback is not
     package = tmp / "build" / "sigil_rules"
@@ -126,7 +127,7 @@ def compile_and_check(tmp: Path, schema: dict, rules: dict[str, dict]) -> dict:
         titles = {}
         for module_name in init.LOG_TYPES.values():
             module = importlib.import_module(f"sigil_rules.{module_name}")
-            titles.update({key: meta["title"] for key, meta in module.RULES.items()})
+            titles.update({key: render_title(meta["title"], {}) for key, meta in module.RULES.items()})  # as alerts show it
             module.match({})  # runs the checks: still nothing but matching
         return titles
     finally:

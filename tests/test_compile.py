@@ -133,6 +133,7 @@ class TestGeneratedPackage:
 
 CHECK_RULE = """\
 title: {title}
+id: 00000000-0000-4000-8000-{index:012d}
 logsource: {{product: aws, service: cloudtrail}}
 detection:
 {detection}
@@ -143,7 +144,7 @@ level: low
 def lint_codes(tmp_path, capsys, *detections: str, titles=None) -> list[tuple[str, str]]:
     for i, detection in enumerate(detections):
         title = (titles or [f"rule {i}" for _ in detections])[i]
-        write_rule(tmp_path, CHECK_RULE.format(title=title, detection=detection), f"r{i}.yml")
+        write_rule(tmp_path, CHECK_RULE.format(title=title, index=i, detection=detection), f"r{i}.yml")
     main(["lint", "--format", "json", "--schemas", SCHEMAS, str(tmp_path / "rules")])
     import json as _json
 
@@ -195,6 +196,7 @@ class TestSchemaChecks:
 
 EMPTY_PLACEHOLDER_FILTER_RULE = """\
 title: Console login not by an admin
+id: 3f0c2a61-5b7e-4d8a-9c1f-2e4b6d8a0c13
 logsource: {product: aws, service: cloudtrail}
 detection:
   selection:
@@ -223,3 +225,68 @@ def test_a_filter_of_an_empty_placeholder_list_keeps_the_rule(tmp_path, monkeypa
     (rule,) = result.rules
     for event in ({"eventName": "ConsoleLogin", "userIdentity": {"userName": "bob"}}, {"eventName": "GetObject"}):
         assert (module.match(event) == [rule.key]) is evaluate(rule, event) is (event["eventName"] == "ConsoleLogin")
+
+
+class TestLiteralAndRangeChecks:
+    """W062 and W063, run on rules loaded from text against the shipped schemas (the checks, not the CLI)."""
+
+    SCHEMA_SET = None
+
+    def codes(self, logsource: str, detection: str) -> list[tuple[str, str]]:
+        from compiler.checks import check_literal_types, check_numeric_ranges
+        from compiler.schemas import load_schemas
+        from dsl.loader import load_text
+
+        if TestLiteralAndRangeChecks.SCHEMA_SET is None:
+            TestLiteralAndRangeChecks.SCHEMA_SET = load_schemas(SCHEMAS)
+        loaded = load_text(f"title: t\nlogsource: {logsource}\ndetection:\n{detection}\n")
+        assert not loaded.errors, loaded.errors
+        rule = loaded.rules[0]
+        schemas = TestLiteralAndRangeChecks.SCHEMA_SET
+        return [(d.code, d.message) for d in check_literal_types(rule, schemas) + check_numeric_ranges(rule, schemas)]
+
+    VPC = "{product: aws, service: vpcflowlogs}"
+    CLOUDTRAIL = "{product: aws, service: cloudtrail}"
+
+    @pytest.mark.parametrize(
+        ("logsource", "selection", "expected"),
+        [
+            (VPC, "srcport: http", [("W062", "'srcport' holds whole numbers: it can never equal 'http'")]),
+            (VPC, "srcport: 22.0", [("W062", "'srcport' holds whole numbers: it can never equal 22.0")]),
+            (VPC, "srcport: '0022'", [("W062", "'srcport' holds whole numbers: it can never equal '0022'")]),
+            (VPC, "srcport: [22, '443', -1]", []),
+            (VPC, "srcport: '8*'", []),  # a wildcard may match a number's text
+            (VPC, "srcport|contains: http", []),  # only equality is checked
+            (VPC, "srcaddr: 10.0.0.0/8", [("W062", "'srcaddr' holds IP addresses: it can never equal '10.0.0.0/8'")]),
+            (VPC, "srcaddr: ['10.1.2.3', '2001:db8::1', '10.1.*']", []),
+            (CLOUDTRAIL, "readOnly: 'yes'", [("W062", "'readOnly' holds true or false: it can never equal 'yes'")]),
+            (CLOUDTRAIL, "readOnly: [true, 'False']", []),
+            (CLOUDTRAIL, "requestParameters.port: http", []),  # an `any` part: no type to check
+        ],
+    )
+    def test_values_a_field_can_never_equal(self, logsource, selection, expected):
+        """A plain value the field's type can never spell is W062; wildcards, other modifiers and untyped fields are left alone."""
+        assert self.codes(logsource, f"  sel:\n    {selection}\n  condition: sel") == expected
+
+    @pytest.mark.parametrize(
+        ("items", "impossible"),
+        [
+            (["bytes|gt: 1000", "bytes|lt: 100"], True),
+            (["bytes|gte: 100", "bytes|lte: 100"], False),  # exactly 100
+            (["bytes|gt: 100", "bytes|lte: 100"], True),
+            (["packets|gt: 10", "packets|lt: 11"], True),  # no whole number between
+            (["packets|gt: 10", "packets|lt: 12"], False),
+            (["dstport: [22, 2222]", "dstport|gte: 1024"], False),  # 2222
+            (["dstport: 22", "dstport|gte: 1024"], True),
+            (["bytes|gt: [5000, 10]", "bytes|lt: 100"], False),  # values of one item are ORed: > 10 suffices
+            (["bytes|gt: 1000", "packets|lt: 100"], False),  # two fields
+        ],
+    )
+    def test_impossible_ranges_in_one_selection(self, items, impossible):
+        """Comparisons ANDed in one selection on one number field that no value meets are W063; anything satisfiable is not."""
+        codes = self.codes(self.VPC, "  sel:\n" + "".join(f"    {item}\n" for item in items) + "  condition: sel")
+        assert [code for code, _ in codes] == (["W063"] if impossible else [])
+
+    def test_ranges_in_separate_alternatives_are_not_combined(self):
+        """A list of mappings ORs its alternatives: `< 100` or `> 1000` is satisfiable."""
+        assert self.codes(self.VPC, "  sel:\n    - bytes|lt: 100\n    - bytes|gt: 1000\n  condition: sel") == []

@@ -46,6 +46,7 @@ correlation:
   timespan: 5m
   condition: {gte: 3}
 level: high
+templates: true
 """
 
 

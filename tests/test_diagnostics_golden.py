@@ -154,10 +154,10 @@ PLANTED = {
     (18, "E040"),  # unknown identifier in the condition
     (21, "E081"),  # missing Python function
     (24, "E019"),  # bad dedup window
-    (33, "W040"),  # unused identifier, second document
-    (36, "E012"),  # unknown level, second document
-    (38, "E016"),  # output without a service
-    (40, "E017"),  # test without expect
+    (34, "W040"),  # unused identifier, second document
+    (37, "E012"),  # unknown level, second document
+    (39, "E016"),  # output without a service
+    (41, "E017"),  # test without expect
 }
 
 

@@ -93,6 +93,13 @@ def test_sigil_rules_round_trip():
     _corpus_round_trip([ROOT / "tests" / "fixtures" / "ruleset"])
 
 
+def test_templates_round_trip(tmp_path):
+    """`templates: true` prints and loads back equal."""
+    text = "title: Login by {userIdentity.userName}\ntemplates: true\nlogsource: {product: aws}\ndetection: {sel: {eventName: A}, condition: sel}\n"
+    (tmp_path / "t.yml").write_text(text, encoding="utf-8")
+    _corpus_round_trip([tmp_path])
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not SIGMA.is_dir(), reason="../shared/sigma is not beside the project")
 def test_sigma_corpus_round_trips():

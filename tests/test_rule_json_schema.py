@@ -16,6 +16,7 @@ from jsonschema.protocols import Validator
 from dsl.documents import CORRELATION_TYPES
 from dsl.loader import LEVELS, RELATION_TYPES, STATUSES
 from dsl.modifiers import KNOWN as KNOWN_MODIFIERS
+from runtime.outputs import ALIASES, OUTPUTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGMA = ROOT.parent / "shared" / "sigma"
@@ -70,6 +71,7 @@ title: Root Account Usage by {userIdentity.arn}
 id: 5448a752-d801-4f72-85d9-15faa4264c9a
 status: test
 description: The root user made an API call; literal braces are written {{like this}}.
+templates: true
 author: Sigil
 date: 2026-11-25
 modified: 2026/11/26
@@ -246,8 +248,9 @@ MISTAKES = {
     "no condition": (BASE_RULE, lambda d: d["detection"].pop("condition"), "$.detection", "required", None),
     "nested mapping as a value": (BASE_RULE, _add_selection_item("userIdentity", {"type": "Root"}), "$.detection.selection.userIdentity", "type", {"type": "Root"}),
     "pipe aggregation": (BASE_RULE, lambda d: d["detection"].__setitem__("condition", "selection | count() > 5"), "$.detection.condition", "pattern", "selection | count() > 5"),
-    "unbalanced template brace": (BASE_RULE, _set("title", "Root used by {userIdentity.arn"), "$.title", "pattern", "Root used by {userIdentity.arn"),
+    "unbalanced template brace": (BASE_RULE, lambda d: d.update(title="Root used by {userIdentity.arn", templates=True), "$.title", "pattern", "Root used by {userIdentity.arn"),
     "output without service": (BASE_RULE, _set("outputs", ["alerts"]), "$.outputs[0]", "pattern", "alerts"),
+    "output with an unknown service": (BASE_RULE, _set("outputs", ["aws-snss:alerts"]), "$.outputs[0]", "pattern", "aws-snss:alerts"),
     "test without expect": (BASE_RULE, lambda d: d["tests"][0].pop("expect"), "$.tests[0]", "required", None),
     "python ref without function": (BASE_RULE, lambda d: d["python"].__setitem__("title", "rules/helpers/auth.py"), "$.python.title", "pattern", "rules/helpers/auth.py"),
     "dedup window in weeks": (BASE_RULE, lambda d: d["dedup"].__setitem__("window", "1w"), "$.dedup.window", "pattern", "1w"),
@@ -299,6 +302,8 @@ def test_enumerations_match_the_loader(schema: dict):
     assert props["status"]["enum"] == list(STATUSES)
     assert props["related"]["items"]["properties"]["type"]["enum"] == list(RELATION_TYPES)
     assert defs["correlation"]["properties"]["type"]["enum"] == list(CORRELATION_TYPES)
+    output = props["outputs"]["items"]["pattern"]
+    assert set(re.fullmatch(r"\^\(([^()]*)\):.*", output).group(1).split("|")) == {*OUTPUTS, *ALIASES}
 
 
 def test_every_property_has_a_description(schema: dict):
@@ -319,3 +324,13 @@ def test_every_property_has_a_description(schema: dict):
 
     walk(schema, "#")
     assert missing == []
+
+
+def test_braces_are_plain_text_unless_templates_are_on(validator: Validator):
+    """A SigmaHQ description with a regex quantifier is valid as it is; only `templates: true` makes it a template."""
+    doc = rule(BASE_RULE)
+    del doc["templates"]
+    doc["description"] = "Detects names matching [a-z]{5,12}, samtheadmin-{1..100}$ and a lone { brace"
+    assert list(validator.iter_errors(doc)) == []
+    doc["templates"] = True
+    assert any(e.json_path == "$.description" and e.validator == "pattern" for e in all_errors(validator.iter_errors(doc)))

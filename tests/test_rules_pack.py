@@ -16,6 +16,7 @@ import pytest
 from compiler.build import compile_rules
 from dsl.interpreter import evaluate
 from dsl.loader import load_paths
+from runtime.classifier import Classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = load_paths([ROOT / "rules"])
@@ -34,7 +35,8 @@ def compiled_package(tmp_path_factory):
     log_types: dict[str, list[str]] = {}
     for entry in json.loads((out / "sigil_rules" / "manifest.json").read_text())["rules"]:
         log_types.setdefault(entry["id"], []).append(entry["log_type"])
-    yield modules, log_types
+    classifier = Classifier(json.loads((out / "sigil_rules" / "schemas.json").read_text(encoding="utf-8")))
+    yield modules, log_types, classifier
     sys.path.remove(str(out))
     for name in [m for m in sys.modules if m == "sigil_rules" or m.startswith("sigil_rules.")]:
         del sys.modules[name]
@@ -62,11 +64,25 @@ ENABLED = [(rule, test) for rule, test in CASES if rule.enabled]
 
 
 @pytest.mark.parametrize(("rule", "test"), ENABLED, ids=[f"{Path(r.path).stem}::{t.name}" for r, t in ENABLED])
-def test_rule_test_holds_in_compiled_module(rule, test, compiled_package):
-    """The generated matchers of the rule's log types (from the manifest) give the outcome its test expects."""
-    modules, log_types = compiled_package
+def test_rule_test_holds_in_the_compiled_module_of_its_log_type(rule, test, compiled_package):
+    """The Lambda's classifier, choosing among every shipped log type, puts the test event in one of the rule's
+    log types (from the manifest): required fields and patterns present, every value of its schema's type. A
+    test event of another shape would test a record the Lambda never hands the rule. The generated matcher of
+    that log type gives the outcome the test expects."""
+    modules, log_types, classifier = compiled_package
     assert log_types.get(rule.key), f"{rule.path} compiled into no log type"
-    assert any(rule.key in modules[lt].match(test.event) for lt in log_types[rule.key]) is test.expect
+    classification = classifier.classify(dict(test.event))
+    assert classification.log_type in log_types[rule.key], classification.reason
+    assert (rule.key in modules[classification.log_type].match(test.event)) is test.expect
+
+
+def test_rule_pack_prints_and_loads_back_equal():
+    """Each shipped rule goes through the printer (dsl/printer.py) and loads back equal."""
+    from dsl.loader import load_text
+    from dsl.printer import dump_rule
+
+    changed = [rule.path for rule in RULES.rules if load_text(dump_rule(rule), rule.path).rules != [rule]]
+    assert changed == []
 
 
 def test_no_other_test_reads_the_shipped_rules():
