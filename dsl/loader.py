@@ -9,7 +9,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from . import ast
 from .ast import Detection, FieldItem, LogSource, Rule, RuleTest, Selection
 from .condition import ConditionError, condition_diagnostic, parse_condition
