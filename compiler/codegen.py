@@ -39,7 +39,7 @@ from compiler.ir import (
 )
 from compiler.layout import Chain, Code, environment, lit, render_module
 from compiler.literal_trie import trie_regex
-from compiler.literals import comment_text, identifier, number
+from compiler.literals import identifier, number
 from compiler.module_plan import RuleInput, fields_read, plan_module
 from dsl import python_hooks
 from runtime.fields import END, START
@@ -130,7 +130,7 @@ class ExprWriter:
             names = self.label(item) if self.label else ()
             if not names or (within and set(names) >= set(within)):
                 names = within
-            labels.append(comment_text(", ".join(names)) if names != previous else "")
+            labels.append(", ".join(names) if names != previous else "")
             previous = self._within = names
             written.append(self.write(item))
         self._within = within

@@ -8,6 +8,7 @@ comments. Tables print one entry per line and long literals one element per line
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Chain:
     """Operands joined by `op` (`and`, `or`) in parentheses, preceded by `prefix` (`not `): one operand
-    per line. `labels[i]`, an escaped comment text or "", is written on the line before operand i."""
+    per line. `labels[i]`, text or "", is written as a comment (escaped) on the lines before operand i."""
 
     op: str
     items: tuple[Code, ...]
@@ -44,7 +45,7 @@ def code_lines(code: Code) -> list[str]:
     lines = [code.prefix + "("]
     for i, item in enumerate(code.items):
         if code.labels and code.labels[i]:
-            lines.append(f"{INDENT}# {code.labels[i]}")
+            lines.extend(INDENT + line for line in comment_lines(code.labels[i], WIDTH - 20))
         item_lines = code_lines(item)
         if i:
             item_lines[0] = f"{code.op} {item_lines[0]}"
@@ -79,15 +80,21 @@ def indent(lines: list[str], depth: int = 1) -> list[str]:
 
 
 def comment_lines(text: str, width: int = WIDTH) -> list[str]:
-    """`text` (rule text: escaped by `comment_text`) as comment lines of at most about `width` characters."""
-    escaped, lines, line = [comment_text(c) for c in text], [], ""
-    for piece in escaped:
-        if line and len(line) + len(piece) > width - 2:
-            lines.append("# " + line)
-            line = "  "
-        line += piece
-    lines.append("# " + line if line else "#")
-    return lines
+    """`text` (rule text: escaped by `comment_text`) as comment lines of about `width` characters at
+    most, broken after a space where there is one (a later line starts with two spaces)."""
+    lines, line = [], ""
+    for word in re.split(r"(?<= )", comment_text(text)):
+        while len(line) + len(word) > width - 2 and (line.strip() or len(word) > width - 4):
+            if line.strip():
+                lines.append(line)
+                line = "  "
+            else:  # a word longer than a line: cut it
+                cut = width - 2 - len(line)
+                lines.append(line + word[:cut])
+                line, word = "  ", word[cut:]
+        line += word
+    lines.append(line)
+    return ["# " + line.rstrip() if line.strip() else "#" for line in lines]
 
 
 @cache
@@ -130,7 +137,8 @@ def render_module(plan: ModulePlan, generator: str) -> str:
     for path, literals in plan.anchors.items():
         anchors.extend(indent(block("", literal_lines(path, WIDTH - 8), ": {")))
         for wrapped, names in literals.items():
-            anchors.extend(indent(block_pair(literal_lines(wrapped, WIDTH - 12), names_lines(names, WIDTH - 12)), 2))
+            key = literal_lines(wrapped, WIDTH - 12)
+            anchors.extend(indent(block_pair(key, names_lines(names, WIDTH - 12 - len(key[-1]) - 3)), 2))
         anchors.extend(indent(["},"]))
     return environment().get_template("matcher_module.py.j2").render(
         log_type=plan.log_type,

@@ -13,6 +13,7 @@ at import (`runtime.helpers.number_rules`).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,8 +90,11 @@ def rule_names(rules: list[RuleInput]) -> list[str]:
     names: list[str] = []
     taken: set[str] = set()
     for rule in rules:
-        candidates = [*([rule.key[:8].lower()] if UUID.fullmatch(rule.key) else []), sha8(rule.key)]
-        candidates += [sha8(f"{rule.key}\n{rule.logsource}\n{n}") for n in range(len(rules) + 1)]
+        candidates = itertools.chain(
+            [rule.key[:8].lower()] if UUID.fullmatch(rule.key) else [],
+            [sha8(rule.key)],
+            (sha8(f"{rule.key}\n{rule.logsource}\n{n}") for n in itertools.count()),
+        )
         name = next(f"_r{c}" for c in candidates if f"_r{c}" not in taken)
         taken.add(name)
         names.append(name)
