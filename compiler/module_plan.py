@@ -72,7 +72,7 @@ class ModulePlan:
     log_type: str
     helpers: tuple[str, ...]
     hook_modules: tuple[str, ...]
-    metadata: tuple[tuple[str, dict], ...]  # rule id -> RULES entry, in rule order
+    metadata: tuple[tuple[str, dict], ...]  # rule id -> RULES entry, in rule order (once per id)
     constants: tuple[tuple[str, str, tuple], ...]  # (name, kind, content), by name
     whens: tuple[WhenPlan, ...]  # by name
     rules: tuple[RulePlan, ...]  # in rule order
@@ -123,6 +123,9 @@ def plan_module(log_type: str, rules: list[RuleInput], writer: ExprWriter, helpe
         check = writer.write(rule.check)
         writer.label = None
         planned.append(RulePlan(rule.key, name, when_names[rule.when], rule_comments(rule, when_names[rule.when]), check))
+    metadata: dict[str, dict] = {}  # once per id (a rule of two logsource mappings has two checks)
+    for rule in rules:
+        metadata.setdefault(rule.key, rule.meta)
     stats = anchor_stats([r.check for r in rules])
     always, index = build_index([(i, anchors(r.check, stats)) for i, r in enumerate(rules)])
     writer.used.update(("Fields", "number_rules", "run_rules", *(["LazyRegex"] if any(k == "rx" for k, *_ in writer.constants) else [])))
@@ -130,7 +133,7 @@ def plan_module(log_type: str, rules: list[RuleInput], writer: ExprWriter, helpe
         log_type=log_type,
         helpers=tuple(h for h in helpers if h in writer.used),
         hook_modules=tuple(sorted(writer.hooks)),
-        metadata=tuple((r.key, r.meta) for r in rules),
+        metadata=tuple(metadata.items()),
         constants=tuple(sorted(((name, kind, tuple(args)) for (kind, *args), name in writer.constants.items()))),
         whens=tuple(whens),
         rules=tuple(planned),
