@@ -44,6 +44,8 @@ from compiler.module_plan import RuleInput, fields_read, plan_module
 from dsl import python_hooks
 from runtime.fields import END, START
 
+__all__ = ["ExprWriter", "GeneratedModule", "RuleInput", "fields_read", "generate_module", "generate_package_init", "module_name"]
+
 # The helpers generated modules may import: exactly what the runtime exports.
 HELPERS = tuple(runtime.helpers.__all__)
 COMPARE_OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "eq": "=="}
@@ -73,6 +75,7 @@ class ExprWriter:
     # The selections a node's tests come from, in the rule's order: written as a comment above an operand.
     label: Callable[[Node], tuple[str, ...]] | None = None
     _within: tuple[str, ...] = ()  # the selections of the operand being written
+    _names: set[str] = field(default_factory=set)  # of the constants
 
     def helper(self, name: str) -> str:
         self.used.add(name)
@@ -86,11 +89,11 @@ class ExprWriter:
         key = (kind, *args)
         if key not in self.constants:
             digest = hashlib.sha256(repr(key).encode("utf-8", "surrogatepass")).hexdigest()
-            taken = set(self.constants.values())
             size = 8
-            while f"{kind.upper()}_{digest[:size]}" in taken:
+            while f"{kind.upper()}_{digest[:size]}" in self._names:
                 size += 4
             self.constants[key] = f"{kind.upper()}_{digest[:size]}"
+            self._names.add(self.constants[key])
         return self.constants[key]
 
     def hook_module(self, module_path: str, resolved: str | None) -> str:
@@ -239,8 +242,6 @@ class ExprWriter:
         module = self.hook_module(node.module_path, node.resolved)
         return f"bool({module}.{identifier(node.function)}(F.record))"
 
-
-
 @dataclass(frozen=True)
 class GeneratedModule:
     source: str
@@ -257,13 +258,8 @@ def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: st
     return GeneratedModule(source, plan.hooks)
 
 
-__all__ = ["ExprWriter", "GeneratedModule", "RuleInput", "fields_read", "generate_module", "generate_package_init", "module_name"]
-
-
 def generate_package_init(modules: dict[str, str], generator: str) -> str:
     return environment().get_template("package_init.py.j2").render(modules=sorted(modules.items()), generator=generator)
-
-
 
 
 def module_name(log_type: str) -> str:

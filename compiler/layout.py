@@ -151,7 +151,7 @@ def render_module(plan: ModulePlan, generator: str) -> str:
         rules=rules,
         rule_table=rule_table,
         when_table=when_table,
-        always=names_lines(plan.always),
+        always=names_lines(plan.always, WIDTH - 9),
         anchors=anchors,
     )
 
