@@ -91,7 +91,7 @@ def comment_lines(text: str, width: int = WIDTH) -> list[str]:
             else:  # a word longer than a line: cut it
                 cut = width - 2 - len(line)
                 lines.append(line + word[:cut])
-                line, word = "  ", word[cut:]
+                line, word = "  ", word[cut:].lstrip(" ")  # a space at the cut is the line break itself
         line += word
     lines.append(line)
     return ["# " + line.rstrip() if line.strip() else "#" for line in lines]
