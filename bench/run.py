@@ -119,7 +119,7 @@ def main(argv=None) -> int:
         )
 
         # (b') the same without the compiled wheel: the anchor index's pure-Python tables
-        scan_tables = (AnchorIndex(module.ANCHORS, module.ALWAYS, automaton=False), *module.TABLES[1:])
+        scan_tables = (AnchorIndex(module.TABLES[0].anchors, module.TABLES[0].always, automaton=False), *module.TABLES[1:])
         sample = distinct[: args.fallback_sample]
         t_f, f_pairs = timed(lambda: [run_rules(Fields(loads(line)), scan_tables) for line in sample], repeat=1)
         f = per_event_us(t_f, len(sample))

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from dsl.ast import Rule
 from dsl.diagnostics import Diagnostic, warning
-from dsl.expr import Const, Expr, all_of
+from dsl.expr import Const, Expr, all_of, fields_of
 from dsl.loader import load_paths
-from dsl.lower import rule_expr
+from dsl.lower import LowerError, rule_expr, selection_expr
+from dsl.modifiers import ModifierError
 from dsl.python_hooks import hook_module
 from dsl.rename import rename_fields
 
@@ -36,6 +37,8 @@ class CompiledRule:
     own: Expr | None = None  # the rule alone, optimized: what its check function tests
     when: Expr | None = None  # the logsource condition, optimized: tested once per group of rules
     reference: Expr | None = None  # the logsource condition and the rule as lowered, for the interpreter
+    logsource: str = ""  # the Sigma logsource and how the log type maps it, for the generated module's reader
+    selections: tuple[tuple[str, Expr], ...] = ()  # each selection lowered, fields renamed as in `own`
 
 @dataclass
 class BuildResult:
@@ -95,17 +98,46 @@ def plan(
             result.diagnostics.append(warning(code, f"the condition {says}", rule.detection.loc, "check the condition and its filters"))
             if not verdict.value:
                 continue
+        selections = lowered_selections(rule, placeholders)
         for schema, mapping in schemas.for_logsource(rule.logsource):
             mapped = rename_fields(expr, mapping.rename) if mapping.renames else expr
             reference = all_of([mapping.when, mapped])
             result.compiled.append(
-                CompiledRule(rule, schema.name, optimize(reference), own=optimize(mapped), when=optimize(mapping.when), reference=reference)
+                CompiledRule(
+                    rule,
+                    schema.name,
+                    optimize(reference),
+                    own=optimize(mapped),
+                    when=optimize(mapping.when),
+                    reference=reference,
+                    logsource=logsource_text(mapping, schema.name, fields_of(expr)),
+                    selections=tuple((n, rename_fields(e, mapping.rename) if mapping.renames else e) for n, e in selections),
+                )
             )
     result.diagnostics.extend(check_identical_logic(result.compiled))
     result.correlations = loaded.correlations
     result.correlation_config, correlation_diags = correlation_config(loaded.correlations, loaded.rules, result.compiled, schemas)
     result.diagnostics.extend(correlation_diags)
     return result, schemas
+
+
+def lowered_selections(rule: Rule, placeholders: dict) -> tuple[tuple[str, Expr], ...]:
+    """Each selection of the rule as a tree (those that cannot be lowered alone left out): the names
+    the generated module writes above the tests that come from them."""
+    found = []
+    for selection in rule.detection.selections:
+        try:
+            found.append((selection.name, selection_expr(selection, placeholders)))
+        except (LowerError, ModifierError):
+            continue
+    return tuple(found)
+
+
+def logsource_text(mapping, log_type: str, fields: set[str]) -> str:
+    """`product=windows category=process_creation → windows`, and the renames of the fields the rule reads."""
+    keys = " ".join(f"{k}={v}" for k, v in mapping.keys().items()) or "any"
+    renamed = [f"{f} → {mapping.rename(f)}" for f in sorted(fields) if mapping.rename(f) != f]
+    return f"{keys} → {log_type}" + (f", renames {', '.join(renamed)}" if renamed else "")
 
 
 def check_identical_logic(compiled: list[CompiledRule]) -> list[Diagnostic]:
@@ -149,7 +181,10 @@ def generate(result: BuildResult, schemas: SchemaSet) -> None:
         meta = rule_metadata(c.rule)
         origin = f"{meta['path']}:{meta['line']} {c.rule.title}"
         when = c.when if c.when is not None else Const(True)
-        by_type.setdefault(c.log_type, []).append(RuleInput(c.rule.key, origin, c.own or c.expr, meta, when))
+        condition = " | ".join(c.rule.detection.condition_texts)
+        by_type.setdefault(c.log_type, []).append(
+            RuleInput(c.rule.key, origin, c.own or c.expr, meta, when, c.logsource, condition, c.selections)
+        )
     generated = {lt: generate_module(lt, rules, GENERATOR) for lt, rules in sorted(by_type.items())}
     result.modules = {lt: g.source for lt, g in generated.items()}
     result.hooks = {name: path for g in generated.values() for name, path in g.hooks.items()}

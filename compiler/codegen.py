@@ -1,22 +1,23 @@
-"""Python code generation: expressions from IR trees, module layout from a Jinja2 template.
+"""Python code generation: expressions from IR trees, then a module planned and printed.
 
 `ExprWriter` writes one Python expression per rule (one method per node kind) over `F`, the
-record's lazily read fields (`runtime.helpers.Fields`). The template lays out the module: imports,
-constants, the anchor index, one check function per rule, and `match`. Every literal goes through
-`repr`, and dicts are written with sorted keys, so the output is the same on every run.
+record's lazily read fields (`runtime.helpers.Fields`), as `compiler.layout.Code`: operands of
+`and`/`or` one per line. `compiler.module_plan` plans the module as data (rules, logsource
+conditions, shared constants, anchors) and `compiler.layout` prints it through the Jinja2 template.
+Every literal goes through `compiler/literals.py`, dicts with sorted keys, names are hashes of
+content, so the output is the same on every run and a one-rule change gives a local diff.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
 import runtime.helpers
-from compiler.anchors import anchor_stats, anchors, build_index, required_literal
+from compiler.anchors import required_literal
 from compiler.ir import (
     And,
     AnyAffix,
@@ -36,14 +37,17 @@ from compiler.ir import (
     TimePart,
     Wildcard,
 )
+from compiler.layout import Chain, Code, environment, lit, render_module
 from compiler.literal_trie import trie_regex
-from compiler.literals import comment_text, identifier, literal, number
+from compiler.literals import identifier, number
+from compiler.module_plan import RuleInput, fields_read, plan_module
 from dsl import python_hooks
 from runtime.fields import END, START
 
+__all__ = ["ExprWriter", "GeneratedModule", "RuleInput", "fields_read", "generate_module", "generate_package_init", "module_name"]
+
 # The helpers generated modules may import: exactly what the runtime exports.
 HELPERS = tuple(runtime.helpers.__all__)
-ALWAYS_TRUE = Const(True)
 COMPARE_OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "eq": "=="}
 STR_TESTS = {
     "contains": "{lit} in t",
@@ -68,15 +72,28 @@ class ExprWriter:
     constants: dict[tuple, str] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)  # helpers the module calls
     hooks: dict[str, str | None] = field(default_factory=dict)  # hook module name -> source file
+    # The selections a node's tests come from, in the rule's order: written as a comment above an operand.
+    label: Callable[[Node], tuple[str, ...]] | None = None
+    _within: tuple[str, ...] = ()  # the selections of the operand being written
+    _names: set[str] = field(default_factory=set)  # of the constants
 
     def helper(self, name: str) -> str:
         self.used.add(name)
         return name
 
     def constant(self, kind: str, *args: Any) -> str:
+        """The name of a shared constant: `KIND_` and a hash of its content, so it does not change with
+        the other rules of the module (longer on the rare clash of eight hex digits)."""
+        if kind == "set":  # one content, one name, whatever order the values came in
+            args = (tuple(sorted(args[0])),)
         key = (kind, *args)
         if key not in self.constants:
-            self.constants[key] = f"{kind.upper()}{len(self.constants)}"
+            digest = hashlib.sha256(repr(key).encode("utf-8", "surrogatepass")).hexdigest()
+            size = 8
+            while f"{kind.upper()}_{digest[:size]}" in self._names:
+                size += 4
+            self.constants[key] = f"{kind.upper()}_{digest[:size]}"
+            self._names.add(self.constants[key])
         return self.constants[key]
 
     def hook_module(self, module_path: str, resolved: str | None) -> str:
@@ -98,32 +115,48 @@ class ExprWriter:
     def raw(name: str) -> str:
         return f"F[{'v:' + name!r}]"
 
-    def write(self, node: Node) -> str:
+    def write(self, node: Node) -> Code:
         return getattr(self, "write_" + type(node).__name__)(node)
 
-    def write_And(self, node: And) -> str:
-        return "(" + " and ".join(self.write(i) for i in node.items) + ")"
+    def write_And(self, node: And) -> Code:
+        return self.chain("and", node.items)
 
-    def write_Or(self, node: Or) -> str:
-        return "(" + " or ".join(self.write(i) for i in node.items) + ")"
+    def write_Or(self, node: Or) -> Code:
+        return self.chain("or", node.items)
 
-    def write_Not(self, node: Not) -> str:
+    def chain(self, op: str, items: tuple[Node, ...]) -> Chain:
+        """One operand per line, each below the names of the selections it comes from, unless they are
+        those of the operand before or the operand holds the enclosing operand's selections too."""
+        within, previous = self._within, self._within
+        written, labels = [], []
+        for item in items:
+            names = self.label(item) if self.label else ()
+            if not names or (within and set(names) >= set(within)):
+                names = within
+            labels.append(", ".join(names) if names != previous else "")
+            previous = self._within = names
+            written.append(self.write(item))
+        self._within = within
+        return Chain(op, tuple(written), tuple(labels) if any(labels) else ())
+
+    def write_Not(self, node: Not) -> Code:
         """The negated test itself where Python has one (`not in`, `is`, `isdisjoint`), else `not (...)`.
 
         >>> w = ExprWriter()
         >>> w.write(Not(InSet("Image", ("system", "vmmem")))), w.write(Not(Exists("User")))
-        ("SET0.isdisjoint(F['f:Image'])", "(F['v:User'] is MISSING)")
+        ("SET_e9e8e5c3.isdisjoint(F['f:Image'])", "(F['v:User'] is MISSING)")
         """
         item = node.item
         if isinstance(item, StrMatch) and item.op == "eq":
-            return f"({item.value!r} not in {self.texts_var(item.field, folded=not item.cased)})"
+            return f"({lit(item.value)} not in {self.texts_var(item.field, folded=not item.cased)})"
         if isinstance(item, StrMatch) and item.field is not None and wrappable(item.value):
-            return f"({WRAPPED[item.op].format(item.value)!r} not in {self.wrapped_var(item.field, not item.cased)})"
+            return f"({lit(WRAPPED[item.op].format(item.value))} not in {self.wrapped_var(item.field, not item.cased)})"
         if isinstance(item, Exists):
             return f"({self.raw(item.field)} is {self.helper('MISSING')})"
         if isinstance(item, InSet):
             return self.disjoint(item)
-        return f"(not {self.write(item)})"
+        inner = self.write(item)
+        return inner.negated() if isinstance(inner, Chain) else f"(not {inner})"
 
     def write_Const(self, node: Const) -> str:
         return repr(node.value)
@@ -131,10 +164,10 @@ class ExprWriter:
     def write_StrMatch(self, node: StrMatch) -> str:
         var = self.texts_var(node.field, folded=not node.cased)
         if node.op == "eq":
-            return f"({node.value!r} in {var})"
+            return f"({lit(node.value)} in {var})"
         if node.field is not None and wrappable(node.value):
-            return f"({WRAPPED[node.op].format(node.value)!r} in {self.wrapped_var(node.field, not node.cased)})"
-        return f"any({STR_TESTS[node.op].format(lit=repr(node.value))} for t in {var})"
+            return f"({lit(WRAPPED[node.op].format(node.value))} in {self.wrapped_var(node.field, not node.cased)})"
+        return f"any({STR_TESTS[node.op].format(lit=lit(node.value))} for t in {var})"
 
     def write_InSet(self, node: InSet) -> str:
         return "not " + self.disjoint(node)
@@ -144,13 +177,15 @@ class ExprWriter:
         values = self.constant("set", node.values)
         return f"{values}.isdisjoint({self.texts_var(node.field, folded=not node.cased)})"
 
-    def write_AnyAffix(self, node: AnyAffix) -> str:
+    def write_AnyAffix(self, node: AnyAffix) -> Code:
         var = self.texts_var(node.field, folded=not node.cased)
         if node.field is not None and all(wrappable(v) for v in node.values):
             wrapped = self.wrapped_var(node.field, not node.cased)
             if len(node.values) <= INLINE_TESTS:
-                first, *rest = (repr(WRAPPED[node.op].format(v)) for v in node.values)
-                return "(" + " or ".join([f"{first} in (w := {wrapped})", *(f"{v} in w" for v in rest)]) + ")"
+                first, *rest = (lit(WRAPPED[node.op].format(v)) for v in node.values)
+                if not rest:
+                    return f"({first} in {wrapped})"
+                return Chain("or", (f"{first} in (w := {wrapped})", *(f"{v} in w" for v in rest)))
             if node.op == "contains":  # a literal free of sentinels can only match within one text
                 return f"bool({self.constant('rx', trie_regex(node.values), '')}.search({wrapped}))"
         if node.op == "contains":
@@ -169,25 +204,25 @@ class ExprWriter:
                     scan = f"not {self.constant('set', tuple(sorted(starts)))}.isdisjoint(t) and {scan}"
                 tests.append(scan)
             return f"any({' or '.join(tests)} for t in {var})"
-        return f"any(t.{node.op}({node.values!r}) for t in {var})"
+        return f"any(t.{node.op}({lit(tuple(node.values))}) for t in {var})"
 
     def write_Wildcard(self, node: Wildcard) -> str:
         rx = self.constant("rx", node.regex, "s")
         return f"any({rx}.fullmatch(t) for t in {self.texts_var(node.field, folded=not node.cased)})"
 
-    def write_Regex(self, node: Regex) -> str:
+    def write_Regex(self, node: Regex) -> Code:
         rx = self.constant("rx", node.pattern, node.flags)
         search = f"any({rx}.search(t) for t in {self.texts_var(node.field, folded=False)})"
         literal = required_literal(node.pattern, node.flags) if node.field is not None else None
         if literal and wrappable(literal.casefold()):  # a text without the literal cannot match: skip the scan
-            return f"({literal.casefold()!r} in {self.wrapped_var(node.field, True)} and {search})"
+            return Chain("and", (f"({lit(literal.casefold())} in {self.wrapped_var(node.field, True)})", search))
         return search
 
     def write_NumCompare(self, node: NumCompare) -> str:
         return f"any(n {COMPARE_OPS[node.op]} {number(node.number)} for n in F[{'n:' + node.field!r}])"
 
     def write_Cidr(self, node: Cidr) -> str:
-        return f"{self.helper('ip_in')}({self.raw(node.field)}, {node.network!r})"
+        return f"{self.helper('ip_in')}({self.raw(node.field)}, {lit(node.network)})"
 
     def write_IsNull(self, node: IsNull) -> str:
         raw = self.raw(node.field)
@@ -207,115 +242,24 @@ class ExprWriter:
         module = self.hook_module(node.module_path, node.resolved)
         return f"bool({module}.{identifier(node.function)}(F.record))"
 
-    def constant_lines(self) -> list[str]:
-        lines = []
-        for (kind, *args), name in self.constants.items():
-            if kind == "rx":
-                pattern, flags = args
-                lines.append(f"{name} = {self.helper('LazyRegex')}({pattern!r}, {flags!r})")
-            elif kind == "set":  # sorted here, whatever order the caller's values came in: a set's own
-                # order changes with PYTHONHASHSEED, and the module must be the same in every process
-                lines.append(f"{name} = frozenset({sorted(args[0])!r})")
-            else:
-                lines.append(f"{name} = {tuple(args[0])!r}")
-        return lines
-
-
-@dataclass(frozen=True)
-class RuleCode:
-    """One rule as the template sees it: plain strings only."""
-
-    key: str
-    origin: str  # path:line and title, written as a comment before the rule's check
-    test: str
-
-
-@cache
-def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("compiler", "templates"),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-    env.filters["pyrepr"] = literal
-    env.filters["literal"] = literal
-    env.filters["comment"] = comment_text
-    return env
-
-
 @dataclass(frozen=True)
 class GeneratedModule:
     source: str
     hooks: dict[str, str | None]  # hook module name in sigil_rules._hooks -> the user's file
 
 
-@dataclass(frozen=True)
-class RuleInput:
-    """One rule for a module: `check` is its optimized tree, `when` the logsource condition it needs.
-
-    The module tests each distinct `when` at most once per record, and only for rules whose anchors hit.
-    """
-
-    key: str
-    origin: str
-    check: Node
-    meta: dict
-    when: Node = ALWAYS_TRUE
-
-
 def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: str) -> GeneratedModule:
     """The matcher module for one log type (a plain 4-tuple is (key, origin, tree, metadata))."""
     rules = [r if isinstance(r, RuleInput) else RuleInput(*r) for r in rules]
     writer = ExprWriter()
-    codes = [RuleCode(r.key, r.origin, writer.write(r.check)) for r in rules]
-    whens = list(dict.fromkeys(r.when for r in rules))  # distinct logsource conditions, in rule order
-    stats = anchor_stats([r.check for r in rules])
-    always, index = build_index([(i, anchors(r.check, stats)) for i, r in enumerate(rules)])
-    when_codes = [writer.write(w) for w in whens]
-    writer.used.update(("AnchorIndex", "Conditions", "Fields", "run_rules"))
-    constants = writer.constant_lines()
-    source = _environment().get_template("matcher_module.py.j2").render(
-        log_type=log_type,
-        generator=generator,
-        helpers=[h for h in HELPERS if h in writer.used],
-        constants=constants,
-        hook_modules=sorted(writer.hooks),
-        rules=codes,
-        rules_table=[(r.key, literal(r.meta)) for r in rules],
-        whens=when_codes,
-        when_paths=[fields_read(w) for w in whens],
-        rule_whens=tuple(whens.index(r.when) for r in rules),
-        always=always,
-        anchors=[f"{path!r}: {literal(literals)}" for path, literals in index.items()],
-    )
+    plan = plan_module(log_type, rules, writer, HELPERS)
+    source = render_module(plan, generator)
     compile(source, f"<sigil_rules.{module_name(log_type)}>", "exec")  # fail at build time, never in Lambda
-    return GeneratedModule(source, dict(sorted(writer.hooks.items())))
-
-
-def fields_read(node: Node) -> tuple[str, ...] | None:
-    """The top-level fields a tree reads, sorted; None if it reads anything else (nested paths,
-    keywords, the whole record in a Python hook), so that its value cannot be remembered by them."""
-    match node:
-        case And(items) | Or(items):
-            parts = [fields_read(i) for i in items]
-            return None if any(p is None for p in parts) else tuple(sorted({f for p in parts for f in p}))
-        case Not(item):
-            return fields_read(item)
-        case Const():
-            return ()
-        case PyCall():
-            return None
-    names = [node.field, *([node.other] if isinstance(node, FieldRef) else [])]
-    return None if any(n is None or "." in n for n in names) else tuple(sorted(set(names)))
+    return GeneratedModule(source, plan.hooks)
 
 
 def generate_package_init(modules: dict[str, str], generator: str) -> str:
-    return _environment().get_template("package_init.py.j2").render(modules=sorted(modules.items()), generator=generator)
-
-
+    return environment().get_template("package_init.py.j2").render(modules=sorted(modules.items()), generator=generator)
 
 
 def module_name(log_type: str) -> str:

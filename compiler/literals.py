@@ -69,3 +69,60 @@ def _escape(char: str) -> str:
         return _ESCAPED[char]
     code = ord(char)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+WIDTH = 100  # the width literal_lines keeps to, where a single element allows it
+INDENT = "    "
+
+
+def literal_lines(value: Any, width: int = WIDTH) -> list[str]:
+    r"""`literal(value)` over several lines when it is wider than `width`: one element or dict entry per
+    line (indented by four spaces, each followed by a comma), and a long string as adjacent string
+    literals in parentheses (Python joins them when it compiles the module: still one constant).
+
+    >>> literal_lines(["ab", "cd"], width=10)
+    ['[', "    'ab',", "    'cd',", ']']
+    >>> literal_lines("abcdefghij", width=10)
+    ['(', "    'abcd'", "    'efgh'", "    'ij'", ')']
+    """
+    text = literal(value)
+    if len(text) <= width:
+        return [text]
+    inner = width - len(INDENT)
+    if isinstance(value, str):
+        return ["(", *(INDENT + repr(chunk) for chunk in string_chunks(value, inner)), ")"]
+    if isinstance(value, dict):
+        entries = [(literal(k) + ": ", v) for k, v in sorted(value.items())]
+        return ["{", *(line for head, v in entries for line in _entry(head, v, inner)), "}"]
+    if isinstance(value, list | tuple):
+        opening, closing = ("[", "]") if isinstance(value, list) else ("(", ")")
+        return [opening, *(line for v in value for line in _entry("", v, inner)), closing]
+    return [text]  # a number, None or a bool: never wider than `width` in practice
+
+
+def _entry(head: str, value: Any, width: int) -> list[str]:
+    lines = literal_lines(value, width - len(head) - 1)
+    if len(lines) > 1 and len(head) + len(lines[0]) > width and isinstance(value, str):
+        lines = literal_lines(value, width)  # the key's length left no room: the chunks go under it
+    lines[0] = head + lines[0]
+    lines[-1] += ","
+    return [INDENT + line for line in lines]
+
+
+def string_chunks(value: str, width: int) -> list[str]:
+    """`value` cut into pieces whose `repr` is at most `width` characters (at least one character each)."""
+    chunks, start = [], 0
+    while start < len(value):
+        end = start + 1
+        size = len(repr(value[start:end]))
+        while end < len(value):
+            grown = size + len(repr(value[end])) - 2
+            if grown > width:
+                break
+            size, end = grown, end + 1
+        if end < len(value):  # end the piece after a space when there is one in its second half
+            space = value.rfind(" ", start + (end - start) // 2, end)
+            end = space + 1 if space >= 0 else end
+        chunks.append(value[start:end])
+        start = end
+    return chunks or [""]

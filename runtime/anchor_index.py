@@ -148,6 +148,11 @@ class AnchorIndex:
         self._flat: dict[str, tuple] | None = None
         self._nested: tuple = ()
 
+    @property
+    def anchors(self) -> Mapping[str, Mapping[str, Rules]]:
+        """Each field's wrapped literals → the numbers of the rules they anchor."""
+        return self._anchors
+
     def _build(self) -> dict[str, tuple]:
         flat, nested = {}, []
         for path, literals in self._anchors.items():

@@ -25,6 +25,7 @@ __all__ = [
     "folded_texts",
     "get_field",
     "ip_in",
+    "number_rules",
     "numbers",
     "run_rules",
     "texts",
@@ -119,6 +120,26 @@ class _Verdicts(dict):
     def __missing__(self, w: int) -> bool:
         verdict = self[w] = bool(self.tests[w](self.fields))
         return verdict
+
+
+def number_rules(rules: tuple, whens: tuple, anchors: dict, always: tuple) -> tuple:
+    """The tables `run_rules` takes, numbered at import from a module's tables, which name rules and
+    conditions by their functions (so a change to one rule changes only its own lines of them).
+
+    `rules` holds `(rule id, condition, check)` in rule order, `whens` `(condition, the top-level fields
+    it reads)`, `anchors` each field's wrapped literals → the checks they anchor, `always` the checks of
+    the rules without anchors. Rules are numbered in the order of `rules`, conditions in that of `whens`.
+    """
+    number = {check: i for i, (_, _, check) in enumerate(rules)}
+    tests = tuple(test for test, _ in whens)
+    when_number = {test: w for w, test in enumerate(tests)}
+    index = AnchorIndex(
+        {path: {text: tuple(sorted(number[c] for c in checks)) for text, checks in literals.items()} for path, literals in anchors.items()},
+        tuple(sorted(number[c] for c in always)),
+    )
+    conditions = Conditions(tests, tuple(paths for _, paths in whens))
+    rule_whens = tuple(when_number[when] for _, when, _ in rules)
+    return (index, conditions, rule_whens, tuple(check for *_, check in rules), tuple(key for key, *_ in rules))
 
 
 def run_rules(fields: Fields, tables: tuple, errors: list | None = None) -> list[str]:

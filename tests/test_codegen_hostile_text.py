@@ -46,9 +46,9 @@ name_text = st.one_of(
     st.builds(lambda b: "f" + b + PAYLOAD + b, st.sampled_from(BREAKERS)),
 )
 
-TOP_LEVEL_NAMES = {"LOG_TYPE", "RULES", "RULE_IDS", "WHENS", "RULE_WHENS", "ALWAYS", "ANCHORS", "CHECKS", "TABLES"}
-CONSTANT_NAME = re.compile(r"(SET|RX|TUPLE)\d+")
-FUNCTION_NAME = re.compile(r"_r\d+|_when\d+|match")
+TOP_LEVEL_NAMES = {"LOG_TYPE", "RULES", "RULE_TABLE", "WHENS", "ALWAYS", "ANCHORS", "TABLES"}
+CONSTANT_NAME = re.compile(r"(SET|RX|TUPLE)_[0-9a-f]{8,}")
+FUNCTION_NAME = re.compile(r"_r[0-9a-f]{8,}|_when_[0-9a-f]{8,}|match")
 # Names an expression of the generator may read: its helpers, its own constants and loop variables.
 EXPRESSION_NAMES = {*runtime.helpers.__all__, "F", "t", "n", "w", "p", "v", "record", "errors", "any", "bool", "float"}
 EXPRESSION_NAMES |= {"frozenset", *TOP_LEVEL_NAMES}

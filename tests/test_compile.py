@@ -126,9 +126,15 @@ class TestGeneratedPackage:
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
     def test_each_rule_is_preceded_by_its_source_location(self, two_builds):
-        """A comment with path:line and title comes right before each rule's test."""
+        """A comment with the rule id, path:line and title, logsource mapping and condition comes right
+        before each rule's check, which is named from the id."""
         source = (two_builds[0] / "sigil_rules" / "cloudtrail.py").read_text()
-        assert "\n# tests/fixtures/ruleset/aws_root_account_usage.yml:1 AWS Root Account Usage\ndef _r" in source.replace(str(ROOT) + "/", "")
+        assert (
+            "\n# 5448a752-d801-4f72-85d9-15faa4264c9a\n"
+            "#   tests/fixtures/ruleset/aws_root_account_usage.yml:1 AWS Root Account Usage\n"
+            "#   logsource: product=aws service=cloudtrail → cloudtrail (tested by _when_"
+        ) in source.replace(str(ROOT) + "/", "")
+        assert ")\n#   condition: selection and not 1 of filter_*\ndef _r5448a752(F):\n" in source
 
 
 CHECK_RULE = """\

@@ -12,7 +12,7 @@ from eventgen import rule_events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.build import plan
+from compiler.build import display_path, plan
 from compiler.codegen import RuleInput, generate_module
 from dsl.interpreter import eval_expr
 
@@ -99,3 +99,18 @@ def test_sampled_corpus_rule_agrees_with_the_interpreter(sampled_modules, index,
         event = data.draw(rule_events(compiled.reference), label=f"event for {key}")
         expected = any(eval_expr(c.reference, event) for c in forms[key] if c.log_type == compiled.log_type)
         assert (key in modules[compiled.log_type](event)) is expected, f"seed {SEED}, rule {compiled.rule.path}"
+
+
+def test_the_windows_module_keeps_its_lines_short(corpus):
+    """The corpus's largest module (every Windows rule, per logsource mapping) prints within the width:
+    no line of it is longer than 110 characters (before the layout of compiler/layout.py, its ANCHORS
+    table alone was one line of 346,870)."""
+    result, _ = corpus
+    rules = []
+    for c in sorted(result.compiled, key=lambda c: (display_path(c.rule.path), c.rule.loc.line)):
+        if c.log_type == "windows":
+            rules.append(RuleInput(c.rule.key, c.rule.path, c.own, {}, c.when, c.logsource, "", c.selections))
+    source = generate_module("windows", rules, "test").source
+    lines = source.splitlines()
+    assert len(rules) > 3000
+    assert max(map(len, lines)) <= 110, max(lines, key=len)[:200]

@@ -7,6 +7,7 @@ two builds in one process cannot tell hash order from rule order), in its own co
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 
 from compiler.codegen import ExprWriter
 from compiler.ir import InSet, Not
+from compiler.layout import constant_lines
 from dsl.python_hooks import hook_module_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,8 +97,12 @@ def test_the_rules_make_set_constants_a_seed_could_reorder(builds):
     """The fixture rules do produce multi-value set constants (else the comparison below proves nothing)."""
     (_, out), _ = builds
     source = (out / "sigil_rules" / "cloudtrail.py").read_text(encoding="utf-8")
-    sets = [line for line in source.splitlines() if " = frozenset([" in line]
-    assert len(sets) >= 2 and all(line.count(",") >= 4 for line in sets), sets
+    sets = [
+        node.value.args[0].elts
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "frozenset"
+    ]
+    assert len(sets) >= 2 and all(len(values) >= 5 for values in sets), [len(v) for v in sets]
 
 
 def test_modules_manifest_and_zip_are_byte_identical_across_processes_and_folders(builds):
@@ -122,4 +128,8 @@ def test_set_constants_are_written_sorted_whatever_order_they_come_in():
     """The writer sorts a set's values itself: a caller handing it set-ordered values still gets one text."""
     writer = ExprWriter()
     writer.write(Not(InSet("e", ("c", "a", "b"))))
-    assert writer.constant_lines() == ["SET0 = frozenset(['a', 'b', 'c'])"]
+    other = ExprWriter()
+    other.write(Not(InSet("e", ("a", "b", "c"))))
+    assert list(writer.constants.values()) == list(other.constants.values()) == ["SET_52b56a59"]
+    kind, *content = next(iter(writer.constants))
+    assert constant_lines("SET_52b56a59", kind, tuple(content)) == ["SET_52b56a59 = frozenset(['a', 'b', 'c'])"]

@@ -94,3 +94,35 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module.split(".")[0])
     return names
+
+
+class TestNumberRules:
+    def test_rules_and_conditions_are_numbered_in_table_order(self) -> None:
+        """A module names rules and conditions by function; number_rules gives run_rules its numbered
+        tables: rules in RULE_TABLE order, conditions in WHENS order, anchors and ALWAYS as sorted numbers."""
+
+        def when_a(F):
+            return True
+
+        def when_b(F):
+            return False
+
+        def check_x(F):
+            return True
+
+        def check_y(F):
+            return True
+
+        def check_z(F):
+            return True
+
+        rules = (("x", when_b, check_x), ("y", when_a, check_y), ("z", when_a, check_z))
+        index, conditions, rule_whens, checks, ids = helpers.number_rules(
+            rules, ((when_a, ("Channel",)), (when_b, None)), {"Image": {"\x02a\x03": (check_z, check_x)}}, (check_y,)
+        )
+        assert ids == ("x", "y", "z") and checks == (check_x, check_y, check_z)
+        assert rule_whens == (1, 0, 0) and conditions.tests == (when_a, when_b)
+        assert index.anchors == {"Image": {"\x02a\x03": (0, 2)}} and index.always == (1,)
+        fields = helpers.Fields({"Image": "A"})
+        assert sorted(index.candidates(fields)) == [0, 1, 2]
+        assert helpers.run_rules(fields, (index, conditions, rule_whens, checks, ids)) == ["y", "z"]  # x's condition fails
