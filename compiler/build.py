@@ -16,6 +16,7 @@ from dsl.loader import load_paths
 from dsl.lower import rule_expr
 from dsl.python_hooks import hook_module
 from dsl.rename import rename_fields
+from runtime.contract import CORRELATIONS_FILE, HOOKS_PACKAGE, MANIFEST_FILE, PACKAGE, SCHEMAS_FILE, RuleMeta
 
 from .checks import CHECKS, check_duplicate_ids
 from .codegen import RuleInput, generate_module, generate_package_init, module_name
@@ -25,7 +26,6 @@ from .placeholders import check_placeholders, load_placeholders
 from .schemas import SchemaSet, load_schemas
 
 GENERATOR = "sigil 0.1.0"
-PACKAGE = "sigil_rules"
 
 
 @dataclass
@@ -121,7 +121,8 @@ def check_identical_logic(compiled: list[CompiledRule]) -> list[Diagnostic]:
     return diags
 
 
-def rule_metadata(rule: Rule) -> dict:
+def rule_metadata(rule: Rule) -> RuleMeta:
+    """The rule's entry in its module's `RULES` (and in manifest.json)."""
     return {
         "title": rule.title,
         "level": rule.effective_level,
@@ -159,7 +160,7 @@ def generate(result: BuildResult, schemas: SchemaSet) -> None:
 
 
 def write_package(result: BuildResult, schemas: SchemaSet, out_dir: Path) -> Path:
-    """Write build/sigil_rules/ afresh: modules, __init__, schemas.json, manifest.json."""
+    """Write build/sigil_rules/ afresh: modules, __init__, _hooks/, schemas.json, manifest.json, correlations.json."""
     package = out_dir / PACKAGE
     if package.exists():
         shutil.rmtree(package)
@@ -168,17 +169,16 @@ def write_package(result: BuildResult, schemas: SchemaSet, out_dir: Path) -> Pat
     for log_type, source in result.modules.items():
         (package / f"{modules[log_type]}.py").write_text(source, encoding="utf-8")
     if result.hooks:
-        hooks_dir = package / "_hooks"
+        hooks_dir = package / HOOKS_PACKAGE
         hooks_dir.mkdir()
         (hooks_dir / "__init__.py").write_text('"""Python escape hatches copied from the rule repository."""\n', encoding="utf-8")
         for name, source in sorted(result.hooks.items()):
             shutil.copyfile(source, hooks_dir / f"{name}.py")
     (package / "__init__.py").write_text(generate_package_init(modules, GENERATOR), encoding="utf-8")
-    view = {"log_types": {name: s.runtime_view() for name, s in sorted(schemas.schemas.items())}}
-    _write_json(package / "schemas.json", view)
-    _write_json(package / "manifest.json", manifest(result))
+    _write_json(package / SCHEMAS_FILE, schemas.runtime_view())
+    _write_json(package / MANIFEST_FILE, manifest(result))
     if result.correlation_config.get("correlations"):
-        _write_json(package / "correlations.json", result.correlation_config)
+        _write_json(package / CORRELATIONS_FILE, result.correlation_config)
     return package
 
 

@@ -39,6 +39,19 @@ from compiler.ir import (
 from compiler.literal_trie import trie_regex
 from compiler.literals import comment_text, identifier, literal, number
 from dsl import python_hooks
+from runtime.contract import (
+    CONTRACT,
+    FOLDED,
+    KEYWORD_FOLDED,
+    KEYWORD_TEXTS,
+    NUMBERS,
+    PACKAGE,
+    TEXTS,
+    VALUE,
+    WRAPPED_FOLDED,
+    WRAPPED_TEXTS,
+    field_key,
+)
 from runtime.fields import END, START
 
 # The helpers generated modules may import: exactly what the runtime exports.
@@ -87,16 +100,16 @@ class ExprWriter:
     @staticmethod
     def texts_var(name: str | None, folded: bool) -> str:
         if name is None:
-            return "F['k:f']" if folded else "F['k:t']"
-        return f"F[{('f:' if folded else 't:') + name!r}]"
+            return f"F[{KEYWORD_FOLDED if folded else KEYWORD_TEXTS!r}]"
+        return f"F[{field_key(FOLDED if folded else TEXTS, name)!r}]"
 
     @staticmethod
     def wrapped_var(name: str, folded: bool) -> str:
-        return f"F[{('w:' if folded else 'u:') + name!r}]"
+        return f"F[{field_key(WRAPPED_FOLDED if folded else WRAPPED_TEXTS, name)!r}]"
 
     @staticmethod
     def raw(name: str) -> str:
-        return f"F[{'v:' + name!r}]"
+        return f"F[{field_key(VALUE, name)!r}]"
 
     def write(self, node: Node) -> str:
         return getattr(self, "write_" + type(node).__name__)(node)
@@ -184,7 +197,7 @@ class ExprWriter:
         return search
 
     def write_NumCompare(self, node: NumCompare) -> str:
-        return f"any(n {COMPARE_OPS[node.op]} {number(node.number)} for n in F[{'n:' + node.field!r}])"
+        return f"any(n {COMPARE_OPS[node.op]} {number(node.number)} for n in F[{field_key(NUMBERS, node.field)!r}])"
 
     def write_Cidr(self, node: Cidr) -> str:
         return f"{self.helper('ip_in')}({self.raw(node.field)}, {node.network!r})"
@@ -275,7 +288,7 @@ def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: st
     stats = anchor_stats([r.check for r in rules])
     always, index = build_index([(i, anchors(r.check, stats)) for i, r in enumerate(rules)])
     when_codes = [writer.write(w) for w in whens]
-    writer.used.update(("AnchorIndex", "Conditions", "Fields", "run_rules"))
+    writer.used.update(("AnchorIndex", "Conditions", "Fields", "MatchTables", "run_rules"))
     constants = writer.constant_lines()
     source = _environment().get_template("matcher_module.py.j2").render(
         log_type=log_type,
@@ -291,7 +304,7 @@ def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: st
         always=always,
         anchors=[f"{path!r}: {literal(literals)}" for path, literals in index.items()],
     )
-    compile(source, f"<sigil_rules.{module_name(log_type)}>", "exec")  # fail at build time, never in Lambda
+    compile(source, f"<{PACKAGE}.{module_name(log_type)}>", "exec")  # fail at build time, never in Lambda
     return GeneratedModule(source, dict(sorted(writer.hooks.items())))
 
 
@@ -313,7 +326,9 @@ def fields_read(node: Node) -> tuple[str, ...] | None:
 
 
 def generate_package_init(modules: dict[str, str], generator: str) -> str:
-    return _environment().get_template("package_init.py.j2").render(modules=sorted(modules.items()), generator=generator)
+    return _environment().get_template("package_init.py.j2").render(
+        modules=sorted(modules.items()), generator=generator, contract=CONTRACT
+    )
 
 
 

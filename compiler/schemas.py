@@ -104,6 +104,10 @@ class SchemaSet:
             if mapping.keys() == wanted
         ]
 
+    def runtime_view(self) -> dict[str, Any]:
+        """What `sigil compile` writes as schemas.json: `{"log_types": {name: Schema.runtime_view()}}`."""
+        return {"log_types": {name: schema.runtime_view() for name, schema in sorted(self.schemas.items())}}
+
     def logsource_names(self) -> list[str]:
         return sorted(
             {" ".join(f"{k}={v}" for k, v in m.keys().items()) for s in self.schemas.values() for m in s.logsources}

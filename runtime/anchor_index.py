@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from runtime.contract import FOLDED, VALUE, WRAPPED_FOLDED, field_key
 from runtime.fields import END, MISSING, START, wrap
 
 try:  # the compiled wheel; the pure-Python tables below give the same answers
@@ -159,9 +160,9 @@ class AnchorIndex:
                 probe = (AUTOMATON, _automaton(literals))
             else:
                 probe = (TABLES, ScanTables(literals))
-            entry = ("f:" + path, "w:" + path, *probe, {})  # the last: memo of recent values
+            entry = (field_key(FOLDED, path), field_key(WRAPPED_FOLDED, path), *probe, {})  # the last: memo of recent values
             if "." in path:
-                nested.append((path, entry))
+                nested.append((field_key(VALUE, path), entry))
             else:
                 flat[path] = entry
         self._nested = tuple(nested)
@@ -191,8 +192,8 @@ class AnchorIndex:
                 fields[entry[0]], fields[entry[1]], rules = seen
                 if rules:
                     found.update(rules)
-        for path, entry in self._nested:
-            value = fields["v:" + path]
+        for value_key, entry in self._nested:
+            value = fields[value_key]
             if value is not MISSING:
                 _probe(fields, value, entry, found)
         return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.anchor_index import AnchorIndex
+from runtime.contract import MatchTables
 from runtime.fields import MISSING, Fields, get_field
 from runtime.regex import Regex, compile_regex
 from runtime.values import all_texts, folded_texts, ip_in, numbers, texts, time_part
@@ -20,6 +21,7 @@ __all__ = [
     "Conditions",
     "Fields",
     "LazyRegex",
+    "MatchTables",
     "all_texts",
     "field_ref",
     "folded_texts",
@@ -121,11 +123,10 @@ class _Verdicts(dict):
         return verdict
 
 
-def run_rules(fields: Fields, tables: tuple, errors: list | None = None) -> list[str]:
+def run_rules(fields: Fields, tables: MatchTables, errors: list | None = None) -> list[str]:
     """The ids of the rules that match, in rule order: the body of every generated `match`.
 
-    `tables` is `(index, whens, rule_whens, checks, rule_ids)` as a generated module lays it out
-    (`whens` a `Conditions`).
+    `tables` is the module's `TABLES` (`runtime.contract.MatchTables`).
     The anchor index gives the candidate rules; a candidate counts when its logsource condition
     holds (each condition tested at most once per record) and its check passes. With an `errors`
     list, a check that raises is recorded there as `(rule id, exception)` and the other rules still
