@@ -30,12 +30,15 @@ GENERATOR = "sigil 0.1.0"
 
 @dataclass
 class CompiledRule:
+    """A rule compiled for one log type (a rule whose logsource maps to several log types has one each)."""
+
     rule: Rule
     log_type: str
     expr: Expr  # the logsource condition and the rule, optimized
-    own: Expr | None = None  # the rule alone, optimized: what its check function tests
-    when: Expr | None = None  # the logsource condition, optimized: tested once per group of rules
-    reference: Expr | None = None  # the logsource condition and the rule as lowered, for the interpreter
+    own: Expr  # the rule alone, optimized: what its check function tests
+    when: Expr  # the logsource condition, optimized: tested once per group of rules
+    reference: Expr  # the logsource condition and the rule as lowered, for the interpreter
+
 
 @dataclass
 class BuildResult:
@@ -148,8 +151,7 @@ def generate(result: BuildResult, schemas: SchemaSet) -> None:
     for c in sorted(result.compiled, key=lambda c: (c.log_type, display_path(c.rule.path), c.rule.loc.line)):
         meta = rule_metadata(c.rule)
         origin = f"{meta['path']}:{meta['line']} {c.rule.title}"
-        when = c.when if c.when is not None else Const(True)
-        by_type.setdefault(c.log_type, []).append(RuleInput(c.rule.key, origin, c.own or c.expr, meta, when))
+        by_type.setdefault(c.log_type, []).append(RuleInput(c.rule.key, origin, c.own, meta, c.when))
     generated = {lt: generate_module(lt, rules, GENERATOR) for lt, rules in sorted(by_type.items())}
     result.modules = {lt: g.source for lt, g in generated.items()}
     result.hooks = {name: path for g in generated.values() for name, path in g.hooks.items()}

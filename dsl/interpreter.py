@@ -20,11 +20,13 @@ from runtime.values import all_texts, ip_in, number_of, texts, time_part
 from .ast import PyRef, Rule
 from .expr import (
     And,
+    AnyAffix,
     Cidr,
     Const,
     Exists,
     Expr,
     FieldRef,
+    InSet,
     IsNull,
     Not,
     NumCompare,
@@ -85,6 +87,10 @@ def _leaf(expr: Expr, event: Any) -> bool:
     match expr:
         case StrMatch(field, op, value, cased):
             return any(str_test(op, t if cased else t.casefold(), value) for t in _candidates(field, event))
+        case InSet(field, values, cased):
+            return any((t if cased else t.casefold()) in values for t in _candidates(field, event))
+        case AnyAffix(field, op, values, cased):
+            return any(str_test(op, t if cased else t.casefold(), v) for t in _candidates(field, event) for v in values)
         case Wildcard(field, regex, cased):
             rx = _regex(regex, "s")
             return any(rx.fullmatch(t if cased else t.casefold()) for t in _candidates(field, event))
