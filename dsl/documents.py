@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .ast import NOWHERE, AndCond, Condition, Detection, LogSource, NotCond, Of, OrCond, Ref
+from .ast import NOWHERE, AndCond, Condition, Detection, LogSource, NotCond, Of, OrCond, Ref, Rule
 from .condition import ConditionError, condition_diagnostic, parse_condition
 from .diagnostics import Diagnostic, Loc, did_you_mean, error
 
 if TYPE_CHECKING:
     from .loader import _RuleBuilder
+    from .yaml_source import YNode
+
+Aliases = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]  # alias -> ((rule name, field), ...)
 
 CORRELATION_TYPES = (
     "event_count",
@@ -52,7 +56,7 @@ class Correlation:
     id: str | None = None
     name: str | None = None
     generate: bool = False
-    aliases: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    aliases: Aliases = ()
     level: str | None = None
     description: str | None = None
     tags: tuple[str, ...] = ()
@@ -96,14 +100,14 @@ def timespan_seconds(text: str) -> int | None:
 def read_special_document(builder: _RuleBuilder) -> Correlation | Filter | None:
     doc = builder.doc
     if doc.get("action") is not None:  # Sigma v1 global/reset/repeat documents, which pySigma merges
-        builder.warn("W053", "Sigma v1 'action' documents are not merged into the rules: this one has no effect", doc.key_loc("action"), "write each rule in full (Sigma v2 has no action documents)")
+        builder.warn("W053", "Sigma v1 'action' documents are not merged into the rules: this one has no effect", doc.key_loc("action") or doc.loc, "write each rule in full (Sigma v2 has no action documents)")
         return None
     if doc.get("correlation") is not None:
         return _correlation(builder)
     return _filter(builder)
 
 
-def _names(builder: _RuleBuilder, node, key: str) -> tuple[tuple[str, ...], tuple[Loc, ...]]:
+def _names(builder: _RuleBuilder, node: YNode | None, key: str) -> tuple[tuple[str, ...], tuple[Loc, ...]]:
     if node is None:
         return (), ()
     values = builder.text_list(node, key)
@@ -113,7 +117,7 @@ def _names(builder: _RuleBuilder, node, key: str) -> tuple[tuple[str, ...], tupl
 
 def _correlation(builder: _RuleBuilder) -> Correlation | None:
     doc = builder.doc
-    corr = doc.get("correlation")
+    corr = doc.child("correlation")
     title = builder.text(doc.get("title"), "title", required=True)
     if corr.kind != "map":
         builder.err("E050", "'correlation' must be a mapping", corr.loc)
@@ -130,10 +134,10 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
     if span_text is None:
         builder.err("E051", "the correlation has no 'timespan'", corr.loc, "e.g. timespan: 5m")
     elif seconds is None:
-        builder.err("E051", f"timespan '{span_text}' is not a number followed by s, m, h, d, w, M or y", corr.get("timespan").loc, "e.g. 5m or 1h")
+        builder.err("E051", f"timespan '{span_text}' is not a number followed by s, m, h, d, w, M or y", corr.child("timespan").loc, "e.g. 5m or 1h")
     condition, cond_field = _condition(builder, corr.get("condition"), kind)
     if kind in NOT_RUN_TYPES:
-        builder.warn("W051", f"{kind} correlations are checked but not run: this one never alerts", corr.get("type").loc, "the rules it names alert on their own; run types: " + ", ".join(RUN_TYPES))
+        builder.warn("W051", f"{kind} correlations are checked but not run: this one never alerts", corr.child("type").loc, "the rules it names alert on their own; run types: " + ", ".join(RUN_TYPES))
     expression = _expression(builder, corr.get("condition"), kind, rules)
     if title is None or kind is None or not rules or seconds is None or condition is None:
         return None
@@ -148,23 +152,24 @@ def _correlation(builder: _RuleBuilder) -> Correlation | None:
     )
 
 
-def _field_loc(node) -> Loc:
+def _field_loc(node: YNode | None) -> Loc:
     found = node.get("field") if node is not None and node.kind == "map" else None
     return found.loc if found is not None else NOWHERE
 
 
-def _condition(builder: _RuleBuilder, node, kind: str | None) -> tuple[tuple[tuple[str, float], ...] | None, str | None]:
+def _condition(builder: _RuleBuilder, node: YNode | None, kind: str | None) -> tuple[tuple[tuple[str, float], ...] | None, str | None]:
     if node is None:
         if kind in ("temporal", "temporal_ordered"):
             return (), None  # all referenced rules must fire
-        builder.err("E053", "the correlation has no 'condition'", builder.doc.get("correlation").loc, "e.g. condition: {gte: 10}")
+        builder.err("E053", "the correlation has no 'condition'", builder.doc.child("correlation").loc, "e.g. condition: {gte: 10}")
         return None, None
     if node.kind == "scalar" and isinstance(node.value, str) and kind in ("temporal", "temporal_ordered"):
         return (), None  # pySigma's boolean over rule names; checked when correlations run
     if node.kind != "map":
         builder.err("E053", "a correlation condition must map gt|gte|lt|lte|eq|neq to numbers", node.loc)
         return None, None
-    out, cond_field = [], None
+    out: list[tuple[str, float]] = []
+    cond_field = None
     for key, key_loc, value in node.value:
         if key == "field":
             cond_field = builder.text(value, "condition field")
@@ -184,7 +189,7 @@ def _condition(builder: _RuleBuilder, node, kind: str | None) -> tuple[tuple[tup
     return tuple(out), cond_field
 
 
-def _expression(builder: _RuleBuilder, node, kind: str | None, rules: tuple[str, ...]) -> Condition | None:
+def _expression(builder: _RuleBuilder, node: YNode | None, kind: str | None, rules: tuple[str, ...]) -> Condition | None:
     """A temporal condition written as an expression over the correlation's rule names (`a and (b or c)`),
     parsed and checked like a detection condition; None when the condition is not one."""
     if node is None or node.kind != "scalar" or not isinstance(node.value, str) or kind not in ("temporal", "temporal_ordered"):
@@ -226,12 +231,13 @@ def _refs(cond: Condition) -> list[str]:
     match cond:
         case Ref(name):
             return [name]
-        case AndCond(items) if all(isinstance(i, Ref) for i in items):
-            return [i.name for i in items]
+        case AndCond(items):
+            names = [i.name for i in items if isinstance(i, Ref)]
+            return names if len(names) == len(items) else []
     return []
 
 
-def _aliases(builder: _RuleBuilder, node) -> tuple:
+def _aliases(builder: _RuleBuilder, node: YNode | None) -> Aliases:
     if node is None:
         return ()
     if node.kind != "map":
@@ -249,7 +255,7 @@ def _aliases(builder: _RuleBuilder, node) -> tuple:
 def _filter(builder: _RuleBuilder) -> Filter | None:
     doc = builder.doc
     title = builder.text(doc.get("title"), "title", required=True)
-    flt = doc.get("filter")
+    flt = doc.child("filter")
     if flt.kind != "map":
         builder.err("E052", "'filter' must be a mapping", flt.loc)
         return None
@@ -270,12 +276,13 @@ def _filter(builder: _RuleBuilder) -> Filter | None:
     return Filter(title, logsource, rules, builder.text(doc.get("id"), "id"), doc.loc, rule_locs, detection, any_rule)
 
 
-def check_references(rules, correlations, filters) -> list[Diagnostic]:
+def check_references(rules: Sequence[Rule], correlations: Sequence[Correlation], filters: Sequence[Filter]) -> list[Diagnostic]:
     """Every rule a correlation or filter names exists (by id or name), correlations included."""
     known = {r.id for r in rules if r.id} | {r.name for r in rules if r.name}
     known |= {c.id for c in correlations if c.id} | {c.name for c in correlations if c.name}
     diags = []
-    for doc in [*correlations, *filters]:
+    documents: list[Correlation | Filter] = [*correlations, *filters]
+    for doc in documents:
         for ref, loc in zip(doc.rules, doc.rule_locs, strict=False):
             if ref not in known and not (isinstance(doc, Filter) and ref == "any"):
                 diags.append(error("E056", f"'{ref}' names no rule or correlation that was loaded", loc, did_you_mean(ref, sorted(known)) or "load the referenced rule files too"))

@@ -9,6 +9,7 @@ Case-insensitive tests compare `str.casefold()` forms (full Unicode folding).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -98,9 +99,8 @@ def _leaf(expr: Expr, event: Any) -> bool:
             rx = _regex(pattern, flags)
             return any(rx.search(t) for t in _candidates(field, event))
         case NumCompare(field, op, number):
-            value = get_field(event, field)
-            values = value if isinstance(value, list) else [value]
-            return any((n := number_of(v)) is not None and COMPARE[op](n, number) for v in values)
+            found = get_field(event, field)
+            return any((n := number_of(v)) is not None and COMPARE[op](n, number) for v in (found if isinstance(found, list) else [found]))
         case Cidr(field, network):
             return ip_in(get_field(event, field), network)
         case IsNull(field):
@@ -121,7 +121,7 @@ def _leaf(expr: Expr, event: Any) -> bool:
 
 
 @cache
-def _hook(module_path: str, function: str, resolved: str | None):
+def _hook(module_path: str, function: str, resolved: str | None) -> Callable[..., Any]:
     return load_function(PyRef(module_path, function, resolved=resolved), resolved or ".")
 
 
