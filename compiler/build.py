@@ -6,11 +6,14 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, overload
 
-from dsl.ast import Rule
+from dsl.ast import PyRef, Rule
 from dsl.diagnostics import Diagnostic, warning
+from dsl.documents import Correlation
 from dsl.expr import Const, Expr, all_of
 from dsl.loader import load_paths
 from dsl.lower import rule_expr
@@ -48,8 +51,8 @@ class BuildResult:
     modules: dict[str, str] = field(default_factory=dict)  # log type -> source
     hooks: dict[str, str | None] = field(default_factory=dict)  # hook module name -> user file
     placeholders: dict[str, list[str]] = field(default_factory=dict)
-    correlations: list = field(default_factory=list)  # dsl.documents.Correlation, as loaded
-    correlation_config: dict = field(default_factory=dict)  # compiler.correlations: for runtime.correlate
+    correlations: list[Correlation] = field(default_factory=list)  # as loaded
+    correlation_config: dict[str, Any] = field(default_factory=dict)  # compiler.correlations: for runtime.correlate
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -112,7 +115,7 @@ def plan(
 
 def check_identical_logic(compiled: list[CompiledRule]) -> list[Diagnostic]:
     """A warning for a rule whose optimized logic equals an earlier rule's on the same log type."""
-    first: dict[tuple, CompiledRule] = {}
+    first: dict[tuple[str, Expr], CompiledRule] = {}
     diags = []
     warned: set[str] = set()  # a rule compiled for several log types is warned about once
     for c in compiled:
@@ -141,13 +144,17 @@ def rule_metadata(rule: Rule) -> RuleMeta:
     }
 
 
-def hook_name(ref) -> str | None:
+@overload
+def hook_name(ref: PyRef) -> str: ...
+@overload
+def hook_name(ref: None) -> None: ...
+def hook_name(ref: PyRef | None) -> str | None:
     """`module:function` inside sigil_rules._hooks, for hooks the runtime calls on alerts."""
     return f"{hook_module(ref.module_path, ref.resolved)}:{ref.function}" if ref else None
 
 
 def generate(result: BuildResult, schemas: SchemaSet) -> None:
-    by_type: dict[str, list[tuple[str, str, Expr, dict]]] = {}
+    by_type: dict[str, list[RuleInput]] = {}
     for c in sorted(result.compiled, key=lambda c: (c.log_type, display_path(c.rule.path), c.rule.loc.line)):
         meta = rule_metadata(c.rule)
         origin = f"{meta['path']}:{meta['line']} {c.rule.title}"
@@ -174,8 +181,10 @@ def write_package(result: BuildResult, schemas: SchemaSet, out_dir: Path) -> Pat
         hooks_dir = package / HOOKS_PACKAGE
         hooks_dir.mkdir()
         (hooks_dir / "__init__.py").write_text('"""Python escape hatches copied from the rule repository."""\n', encoding="utf-8")
-        for name, source in sorted(result.hooks.items()):
-            shutil.copyfile(source, hooks_dir / f"{name}.py")
+        for name, hook_file in sorted(result.hooks.items()):
+            if hook_file is None:  # the loader reports a hook it cannot find (E080) and builds no rule with it
+                raise ValueError(f"hook module {name} names no file")
+            shutil.copyfile(hook_file, hooks_dir / f"{name}.py")
     (package / "__init__.py").write_text(generate_package_init(modules, GENERATOR), encoding="utf-8")
     _write_json(package / SCHEMAS_FILE, schemas.runtime_view())
     _write_json(package / MANIFEST_FILE, manifest(result))
@@ -184,7 +193,7 @@ def write_package(result: BuildResult, schemas: SchemaSet, out_dir: Path) -> Pat
     return package
 
 
-def manifest(result: BuildResult) -> dict:
+def manifest(result: BuildResult) -> dict[str, Any]:
     files = sorted({display_path(r.path) for r in result.rules})
     return {
         "generator": GENERATOR,
@@ -196,7 +205,7 @@ def manifest(result: BuildResult) -> dict:
     }
 
 
-def _write_json(path: Path, data: dict) -> None:
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     # A lone surrogate (YAML's "\\ud800") has no UTF-8 form: inside a JSON string `backslashreplace` writes
     # it as the JSON escape that reads back as the same text.
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

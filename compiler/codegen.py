@@ -9,6 +9,7 @@ constants, the anchor index, one check function per rule, and `match`. Every lit
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -78,7 +79,7 @@ def wrappable(value: str) -> bool:
 class ExprWriter:
     """Writes Python expressions for rule trees, sharing constants and hook imports across rules."""
 
-    constants: dict[tuple, str] = field(default_factory=dict)
+    constants: dict[tuple[Any, ...], str] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)  # helpers the module calls
     hooks: dict[str, str | None] = field(default_factory=dict)  # hook module name -> source file
 
@@ -112,7 +113,8 @@ class ExprWriter:
         return f"F[{field_key(VALUE, name)!r}]"
 
     def write(self, node: Node) -> str:
-        return getattr(self, "write_" + type(node).__name__)(node)
+        method: Callable[[Node], str] = getattr(self, "write_" + type(node).__name__)
+        return method(node)
 
     def write_And(self, node: And) -> str:
         return "(" + " and ".join(self.write(i) for i in node.items) + ")"
@@ -192,7 +194,7 @@ class ExprWriter:
         rx = self.constant("rx", node.pattern, node.flags)
         search = f"any({rx}.search(t) for t in {self.texts_var(node.field, folded=False)})"
         literal = required_literal(node.pattern, node.flags) if node.field is not None else None
-        if literal and wrappable(literal.casefold()):  # a text without the literal cannot match: skip the scan
+        if node.field is not None and literal and wrappable(literal.casefold()):  # without the literal no match: skip the scan
             return f"({literal.casefold()!r} in {self.wrapped_var(node.field, True)} and {search})"
         return search
 
@@ -275,13 +277,15 @@ class RuleInput:
     key: str
     origin: str
     check: Node
-    meta: dict
+    meta: Mapping[str, Any]  # a runtime.contract.RuleMeta
     when: Node = ALWAYS_TRUE
 
 
-def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: str) -> GeneratedModule:
+def generate_module(
+    log_type: str, inputs: Sequence[RuleInput | tuple[str, str, Node, Mapping[str, Any]]], generator: str
+) -> GeneratedModule:
     """The matcher module for one log type (a plain 4-tuple is (key, origin, tree, metadata))."""
-    rules = [r if isinstance(r, RuleInput) else RuleInput(*r) for r in rules]
+    rules = [r if isinstance(r, RuleInput) else RuleInput(*r) for r in inputs]
     writer = ExprWriter()
     codes = [RuleCode(r.key, r.origin, writer.write(r.check)) for r in rules]
     whens = list(dict.fromkeys(r.when for r in rules))  # distinct logsource conditions, in rule order
@@ -313,8 +317,8 @@ def fields_read(node: Node) -> tuple[str, ...] | None:
     keywords, the whole record in a Python hook), so that its value cannot be remembered by them."""
     match node:
         case And(items) | Or(items):
-            parts = [fields_read(i) for i in items]
-            return None if any(p is None for p in parts) else tuple(sorted({f for p in parts for f in p}))
+            parts = [p for p in map(fields_read, items) if p is not None]
+            return None if len(parts) < len(items) else tuple(sorted({f for p in parts for f in p}))
         case Not(item):
             return fields_read(item)
         case Const():
@@ -322,7 +326,8 @@ def fields_read(node: Node) -> tuple[str, ...] | None:
         case PyCall():
             return None
     names = [node.field, *([node.other] if isinstance(node, FieldRef) else [])]
-    return None if any(n is None or "." in n for n in names) else tuple(sorted(set(names)))
+    fields = {n for n in names if n is not None and "." not in n}
+    return None if len(fields) < len(set(names)) else tuple(sorted(fields))
 
 
 def generate_package_init(modules: dict[str, str], generator: str) -> str:

@@ -213,7 +213,7 @@ class _SchemaReader:
             value = node.get(option) if node is not None and option else None
             at_key = node.key_loc(option) if node is not None and option and unknown else None
             where = at_key or (value.loc if value is not None else None) or (node.loc if node else self.doc.loc)
-            hint = (did_you_mean(option, known) or "options: " + ", ".join(known)) if unknown else None
+            hint = (did_you_mean(option, known) or "options: " + ", ".join(known)) if unknown and option is not None else None
             self.err("S012", message, where, hint)
 
     def classify(self, node: YNode | None) -> tuple[tuple[str, ...], int, dict[str, tuple[str, ...]]]:

@@ -150,8 +150,10 @@ class AnchorIndex:
         self._nested: tuple = ()
 
     def _build(self) -> dict[str, tuple]:
-        flat, nested = {}, []
+        flat: dict[str, tuple] = {}
+        nested: list[tuple[str, tuple]] = []
         for path, literals in self._anchors.items():
+            probe: tuple[int, Any]  # (kind, its table)
             if all(w[:1] == START and w[-1:] == END and len(w) > 1 for w in literals):
                 probe = (EQUALS, {w[1:-1]: rules for w, rules in literals.items()})
             elif len(literals) <= FEW:
@@ -160,7 +162,7 @@ class AnchorIndex:
                 probe = (AUTOMATON, _automaton(literals))
             else:
                 probe = (TABLES, ScanTables(literals))
-            entry = (field_key(FOLDED, path), field_key(WRAPPED_FOLDED, path), *probe, {})  # the last: memo of recent values
+            entry: tuple = (field_key(FOLDED, path), field_key(WRAPPED_FOLDED, path), *probe, {})  # the last: memo of recent values
             if "." in path:
                 nested.append((field_key(VALUE, path), entry))
             else:

@@ -62,10 +62,10 @@ class MatchTables(NamedTuple):
     """What a generated module hands to `runtime.helpers.run_rules` (as its `TABLES`).
 
     Rule `i` has the id `rule_ids[i]`, the check `checks[i]` and needs the logsource condition
-    `rule_whens[i]` of `whens`; `index` gives the candidate rules of a record.
+    `rule_whens[i]` of `whens`; `anchor_index` gives the candidate rules of a record.
     """
 
-    index: AnchorIndex
+    anchor_index: AnchorIndex
     whens: Conditions
     rule_whens: tuple[int, ...]
     checks: tuple[Callable[[Fields], Any], ...]

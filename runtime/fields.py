@@ -104,6 +104,7 @@ class Wrapped(str):
     """
 
     __slots__ = ("texts",)
+    texts: list[str]
 
     def __new__(cls, texts: list[str]) -> Wrapped:
         self = super().__new__(cls, "".join(START + t + END for t in texts))
@@ -111,8 +112,8 @@ class Wrapped(str):
         return self
 
     def __contains__(self, needle: object) -> bool:
-        if not isinstance(needle, str):
-            return super().__contains__(needle)
+        if not isinstance(needle, str):  # as str's own `in`
+            raise TypeError(f"'in <string>' requires string as left operand, not {type(needle).__name__}")
         head = needle[:1] == START
         tail = needle[-1:] == END and len(needle) > head
         literal = needle[1 if head else 0 : -1 if tail else None]

@@ -56,12 +56,14 @@ class LazyRegex:
     __slots__ = ("_flags", "_pattern", "_regex")
 
     def __init__(self, pattern: str, flags: str = "") -> None:
-        self._pattern, self._flags, self._regex = pattern, flags, None
+        self._pattern, self._flags = pattern, flags
+        self._regex: Regex | None = None
 
     def _compiled(self) -> Regex:
-        if self._regex is None:
-            self._regex = compile_regex(self._pattern, self._flags)
-        return self._regex
+        regex = self._regex
+        if regex is None:
+            regex = self._regex = compile_regex(self._pattern, self._flags)
+        return regex
 
     def search(self, text: str) -> bool:
         return (self._regex or self._compiled()).search(text)
@@ -89,7 +91,7 @@ class Conditions:
     def __init__(self, tests: tuple, paths: tuple[tuple[str, ...] | None, ...]) -> None:
         self.tests = tests
         memoizable = all(p is not None for p in paths)
-        self._paths = tuple(sorted({f for p in paths for f in p})) if memoizable else None
+        self._paths = tuple(sorted({f for p in paths if p is not None for f in p})) if memoizable else None
         self._defaults = (MISSING,) * len(self._paths or ())
         self._memo: dict[tuple, tuple[bool, ...]] = {}
 
@@ -137,13 +139,14 @@ def run_rules(fields: Fields, tables: MatchTables, errors: list | None = None) -
     if not candidates:
         return []
     verdicts = whens.verdicts(fields)
-    matched = []
     if errors is None:
+        hits = []
         for i in candidates:
             if verdicts[rule_whens[i]] and checks[i](fields):
-                matched.append(i)
-        matched.sort()
-        return [rule_ids[i] for i in matched]
+                hits.append(i)
+        hits.sort()
+        return [rule_ids[i] for i in hits]
+    matched = []
     for i in sorted(candidates):  # in rule order, so errors are too
         if not verdicts[rule_whens[i]]:
             continue

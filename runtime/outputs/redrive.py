@@ -21,6 +21,7 @@ pair as dead-lettered, which would make the dispatcher skip it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -370,9 +371,7 @@ class _Redrive:
             try:
                 response = self._call(
                     "delete from",
-                    lambda entries=entries: self.sqs.delete_message_batch(
-                        QueueUrl=self.queue_url, Entries=entries
-                    ),
+                    functools.partial(self.sqs.delete_message_batch, QueueUrl=self.queue_url, Entries=entries),
                 )
             except QueueError:
                 ok = False

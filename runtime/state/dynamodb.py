@@ -10,6 +10,7 @@ Lambda retries, and the state's own idempotency (per event id) keeps the retry f
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -43,7 +44,7 @@ class DynamoStore:
         for _ in range(self._attempts):
             item = self._call(lambda: self._client.get_item(TableName=self.table_name, Key={"key": {"S": key}}, ConsistentRead=True)).get("Item")
             live = item is not None and float(item.get("expires_at", {}).get("N", "inf")) > self._clock()
-            doc = json.loads(item["doc"]["S"]) if live else None
+            doc = json.loads(item["doc"]["S"]) if item is not None and live else None
             version = int(item["version"]["N"]) if item is not None else 0
             new, result = change(doc)
             if new == doc:
@@ -88,7 +89,7 @@ class DynamoStore:
                 "ExpressionAttributeValues": {":prefix": {"S": prefix}},
                 **({"ExclusiveStartKey": start} if start else {}),
             }
-            page = self._call(lambda arguments=arguments: self._client.scan(**arguments))
+            page = self._call(functools.partial(self._client.scan, **arguments))
             keys += [item["key"]["S"] for item in page.get("Items", ())]
             start = page.get("LastEvaluatedKey")
             if not start:
