@@ -21,7 +21,6 @@ pair as dead-lettered, which would make the dispatcher skip it.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -368,11 +367,12 @@ class _Redrive:
         ok = True
         for chunk in _chunks(messages):
             entries = [{"Id": str(i), "ReceiptHandle": m.receipt} for i, m in enumerate(chunk)]
+
+            def delete(entries: list[dict[str, str]] = entries) -> Any:
+                return self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+
             try:
-                response = self._call(
-                    "delete from",
-                    functools.partial(self.sqs.delete_message_batch, QueueUrl=self.queue_url, Entries=entries),
-                )
+                response = self._call("delete from", delete)
             except QueueError:
                 ok = False
                 continue

@@ -10,7 +10,6 @@ Lambda retries, and the state's own idempotency (per event id) keeps the retry f
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from collections.abc import Callable
@@ -89,7 +88,11 @@ class DynamoStore:
                 "ExpressionAttributeValues": {":prefix": {"S": prefix}},
                 **({"ExclusiveStartKey": start} if start else {}),
             }
-            page = self._call(functools.partial(self._client.scan, **arguments))
+
+            def scan(arguments: dict[str, Any] = arguments) -> dict[str, Any]:
+                return self._client.scan(**arguments)
+
+            page = self._call(scan)
             keys += [item["key"]["S"] for item in page.get("Items", ())]
             start = page.get("LastEvaluatedKey")
             if not start:
