@@ -31,6 +31,11 @@ lint: $(STAMP)  ## lint the rules (all diagnostics) and the Python code
 	$(SIGIL) lint rules --schemas schemas
 	$(BIN)/ruff check .
 
+# mypy's settings are in pyproject.toml ([tool.mypy]): strict for dsl/ and compiler/'s stages. cli/ once it exists.
+.PHONY: typecheck
+typecheck: $(STAMP)  ## check the types of dsl/, compiler/, runtime/ (and cli/) with mypy
+	$(BIN)/mypy dsl compiler runtime $(wildcard cli)
+
 .PHONY: test
 test: $(STAMP)  ## run every test: language, compiler, rule tests, runtime against moto, terraform (one worker per core)
 	$(BIN)/pytest -q -n auto
@@ -149,7 +154,7 @@ clean:  ## remove build outputs (keeps .venv)
 	rm -rf build .pytest_cache .hypothesis mutants
 
 .PHONY: check
-check: scan lint test  ## what CI runs: the Terraform scan (first: a test checks its result), lint, every test
+check: scan lint typecheck test  ## what CI runs: the Terraform scan (first: a test checks its result), lint, types, every test
 
 .PHONY: all
 all: check

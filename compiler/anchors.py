@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 import ahocorasick
 
@@ -60,8 +62,8 @@ FIELD_PROBE = 200  # the cost of probing one more field, shared by the rules anc
 class AnchorStats:
     """What the rules of one module say about their anchors: how common each is, how popular each field."""
 
-    common: Counter  # anchor -> trees testing a literal it holds on
-    fields: Counter  # field -> trees with an anchor on it
+    common: Counter[Anchor]  # anchor -> trees testing a literal it holds on
+    fields: Counter[str]  # field -> trees with an anchor on it
 
     def cost(self, option: tuple[Anchor, ...]) -> int:
         """Lower is better: few, rare anchors on fields other rules probe anyway."""
@@ -84,11 +86,11 @@ def anchor_stats(nodes: list[Node]) -> AnchorStats:
     literal on the same field that the anchor holds on. `endswith .exe` holds on hundreds of the
     literals rules test on an image path, so it is a poor anchor; `contains imphash=0a1b...` on one.
     """
-    uses: dict[str, Counter] = {}  # field -> literal -> trees testing it
+    uses: dict[str, Counter[str]] = {}  # field -> literal -> trees testing it
     for node in nodes:
         for anchor in set(_all_anchors(node)):
             uses.setdefault(anchor.field, Counter())[anchor.value] += 1
-    counts: Counter = Counter()
+    counts: Counter[Anchor] = Counter()
     for node in nodes:
         for anchor in _all_anchors(node):
             counts[anchor] = 0
@@ -134,8 +136,8 @@ def _necessary(node: Node, stats: AnchorStats) -> tuple[Anchor, ...] | None:
             options = [a for a in (_necessary(i, stats) for i in items) if a is not None]
             return min(options, key=lambda a: (stats.cost(a), a)) if options else None
         case Or(items):
-            parts = [_necessary(i, stats) for i in items]
-            if any(p is None for p in parts):
+            parts = [p for p in (_necessary(i, stats) for i in items) if p is not None]
+            if len(parts) < len(items):
                 return None
             return tuple(sorted({a for p in parts for a in p}))
     return None
@@ -165,7 +167,7 @@ def required_literal(pattern: str, flags: str = "") -> str | None:
     return best or None
 
 
-def _collect_runs(items, runs: list[str], ignore_case: bool) -> None:
+def _collect_runs(items: Iterable[tuple[Any, Any]], runs: list[str], ignore_case: bool) -> None:
     """Append to `runs` the literal runs of a parsed regex sequence; `runs[-1]` is the open run."""
     for op, arg in items:
         if op is sre_constants.LITERAL and not (ignore_case and chr(arg) in "iI"):
@@ -188,7 +190,7 @@ def wrapped(anchor: Anchor) -> str:
     return WRAPPERS[anchor.kind].format(anchor.value)
 
 
-def probeable(found: tuple[Anchor, ...] | None) -> bool:
+def probeable(found: tuple[Anchor, ...] | None) -> TypeGuard[tuple[Anchor, ...]]:
     """Can the runtime scan for all of these? Not for an empty substring, nor literals holding a sentinel."""
     return found is not None and all(a.value and not (SENTINELS & set(a.value)) for a in found)
 

@@ -6,39 +6,45 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, overload
 
-from dsl.ast import Rule
+from dsl.ast import PyRef, Rule
 from dsl.diagnostics import Diagnostic, warning
+from dsl.documents import Correlation
 from dsl.expr import Const, Expr, all_of, fields_of
 from dsl.loader import load_paths
 from dsl.lower import LowerError, rule_expr, selection_expr
 from dsl.modifiers import ModifierError
 from dsl.python_hooks import hook_module
 from dsl.rename import rename_fields
+from runtime.contract import CORRELATIONS_FILE, HOOKS_PACKAGE, MANIFEST_FILE, PACKAGE, SCHEMAS_FILE, RuleMeta
 
 from .checks import CHECKS, check_duplicate_ids, check_missing_ids
 from .codegen import RuleInput, generate_module, generate_package_init, module_name
 from .correlations import alert_text, correlation_config
 from .passes import optimize
 from .placeholders import check_placeholders, load_placeholders
-from .schemas import SchemaSet, load_schemas
+from .schemas import LogSourceMapping, SchemaSet, load_schemas
 
 GENERATOR = "sigil 0.1.0"
-PACKAGE = "sigil_rules"
 
 
 @dataclass
 class CompiledRule:
+    """A rule compiled for one log type (a rule whose logsource maps to several log types has one each)."""
+
     rule: Rule
     log_type: str
     expr: Expr  # the logsource condition and the rule, optimized
-    own: Expr | None = None  # the rule alone, optimized: what its check function tests
-    when: Expr | None = None  # the logsource condition, optimized: tested once per group of rules
-    reference: Expr | None = None  # the logsource condition and the rule as lowered, for the interpreter
+    own: Expr  # the rule alone, optimized: what its check function tests
+    when: Expr  # the logsource condition, optimized: tested once per group of rules
+    reference: Expr  # the logsource condition and the rule as lowered, for the interpreter
     logsource: str = ""  # the Sigma logsource and how the log type maps it, for the generated module's reader
     selections: tuple[tuple[str, Expr], ...] = ()  # each selection lowered, fields renamed as in `own`
+
 
 @dataclass
 class BuildResult:
@@ -48,8 +54,8 @@ class BuildResult:
     modules: dict[str, str] = field(default_factory=dict)  # log type -> source
     hooks: dict[str, str | None] = field(default_factory=dict)  # hook module name -> user file
     placeholders: dict[str, list[str]] = field(default_factory=dict)
-    correlations: list = field(default_factory=list)  # dsl.documents.Correlation, as loaded
-    correlation_config: dict = field(default_factory=dict)  # compiler.correlations: for runtime.correlate
+    correlations: list[Correlation] = field(default_factory=list)  # as loaded
+    correlation_config: dict[str, Any] = field(default_factory=dict)  # compiler.correlations: for runtime.correlate
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -121,7 +127,7 @@ def plan(
     return result, schemas
 
 
-def lowered_selections(rule: Rule, placeholders: dict) -> tuple[tuple[str, Expr], ...]:
+def lowered_selections(rule: Rule, placeholders: dict[str, list[str]]) -> tuple[tuple[str, Expr], ...]:
     """Each selection of the rule as a tree (those that cannot be lowered alone left out): the names
     the generated module writes above the tests that come from them."""
     found = []
@@ -133,7 +139,7 @@ def lowered_selections(rule: Rule, placeholders: dict) -> tuple[tuple[str, Expr]
     return tuple(found)
 
 
-def logsource_text(mapping, log_type: str, fields: set[str]) -> str:
+def logsource_text(mapping: LogSourceMapping, log_type: str, fields: set[str]) -> str:
     """`product=windows category=process_creation → windows`, and the renames of the fields the rule reads."""
     keys = " ".join(f"{k}={v}" for k, v in mapping.keys().items()) or "any"
     renamed = [f"{f} → {mapping.rename(f)}" for f in sorted(fields) if mapping.rename(f) != f]
@@ -142,7 +148,7 @@ def logsource_text(mapping, log_type: str, fields: set[str]) -> str:
 
 def check_identical_logic(compiled: list[CompiledRule]) -> list[Diagnostic]:
     """A warning for a rule whose optimized logic equals an earlier rule's on the same log type."""
-    first: dict[tuple, CompiledRule] = {}
+    first: dict[tuple[str, Expr], CompiledRule] = {}
     diags = []
     warned: set[str] = set()  # a rule compiled for several log types is warned about once
     for c in compiled:
@@ -154,7 +160,8 @@ def check_identical_logic(compiled: list[CompiledRule]) -> list[Diagnostic]:
     return diags
 
 
-def rule_metadata(rule: Rule) -> dict:
+def rule_metadata(rule: Rule) -> RuleMeta:
+    """The rule's entry in its module's `RULES` (and in manifest.json)."""
     return {
         "title": alert_text(rule.title, rule.templates),
         "level": rule.effective_level,
@@ -170,20 +177,23 @@ def rule_metadata(rule: Rule) -> dict:
     }
 
 
-def hook_name(ref) -> str | None:
+@overload
+def hook_name(ref: PyRef) -> str: ...
+@overload
+def hook_name(ref: None) -> None: ...
+def hook_name(ref: PyRef | None) -> str | None:
     """`module:function` inside sigil_rules._hooks, for hooks the runtime calls on alerts."""
     return f"{hook_module(ref.module_path, ref.resolved)}:{ref.function}" if ref else None
 
 
 def generate(result: BuildResult, schemas: SchemaSet) -> None:
-    by_type: dict[str, list[tuple[str, str, Expr, dict]]] = {}
+    by_type: dict[str, list[RuleInput]] = {}
     for c in sorted(result.compiled, key=lambda c: (c.log_type, display_path(c.rule.path), c.rule.loc.line)):
         meta = rule_metadata(c.rule)
         origin = f"{meta['path']}:{meta['line']} {c.rule.title}"
-        when = c.when if c.when is not None else Const(True)
         condition = " | ".join(c.rule.detection.condition_texts)
         by_type.setdefault(c.log_type, []).append(
-            RuleInput(c.rule.key, origin, c.own or c.expr, meta, when, c.logsource, condition, c.selections)
+            RuleInput(c.rule.key, origin, c.own, meta, c.when, c.logsource, condition, c.selections)
         )
     generated = {lt: generate_module(lt, rules, GENERATOR) for lt, rules in sorted(by_type.items())}
     result.modules = {lt: g.source for lt, g in generated.items()}
@@ -195,7 +205,7 @@ def generate(result: BuildResult, schemas: SchemaSet) -> None:
 
 
 def write_package(result: BuildResult, schemas: SchemaSet, out_dir: Path) -> Path:
-    """Write build/sigil_rules/ afresh: modules, __init__, schemas.json, manifest.json."""
+    """Write build/sigil_rules/ afresh: modules, __init__, _hooks/, schemas.json, manifest.json, correlations.json."""
     package = out_dir / PACKAGE
     if package.exists():
         shutil.rmtree(package)
@@ -204,21 +214,22 @@ def write_package(result: BuildResult, schemas: SchemaSet, out_dir: Path) -> Pat
     for log_type, source in result.modules.items():
         (package / f"{modules[log_type]}.py").write_text(source, encoding="utf-8")
     if result.hooks:
-        hooks_dir = package / "_hooks"
+        hooks_dir = package / HOOKS_PACKAGE
         hooks_dir.mkdir()
         (hooks_dir / "__init__.py").write_text('"""Python escape hatches copied from the rule repository."""\n', encoding="utf-8")
-        for name, source in sorted(result.hooks.items()):
-            shutil.copyfile(source, hooks_dir / f"{name}.py")
+        for name, hook_file in sorted(result.hooks.items()):
+            if hook_file is None:  # the loader reports a hook it cannot find (E080) and builds no rule with it
+                raise ValueError(f"hook module {name} names no file")
+            shutil.copyfile(hook_file, hooks_dir / f"{name}.py")
     (package / "__init__.py").write_text(generate_package_init(modules, GENERATOR), encoding="utf-8")
-    view = {"log_types": {name: s.runtime_view() for name, s in sorted(schemas.schemas.items())}}
-    _write_json(package / "schemas.json", view)
-    _write_json(package / "manifest.json", manifest(result))
+    _write_json(package / SCHEMAS_FILE, schemas.runtime_view())
+    _write_json(package / MANIFEST_FILE, manifest(result))
     if result.correlation_config.get("correlations"):
-        _write_json(package / "correlations.json", result.correlation_config)
+        _write_json(package / CORRELATIONS_FILE, result.correlation_config)
     return package
 
 
-def manifest(result: BuildResult) -> dict:
+def manifest(result: BuildResult) -> dict[str, Any]:
     files = sorted({display_path(r.path) for r in result.rules})
     return {
         "generator": GENERATOR,
@@ -230,7 +241,7 @@ def manifest(result: BuildResult) -> dict:
     }
 
 
-def _write_json(path: Path, data: dict) -> None:
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     # A lone surrogate (YAML's "\\ud800") has no UTF-8 form: inside a JSON string `backslashreplace` writes
     # it as the JSON escape that reads back as the same text.
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -167,8 +167,8 @@ class _Range:
     low_strict: bool = False
     high: float = math.inf
     high_strict: bool = False
-    points: set | None = None
-    said: list = field(default_factory=list)
+    points: set[float] | None = None
+    said: list[FieldItem] = field(default_factory=list)
 
     def empty(self, integer: bool) -> bool:
         low, high = self.low, self.high
@@ -187,7 +187,7 @@ class _Range:
         return low > high or (low == high and (low_strict or high_strict))
 
 
-def _numbers(values: tuple) -> list[float] | None:
+def _numbers(values: tuple[object, ...]) -> list[float] | None:
     found = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
     return found if found and len(found) == len(values) else None
 
@@ -202,7 +202,7 @@ def check_numeric_ranges(rule: Rule, schemas: SchemaSet) -> list[Diagnostic]:
                 for item in alternative:
                     kind = schema.fields.get(mapping.rename(item.field)) if item.field else None
                     numbers = _numbers(item.values)
-                    if kind not in SCALAR_NUMBERS or numbers is None:
+                    if kind not in SCALAR_NUMBERS or numbers is None or item.field is None:
                         continue
                     r = ranges.setdefault(item.field, _Range())
                     op = item.modifiers[0] if len(item.modifiers) == 1 else None if item.modifiers else "eq"

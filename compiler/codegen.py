@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,19 @@ from compiler.literal_trie import trie_regex
 from compiler.literals import identifier, number
 from compiler.module_plan import RuleInput, fields_read, plan_module
 from dsl import python_hooks
+from runtime.contract import (
+    CONTRACT,
+    FOLDED,
+    KEYWORD_FOLDED,
+    KEYWORD_TEXTS,
+    NUMBERS,
+    PACKAGE,
+    TEXTS,
+    VALUE,
+    WRAPPED_FOLDED,
+    WRAPPED_TEXTS,
+    field_key,
+)
 from runtime.fields import END, START
 
 __all__ = ["ExprWriter", "GeneratedModule", "RuleInput", "fields_read", "generate_module", "generate_package_init", "module_name"]
@@ -69,7 +82,7 @@ def wrappable(value: str) -> bool:
 class ExprWriter:
     """Writes Python expressions for rule trees, sharing constants and hook imports across rules."""
 
-    constants: dict[tuple, str] = field(default_factory=dict)
+    constants: dict[tuple[Any, ...], str] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)  # helpers the module calls
     hooks: dict[str, str | None] = field(default_factory=dict)  # hook module name -> source file
     # The selections a node's tests come from, in the rule's order: written as a comment above an operand.
@@ -104,19 +117,20 @@ class ExprWriter:
     @staticmethod
     def texts_var(name: str | None, folded: bool) -> str:
         if name is None:
-            return "F['k:f']" if folded else "F['k:t']"
-        return f"F[{('f:' if folded else 't:') + name!r}]"
+            return f"F[{KEYWORD_FOLDED if folded else KEYWORD_TEXTS!r}]"
+        return f"F[{field_key(FOLDED if folded else TEXTS, name)!r}]"
 
     @staticmethod
     def wrapped_var(name: str, folded: bool) -> str:
-        return f"F[{('w:' if folded else 'u:') + name!r}]"
+        return f"F[{field_key(WRAPPED_FOLDED if folded else WRAPPED_TEXTS, name)!r}]"
 
     @staticmethod
     def raw(name: str) -> str:
-        return f"F[{'v:' + name!r}]"
+        return f"F[{field_key(VALUE, name)!r}]"
 
     def write(self, node: Node) -> Code:
-        return getattr(self, "write_" + type(node).__name__)(node)
+        method: Callable[[Node], Code] = getattr(self, "write_" + type(node).__name__)
+        return method(node)
 
     def write_And(self, node: And) -> Code:
         return self.chain("and", node.items)
@@ -214,12 +228,12 @@ class ExprWriter:
         rx = self.constant("rx", node.pattern, node.flags)
         search = f"any({rx}.search(t) for t in {self.texts_var(node.field, folded=False)})"
         literal = required_literal(node.pattern, node.flags) if node.field is not None else None
-        if literal and wrappable(literal.casefold()):  # a text without the literal cannot match: skip the scan
+        if node.field is not None and literal and wrappable(literal.casefold()):  # a text without the literal cannot match: skip the scan
             return Chain("and", (f"({lit(literal.casefold())} in {self.wrapped_var(node.field, True)})", search))
         return search
 
     def write_NumCompare(self, node: NumCompare) -> str:
-        return f"any(n {COMPARE_OPS[node.op]} {number(node.number)} for n in F[{'n:' + node.field!r}])"
+        return f"any(n {COMPARE_OPS[node.op]} {number(node.number)} for n in F[{field_key(NUMBERS, node.field)!r}])"
 
     def write_Cidr(self, node: Cidr) -> str:
         return f"{self.helper('ip_in')}({self.raw(node.field)}, {lit(node.network)})"
@@ -248,18 +262,20 @@ class GeneratedModule:
     hooks: dict[str, str | None]  # hook module name in sigil_rules._hooks -> the user's file
 
 
-def generate_module(log_type: str, rules: list[RuleInput | tuple], generator: str) -> GeneratedModule:
+def generate_module(
+    log_type: str, inputs: Sequence[RuleInput | tuple[Any, ...]], generator: str
+) -> GeneratedModule:
     """The matcher module for one log type (a plain 4-tuple is (key, origin, tree, metadata))."""
-    rules = [r if isinstance(r, RuleInput) else RuleInput(*r) for r in rules]
+    rules = [r if isinstance(r, RuleInput) else RuleInput(*r) for r in inputs]
     writer = ExprWriter()
     plan = plan_module(log_type, rules, writer, HELPERS)
     source = render_module(plan, generator)
-    compile(source, f"<sigil_rules.{module_name(log_type)}>", "exec")  # fail at build time, never in Lambda
+    compile(source, f"<{PACKAGE}.{module_name(log_type)}>", "exec")  # fail at build time, never in Lambda
     return GeneratedModule(source, plan.hooks)
 
 
 def generate_package_init(modules: dict[str, str], generator: str) -> str:
-    return environment().get_template("package_init.py.j2").render(modules=sorted(modules.items()), generator=generator)
+    return environment().get_template("package_init.py.j2").render(modules=sorted(modules.items()), generator=generator, contract=CONTRACT)
 
 
 def module_name(log_type: str) -> str:

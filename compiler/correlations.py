@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from dsl.ast import AndCond, NotCond, Of, OrCond, Ref, Rule
-from dsl.diagnostics import Diagnostic, did_you_mean, error, warning
+from dsl.diagnostics import Diagnostic, Loc, did_you_mean, error, warning
 from dsl.documents import RUN_TYPES, Correlation
 
 from .schemas import SchemaSet
@@ -89,7 +89,7 @@ def correlation_config(
     return {"correlations": specs, "suppressed": sorted(referred - generating)}, diags
 
 
-def _tree(cond: Any, keys: dict[str, str]) -> list:
+def _tree(cond: Any, keys: dict[str, str]) -> list[Any]:
     """A temporal condition expression as plain data over input keys: ["rule", key], ["not", x],
     ["and", [...]], ["or", [...]] (`x of pattern` expanded over the correlation's rules)."""
     match cond:
@@ -116,7 +116,7 @@ def _input(corr: Correlation, ref: str, log_type: str, mapping: Any, schemas: Sc
     """Group-by paths (and the condition's field) of one rule on one log type; E059 for a field the schema lacks."""
     schema = schemas.schemas.get(log_type)
 
-    def path(name: str, loc) -> str:
+    def path(name: str, loc: Loc) -> str:
         field = corr.field_for(name, ref)
         renamed = mapping.rename(field) if mapping is not None else field
         if schema is not None and not schema.knows(renamed):
@@ -137,8 +137,8 @@ def _chained(outer: Correlation, ref: str, inner: Correlation, diags: list[Diagn
         if field not in inner.group_by:
             diags.append(error("E059", f"group-by field '{field}' is not a group-by field of correlation '{ref}'", loc, "a chained correlation groups by the group-by fields of the one it takes: " + (", ".join(inner.group_by) or "(none)")))
         group.append(field)
-    field = outer.field_for(outer.condition_field, ref) if outer.condition_field else None
-    return {"group": group, "field": field}
+    value_field = outer.field_for(outer.condition_field, ref) if outer.condition_field else None
+    return {"group": group, "field": value_field}
 
 
 def _ordered(correlations: list[Correlation], by_ref: dict[str, Correlation], diags: list[Diagnostic]) -> list[Correlation]:

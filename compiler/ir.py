@@ -1,19 +1,20 @@
-"""The compiler's IR: the nodes of `dsl.expr` (what a rule means) plus the set-based tests passes make.
+"""The compiler's IR is `dsl.expr`'s closed set of nodes (the set-based `InSet` and `AnyAffix` included):
+the reference interpreter evaluates every tree a pass returns. Here: the tree helpers the passes share.
 
 All nodes are frozen dataclasses. Passes take a tree and return a new one; codegen prints the result.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dsl.expr import (
     And,
+    AnyAffix,
     Cidr,
     Const,
     Exists,
     Expr,
     FieldRef,
+    InSet,
     IsNull,
     Not,
     NumCompare,
@@ -25,27 +26,7 @@ from dsl.expr import (
     Wildcard,
 )
 
-
-@dataclass(frozen=True, slots=True)
-class InSet:
-    """The field's text (case-folded unless `cased`) is one of `values` (sorted)."""
-
-    field: str | None
-    values: tuple[str, ...]
-    cased: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class AnyAffix:
-    """The field's text contains, starts with or ends with (`op`) one of `values` (sorted)."""
-
-    field: str | None
-    op: str
-    values: tuple[str, ...]
-    cased: bool = False
-
-
-Node = Expr | InSet | AnyAffix
+Node = Expr  # the name passes and codegen use for a tree
 
 __all__ = [
     "And",

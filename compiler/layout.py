@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -54,7 +54,7 @@ def code_lines(code: Code) -> list[str]:
     return lines
 
 
-def lit(value: str | tuple | int | float | bool | None) -> str:
+def lit(value: str | tuple[Any, ...] | int | float | bool | None) -> str:
     """A literal inside an expression: one line, or adjacent string literals over several when long."""
     return "\n".join(literal_lines(value, WIDTH - 40))
 
@@ -163,7 +163,7 @@ def block_pair(key: list[str], value: list[str]) -> list[str]:
     return lines
 
 
-def constant_lines(name: str, kind: str, data: tuple) -> list[str]:
+def constant_lines(name: str, kind: str, data: tuple[Any, ...]) -> list[str]:
     """One shared constant: a lazily compiled regex, a frozenset (values sorted) or a tuple."""
     if kind == "rx":
         pattern, flags = data

@@ -15,10 +15,11 @@ from __future__ import annotations
 import re
 
 END = ""
+Trie = dict[str, "Trie"]  # character -> the rest (END marks a literal ending here)
 
 
 def trie_regex(literals: list[str] | tuple[str, ...]) -> str:
-    trie: dict = {}
+    trie: Trie = {}
     for literal in sorted(set(literals)):
         node = trie
         for char in literal:
@@ -27,7 +28,7 @@ def trie_regex(literals: list[str] | tuple[str, ...]) -> str:
     return _pattern(trie) or "(?:)"
 
 
-def _pattern(node: dict) -> str:
+def _pattern(node: Trie) -> str:
     optional = END in node
     branches = [re.escape(char) + _pattern(child) for char, child in sorted(node.items()) if char != END]
     if not branches:

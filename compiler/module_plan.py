@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from compiler.anchors import anchor_stats, anchors, build_index
 from compiler.ir import And, AnyAffix, Const, FieldRef, InSet, Node, Not, Or, PyCall, StrMatch
@@ -43,7 +43,7 @@ class RuleInput:
     key: str
     origin: str
     check: Node
-    meta: dict
+    meta: Mapping[str, Any]  # a runtime.contract.RuleMeta
     when: Node = ALWAYS_TRUE
     logsource: str = ""
     condition: str = ""
@@ -72,8 +72,8 @@ class ModulePlan:
     log_type: str
     helpers: tuple[str, ...]
     hook_modules: tuple[str, ...]
-    metadata: tuple[tuple[str, dict], ...]  # rule id -> RULES entry, in rule order (once per id)
-    constants: tuple[tuple[str, str, tuple], ...]  # (name, kind, content), by name
+    metadata: tuple[tuple[str, Mapping[str, Any]], ...]  # rule id -> RULES entry, in rule order (once per id)
+    constants: tuple[tuple[str, str, tuple[Any, ...]], ...]  # (name, kind, content), by name
     whens: tuple[WhenPlan, ...]  # by name
     rules: tuple[RulePlan, ...]  # in rule order
     always: tuple[str, ...]  # checks of the rules without anchors
@@ -123,7 +123,7 @@ def plan_module(log_type: str, rules: list[RuleInput], writer: ExprWriter, helpe
         check = writer.write(rule.check)
         writer.label = None
         planned.append(RulePlan(rule.key, name, when_names[rule.when], rule_comments(rule, when_names[rule.when]), check))
-    metadata: dict[str, dict] = {}  # once per id (a rule of two logsource mappings has two checks)
+    metadata: dict[str, Mapping[str, Any]] = {}  # once per id (a rule of two logsource mappings has two checks)
     for rule in rules:
         metadata.setdefault(rule.key, rule.meta)
     stats = anchor_stats([r.check for r in rules])
@@ -194,7 +194,8 @@ def fields_read(node: Node) -> tuple[str, ...] | None:
     match node:
         case And(items) | Or(items):
             parts = [fields_read(i) for i in items]
-            return None if any(p is None for p in parts) else tuple(sorted({f for p in parts for f in p}))
+            known = [p for p in parts if p is not None]
+            return None if len(known) < len(parts) else tuple(sorted({f for p in known for f in p}))
         case Not(item):
             return fields_read(item)
         case Const():
@@ -202,4 +203,5 @@ def fields_read(node: Node) -> tuple[str, ...] | None:
         case PyCall():
             return None
     names = [node.field, *([node.other] if isinstance(node, FieldRef) else [])]
-    return None if any(n is None or "." in n for n in names) else tuple(sorted(set(names)))
+    fields = [n for n in names if n is not None and "." not in n]
+    return None if len(fields) < len(names) else tuple(sorted(set(fields)))

@@ -105,6 +105,10 @@ class SchemaSet:
             if mapping.keys() == wanted
         ]
 
+    def runtime_view(self) -> dict[str, Any]:
+        """What `sigil compile` writes as schemas.json: `{"log_types": {name: Schema.runtime_view()}}`."""
+        return {"log_types": {name: schema.runtime_view() for name, schema in sorted(self.schemas.items())}}
+
     def logsource_names(self) -> list[str]:
         return sorted(
             {" ".join(f"{k}={v}" for k, v in m.keys().items()) for s in self.schemas.values() for m in s.logsources}
@@ -204,7 +208,7 @@ class _SchemaReader(DocumentReader):
             value = node.get(option) if node is not None and option else None
             at_key = node.key_loc(option) if node is not None and option and unknown else None
             where = at_key or (value.loc if value is not None else None) or (node.loc if node else self.doc.loc)
-            hint = (did_you_mean(option, known) or "options: " + ", ".join(known)) if unknown else None
+            hint = (did_you_mean(option, known) or "options: " + ", ".join(known)) if unknown and option is not None else None
             self.err("S012", message, where, hint)
 
     def classify(self, node: YNode | None) -> tuple[tuple[str, ...], int, dict[str, tuple[str, ...]]]:

@@ -6,6 +6,7 @@ same thing compare equal wherever they were written.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,8 +66,9 @@ class FieldItem:
     field: str | None
     modifiers: tuple[str, ...]
     values: tuple[Any, ...]
-    loc: Loc = field(default=NOWHERE, compare=False)
-    value_locs: tuple[Loc, ...] = field(default=(), compare=False)
+    # dataclasses.field: inside this class `field` is the item's field name
+    loc: Loc = dataclasses.field(default=NOWHERE, compare=False)
+    value_locs: tuple[Loc, ...] = dataclasses.field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)

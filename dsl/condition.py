@@ -32,41 +32,41 @@ class ConditionError(Exception):
 
 
 @v_args(meta=True, inline=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer[Token, Condition]):
     """Lark tree → frozen condition nodes; `at` turns a Lark column into a file location."""
 
-    def __init__(self, at):
+    def __init__(self, at: Callable[[int], Loc]) -> None:
         super().__init__()
         self.at = at
 
-    def or_(self, meta: Meta, left, right):
+    def or_(self, meta: Meta, left: Condition, right: Condition) -> OrCond:
         return OrCond(_chain(OrCond, left, right), self.at(meta.column))
 
-    def and_(self, meta: Meta, left, right):
+    def and_(self, meta: Meta, left: Condition, right: Condition) -> AndCond:
         return AndCond(_chain(AndCond, left, right), self.at(meta.column))
 
-    def not_(self, meta: Meta, item):
+    def not_(self, meta: Meta, item: Condition) -> NotCond:
         return NotCond(item, self.at(meta.column))
 
-    def ref(self, meta: Meta, name: Token):
+    def ref(self, meta: Meta, name: Token) -> Ref:
         if "*" in name:
             raise ConditionError(
                 "E201",
                 f"wildcard identifier '{name}' outside of 'x of'",
-                name.column,
+                name.column or 1,
                 f"write '1 of {name}' or 'all of {name}'",
             )
-        return Ref(str(name), self.at(name.column))
+        return Ref(str(name), self.at(name.column or 1))
 
-    def of(self, meta: Meta, quantifier: Token, target: Token):
+    def of(self, meta: Meta, quantifier: Token, target: Token) -> Of:
         if quantifier not in QUANTIFIERS:
             hint = "Sigma allows only '1 of' and 'all of'"
-            raise ConditionError("E202", f"unknown quantifier '{quantifier}' before 'of'", quantifier.column, hint)
+            raise ConditionError("E202", f"unknown quantifier '{quantifier}' before 'of'", quantifier.column or 1, hint)
         pattern = None if target == "them" else str(target)
-        return Of(QUANTIFIERS[quantifier], pattern, self.at(quantifier.column))
+        return Of(QUANTIFIERS[quantifier], pattern, self.at(quantifier.column or 1))
 
 
-def _chain(kind, left, right) -> tuple:
+def _chain(kind: type[AndCond | OrCond], left: Condition, right: Condition) -> tuple[Condition, ...]:
     """Operands of a flat and/or chain: `a and (b and c)` is the same chain as `a and b and c`."""
     return tuple(item for side in (left, right) for item in (side.items if isinstance(side, kind) else (side,)))
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .ast import NOWHERE, AndCond, Condition, Detection, LogSource, NotCond, Of, OrCond, Ref
+from .ast import NOWHERE, AndCond, Condition, Detection, LogSource, NotCond, Of, OrCond, Ref, Rule
 from .condition import ConditionError, condition_diagnostic, parse_condition
 from .diagnostics import Diagnostic, Loc, did_you_mean, error
 from .reader import LEVELS, DocumentReader
+from .yaml_source import YNode
+
+Aliases = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]  # alias -> ((rule name, field), ...)
 
 CORRELATION_TYPES = (
     "event_count",
@@ -53,7 +57,7 @@ class Correlation:
     id: str | None = None
     name: str | None = None
     generate: bool = False
-    aliases: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    aliases: Aliases = ()
     level: str | None = None
     description: str | None = None
     tags: tuple[str, ...] = ()
@@ -99,7 +103,7 @@ def timespan_seconds(text: str) -> int | None:
 def read_special_document(builder: DocumentReader) -> Correlation | Filter | None:
     doc = builder.doc
     if doc.get("action") is not None:  # Sigma v1 global/reset/repeat documents, which pySigma merges
-        builder.warn("W053", "Sigma v1 'action' documents are not merged into the rules: this one has no effect", doc.key_loc("action"), "write each rule in full (Sigma v2 has no action documents)")
+        builder.warn("W053", "Sigma v1 'action' documents are not merged into the rules: this one has no effect", doc.key_loc("action") or doc.loc, "write each rule in full (Sigma v2 has no action documents)")
         return None
     kind = "correlation" if doc.get("correlation") is not None else "filter"
     for key in NO_EFFECT[kind]:
@@ -119,7 +123,7 @@ def _names(builder: DocumentReader, node, key: str) -> tuple[tuple[str, ...], tu
 
 def _correlation(builder: DocumentReader) -> Correlation | None:
     doc = builder.doc
-    corr = doc.get("correlation")
+    corr = doc.child("correlation")
     title = builder.text(doc.get("title"), "title", required=True)
     templates = builder.boolean(doc.get("templates"), "templates", False)
     for key in ("title", "description"):
@@ -159,7 +163,7 @@ def _correlation(builder: DocumentReader) -> Correlation | None:
     )
 
 
-def _field_loc(node) -> Loc:
+def _field_loc(node: YNode | None) -> Loc:
     found = node.get("field") if node is not None and node.kind == "map" else None
     return found.loc if found is not None else NOWHERE
 
@@ -252,8 +256,9 @@ def _refs(cond: Condition) -> list[str]:
     match cond:
         case Ref(name):
             return [name]
-        case AndCond(items) if all(isinstance(i, Ref) for i in items):
-            return [i.name for i in items]
+        case AndCond(items):
+            names = [i.name for i in items if isinstance(i, Ref)]
+            return names if len(names) == len(items) else []
     return []
 
 
@@ -282,7 +287,7 @@ def _aliases(builder: DocumentReader, node, rules: tuple[str, ...], group_by: tu
 def _filter(builder: DocumentReader) -> Filter | None:
     doc = builder.doc
     title = builder.text(doc.get("title"), "title", required=True)
-    flt = doc.get("filter")
+    flt = doc.child("filter")
     if flt.kind != "map":
         builder.err("E052", "'filter' must be a mapping", flt.loc)
         return None
@@ -303,12 +308,13 @@ def _filter(builder: DocumentReader) -> Filter | None:
     return Filter(title, logsource, rules, builder.text(doc.get("id"), "id"), doc.loc, rule_locs, detection, any_rule)
 
 
-def check_references(rules, correlations, filters) -> list[Diagnostic]:
+def check_references(rules: Sequence[Rule], correlations: Sequence[Correlation], filters: Sequence[Filter]) -> list[Diagnostic]:
     """Every rule a correlation or filter names exists (by id or name), correlations included."""
     known = {r.id for r in rules if r.id} | {r.name for r in rules if r.name}
     known |= {c.id for c in correlations if c.id} | {c.name for c in correlations if c.name}
     diags = []
-    for doc in [*correlations, *filters]:
+    documents: list[Correlation | Filter] = [*correlations, *filters]
+    for doc in documents:
         for ref, loc in zip(doc.rules, doc.rule_locs, strict=False):
             if ref not in known and not (isinstance(doc, Filter) and ref == "any"):
                 diags.append(error("E056", f"'{ref}' names no rule or correlation that was loaded", loc, did_you_mean(ref, sorted(known)) or "load the referenced rule files too"))

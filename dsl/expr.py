@@ -1,7 +1,9 @@
 """What a rule means, as a small closed set of boolean nodes over field tests.
 
-`dsl.lower` turns a rule into this tree; `dsl.interpreter` evaluates it on events and the compiler
-builds its IR from it. Literals are stored already case-folded when the test is case-insensitive.
+`dsl.lower` turns a rule into this tree; `dsl.interpreter` evaluates it on events; the compiler's
+passes (compiler/passes/) rewrite it and codegen prints it. The set is closed: the set-based tests the
+passes make (`InSet`, `AnyAffix`) are nodes here too, so the interpreter gives every tree a pass
+returns its meaning. Literals are stored already case-folded when the test is case-insensitive.
 A `field` of None means a keyword search: the test applies to every string value in the event.
 """
 
@@ -37,6 +39,27 @@ class StrMatch:
     field: str | None
     op: str
     value: str
+    cased: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InSet:
+    """The field's text (case-folded unless `cased`) is one of `values` (sorted): equalities merged
+    (compiler/passes/merge_equalities.py)."""
+
+    field: str | None
+    values: tuple[str, ...]
+    cased: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AnyAffix:
+    """The field's text contains, starts with or ends with (`op`) one of `values` (sorted): affix tests
+    grouped (compiler/passes/group_affixes.py)."""
+
+    field: str | None
+    op: str
+    values: tuple[str, ...]
     cased: bool = False
 
 
@@ -123,9 +146,9 @@ class PyCall:
         return None
 
 
-Leaf = StrMatch | Wildcard | Regex | NumCompare | Cidr | IsNull | Exists | FieldRef | TimePart | PyCall
+Leaf = StrMatch | InSet | AnyAffix | Wildcard | Regex | NumCompare | Cidr | IsNull | Exists | FieldRef | TimePart | PyCall
 Expr = And | Or | Not | Const | Leaf
-LEAVES = (StrMatch, Wildcard, Regex, NumCompare, Cidr, IsNull, Exists, FieldRef, TimePart, PyCall)
+LEAVES = (StrMatch, InSet, AnyAffix, Wildcard, Regex, NumCompare, Cidr, IsNull, Exists, FieldRef, TimePart, PyCall)
 
 
 def any_of(items: list[Expr] | tuple[Expr, ...]) -> Expr:

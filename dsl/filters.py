@@ -77,15 +77,18 @@ def _filtered(rule: Rule, filters: list[Filter]) -> Rule:
     taken = {s.name for s in selections} | {name for name, _ in rule.python.conditions}
     for number, flt in enumerate(filters):
         renamed: dict[str, str] = {}
-        for selection in flt.detection.selections:
+        flt_detection = flt.detection
+        if flt_detection is None:  # the reader builds no filter without a detection
+            raise ValueError(f"filter '{flt.title}' has no detection")
+        for selection in flt_detection.selections:
             name = f"_filter{number}_{selection.name}"
             while name in taken:
                 name = "_" + name
             taken.add(name)
             renamed[selection.name] = name
             selections.append(replace(selection, name=name))
-        extra = [_renamed(cond, flt.detection, renamed) for cond in flt.detection.conditions]
-        added = extra[0] if len(extra) == 1 else OrCond(tuple(extra), flt.detection.loc)
+        extra = [_renamed(cond, flt_detection, renamed) for cond in flt_detection.conditions]
+        added = extra[0] if len(extra) == 1 else OrCond(tuple(extra), flt_detection.loc)
         conditions = tuple(AndCond((cond, added), cond.loc) for cond in conditions)
     detection = Detection(tuple(selections), conditions, (), rule.detection.loc)
     return replace(rule, detection=detection)

@@ -9,6 +9,7 @@ Case-insensitive tests compare `str.casefold()` forms (full Unicode folding).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -20,11 +21,13 @@ from runtime.values import all_texts, ip_in, number_of, texts, time_part
 from .ast import PyRef, Rule
 from .expr import (
     And,
+    AnyAffix,
     Cidr,
     Const,
     Exists,
     Expr,
     FieldRef,
+    InSet,
     IsNull,
     Not,
     NumCompare,
@@ -85,6 +88,10 @@ def _leaf(expr: Expr, event: Any) -> bool:
     match expr:
         case StrMatch(field, op, value, cased):
             return any(str_test(op, t if cased else t.casefold(), value) for t in _candidates(field, event))
+        case InSet(field, values, cased):
+            return any((t if cased else t.casefold()) in values for t in _candidates(field, event))
+        case AnyAffix(field, op, values, cased):
+            return any(str_test(op, t if cased else t.casefold(), v) for t in _candidates(field, event) for v in values)
         case Wildcard(field, regex, cased):
             rx = _regex(regex, "s")
             return any(rx.fullmatch(t if cased else t.casefold()) for t in _candidates(field, event))
@@ -92,9 +99,8 @@ def _leaf(expr: Expr, event: Any) -> bool:
             rx = _regex(pattern, flags)
             return any(rx.search(t) for t in _candidates(field, event))
         case NumCompare(field, op, number):
-            value = get_field(event, field)
-            values = value if isinstance(value, list) else [value]
-            return any((n := number_of(v)) is not None and COMPARE[op](n, number) for v in values)
+            found = get_field(event, field)
+            return any((n := number_of(v)) is not None and COMPARE[op](n, number) for v in (found if isinstance(found, list) else [found]))
         case Cidr(field, network):
             return ip_in(get_field(event, field), network)
         case IsNull(field):
@@ -115,7 +121,7 @@ def _leaf(expr: Expr, event: Any) -> bool:
 
 
 @cache
-def _hook(module_path: str, function: str, resolved: str | None):
+def _hook(module_path: str, function: str, resolved: str | None) -> Callable[..., Any]:
     return load_function(PyRef(module_path, function, resolved=resolved), resolved or ".")
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ast
-from .ast import Detection, FieldItem, LogSource, Rule, RuleTest, Selection
+from .ast import Condition, Detection, FieldItem, LogSource, Rule, RuleTest, Selection
 from .condition import ConditionError, condition_diagnostic, parse_condition
 from .diagnostics import Diagnostic, Loc, did_you_mean, error, warning
 from .documents import Correlation, Filter, check_references, read_special_document, timespan_seconds
@@ -35,8 +35,8 @@ class LoadResult:
     rules: list[Rule] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: int = 0
-    correlations: list = field(default_factory=list)
-    filters: list = field(default_factory=list)
+    correlations: list[Correlation] = field(default_factory=list)
+    filters: list[Filter] = field(default_factory=list)
     documents: int = 0  # rule documents read, loaded or not
 
     @property
@@ -122,16 +122,16 @@ class _RuleBuilder(DocumentReader):
         if doc.get("generate") is not None:
             self.warn("W055", "'generate' has no effect on a detection rule", doc.key_loc("generate"), "it belongs to correlation rules")
         if title is not None and len(title) > 256:
-            self.warn("W010", "the title is longer than 256 characters", doc.get("title").loc)
+            self.warn("W010", "the title is longer than 256 characters", doc.child("title").loc)
         rule_id = self.text(doc.get("id"), "id")
         if rule_id is not None and not _is_uuid(rule_id):
-            self.err("E013", f"id '{rule_id}' is not a UUID", doc.get("id").loc, "use a random UUID, e.g. from: python -c 'import uuid; print(uuid.uuid4())'")
+            self.err("E013", f"id '{rule_id}' is not a UUID", doc.child("id").loc, "use a random UUID, e.g. from: python -c 'import uuid; print(uuid.uuid4())'")
         tags = self.text_list(doc.get("tags"), "tags")
         self.check_tags(doc.get("tags"), tags)
         for key in ("date", "modified"):
             value = self.text(doc.get(key), key)
             if value is not None and not DATE_RE.match(value):
-                self.err("E014", f"{key} '{value}' is not a date", doc.get(key).loc, "write it as YYYY-MM-DD")
+                self.err("E014", f"{key} '{value}' is not a date", doc.child(key).loc, "write it as YYYY-MM-DD")
         self.check_related(doc.get("related"))
         templates = self.boolean(doc.get("templates"), "templates", False)
         for key in ("title", "description"):
@@ -144,15 +144,13 @@ class _RuleBuilder(DocumentReader):
         logsource = self.logsource(doc.get("logsource"))
         detection = self.detection(doc.get("detection"))
         enabled = self.boolean(doc.get("enabled"), "enabled", True)
-        extensions = {
-            "status": self.choice(doc.get("status"), "status", STATUSES),
-            "level": self.choice(doc.get("level"), "level", LEVELS),
-            "outputs": self.outputs(doc.get("outputs")),
-            "severity": self.choice(doc.get("severity"), "severity", LEVELS),
-            "tests": self.tests(doc.get("tests")),
-            "context": self.context(doc.get("context")),
-            "dedup": self.dedup(doc.get("dedup")),
-        }
+        status = self.choice(doc.get("status"), "status", STATUSES)
+        level = self.choice(doc.get("level"), "level", LEVELS)
+        outputs = self.outputs(doc.get("outputs"))
+        severity = self.choice(doc.get("severity"), "severity", LEVELS)
+        tests = self.tests(doc.get("tests"))
+        context = self.context(doc.get("context"))
+        dedup = self.dedup(doc.get("dedup"))
         if title is None or logsource is None or detection is None or self.broken_hook:
             return None
         return Rule(
@@ -172,7 +170,13 @@ class _RuleBuilder(DocumentReader):
             enabled=enabled,
             templates=templates,
             python=python,
-            **extensions,
+            status=status,
+            level=level,
+            outputs=outputs,
+            severity=severity,
+            tests=tests,
+            context=context,
+            dedup=dedup,
             loc=doc.loc,
         )
 
@@ -430,9 +434,10 @@ class _RuleBuilder(DocumentReader):
         if "base64offset" in item.modifiers and "contains" not in item.modifiers:
             self.warn("W031", "'base64offset' values sit inside a longer encoding", item.loc, "add '|contains' after it")
 
-    def conditions(self, node: YNode, detection: Detection) -> tuple[list, list[str]]:
+    def conditions(self, node: YNode, detection: Detection) -> tuple[list[Condition], list[str]]:
         nodes = node.value if node.kind == "seq" else [node]
-        conditions, texts = [], []
+        conditions: list[Condition] = []
+        texts: list[str] = []
         for cnode in nodes:
             if cnode.kind != "scalar" or not isinstance(cnode.value, str):
                 self.err("E035", "a condition must be text", cnode.loc)
@@ -448,7 +453,7 @@ class _RuleBuilder(DocumentReader):
             texts.append(cnode.value)
         return conditions, texts
 
-    def check_refs(self, cond, detection: Detection) -> None:
+    def check_refs(self, cond: Condition, detection: Detection) -> None:
         names = [s.name for s in detection.selections] + sorted(self.hook_names)
         known = set(names) | self.broken_names
         match cond:
@@ -477,7 +482,7 @@ class _RuleBuilder(DocumentReader):
     def check_usage(self, detection: Detection, node: YNode) -> None:
         used: set[str] = set()
 
-        def walk(cond) -> None:
+        def walk(cond: Condition) -> None:
             match cond:
                 case ast.Ref(name):
                     used.add(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 
 from .ast import AndCond, Condition, Detection, NotCond, Of, OrCond, Ref, Rule, Selection
 from .expr import Expr, Not, PyCall, all_of, any_of
@@ -13,7 +14,7 @@ class LowerError(Exception):
     """A condition that names something the detection lacks."""
 
 
-def selection_expr(selection: Selection, placeholders: dict | None = None) -> Expr:
+def selection_expr(selection: Selection, placeholders: dict[str, list[str]] | None = None) -> Expr:
     return any_of([all_of([lower_item(item, placeholders) for item in alt]) for alt in selection.alternatives])
 
 
@@ -26,7 +27,7 @@ def matching_names(detection: Detection, pattern: str | None) -> list[str]:
     return names if pattern is None else [n for n in names if fnmatch.fnmatchcase(n, pattern)]
 
 
-def condition_expr(cond: Condition, detection: Detection, resolve) -> Expr:
+def condition_expr(cond: Condition, detection: Detection, resolve: Callable[[str], Expr]) -> Expr:
     match cond:
         case Ref(name):
             return resolve(name)
@@ -45,7 +46,7 @@ def condition_expr(cond: Condition, detection: Detection, resolve) -> Expr:
     raise TypeError(cond)
 
 
-def rule_expr(rule: Rule, placeholders: dict | None = None, extra: dict[str, Expr] | None = None) -> Expr:
+def rule_expr(rule: Rule, placeholders: dict[str, list[str]] | None = None, extra: dict[str, Expr] | None = None) -> Expr:
     """The whole rule as one expression; `extra` supplies identifiers defined outside the detection."""
     detection = rule.detection
     cache: dict[str, Expr] = {name: PyCall(ref.module_path, ref.function, ref.resolved) for name, ref in rule.python.conditions}

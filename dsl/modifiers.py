@@ -11,6 +11,7 @@ import codecs
 import itertools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import netaddr
 
@@ -35,6 +36,9 @@ from .expr import (
     all_of,
     any_of,
 )
+
+Value = Any  # one value of an item as YAML read it: text, a number, a boolean, null (or a list/map, refused)
+Placeholders = dict[str, list[str]] | None  # `expand` names and their values
 
 POSITION = ("contains", "startswith", "endswith")
 ENCODINGS = {"wide": "utf-16-le", "utf16le": "utf-16-le", "utf16be": "utf-16-be", "utf16": "utf-16"}
@@ -103,7 +107,7 @@ def check_chain(mods: tuple[str, ...], keyword: bool = False) -> Chain:
     """Raise ModifierError for an unknown or illegal chain."""
     for mod in mods:
         if mod not in KNOWN:
-            hint = did_you_mean(mod, KNOWN) or "known modifiers: " + ", ".join(sorted(KNOWN))
+            hint = did_you_mean(mod, sorted(KNOWN)) or "known modifiers: " + ", ".join(sorted(KNOWN))
             raise ModifierError("E101", f"unknown modifier '{mod}'", hint)
     for first in ("re", "cidr"):
         if first in mods and mods[0] != first:
@@ -143,7 +147,7 @@ def lower_item(item: FieldItem, placeholders: dict[str, list[str]] | None = None
     if "exists" in chain.mods:
         if len(item.values) != 1 or not isinstance(item.values[0], bool):
             raise ModifierError("E111", "modifier 'exists' needs the value true or false", value_index=0)
-        return Exists(field) if item.values[0] else Not(Exists(field))
+        return Exists(_named(field)) if item.values[0] else Not(Exists(_named(field)))
     if not item.values:
         if field is None:
             raise ModifierError("E112", "an empty keyword list matches nothing")
@@ -171,7 +175,16 @@ class _Budget:
             raise ModifierError("E122", f"'{mod}' would make {count:,} patterns of this value{so_far} over the {MAX_VARIANTS:,} an item may have", hint, index)
 
 
-def _lower_value(field: str | None, value, chain: Chain, placeholders, index: int, budget: _Budget | None = None) -> Expr:
+def _named(field: str | None) -> str:
+    """The field of an item whose modifiers `check_chain` refuses on keyword searches (E110)."""
+    if field is None:
+        raise AssertionError("check_chain lets no field-only modifier through on a keyword search")
+    return field
+
+
+def _lower_value(
+    field: str | None, value: Value, chain: Chain, placeholders: Placeholders, index: int, budget: _Budget | None = None
+) -> Expr:
     mods = chain.mods
     if value is None:
         if field is None:
@@ -182,26 +195,26 @@ def _lower_value(field: str | None, value, chain: Chain, placeholders, index: in
     if mods and mods[0] == "re":
         return _regex(field, value, mods, index)
     if mods and mods[0] == "cidr":
-        return _cidr(field, value, index)
+        return _cidr(_named(field), value, index)
     if "fieldref" in mods:
         if not isinstance(value, str):
             raise ModifierError("E115", "modifier 'fieldref' needs a field name", value_index=index)
-        return FieldRef(field, value, chain.position or "eq", chain.cased)
+        return FieldRef(_named(field), value, chain.position or "eq", chain.cased)
     if chain.time_part:
-        return _time_part(field, value, chain, index)
+        return _time_part(_named(field), value, chain, index)
     if chain.compare:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ModifierError("E116", f"modifier '{chain.compare}' needs a number, not {value!r}", "write the number without quotes", index)
         if value != value:  # NaN: no number compares to it, the test could never hold
             raise ModifierError("E116", f"modifier '{chain.compare}' needs a number, not .nan (nothing compares to it)", "write a number; .inf and -.inf are allowed", index)
-        return NumCompare(field, chain.compare, value)
+        return NumCompare(_named(field), chain.compare, value)
     patterns = _patterns(value, mods, placeholders, index, budget or _Budget())
     if field is None and chain.position is None:
         patterns = [ss.wrap(p, True, True) for p in patterns]
     return any_of([pattern_leaf(field, p, chain.cased) for p in patterns])
 
 
-def _patterns(value, mods: tuple[str, ...], placeholders, index: int, budget: _Budget) -> list[ss.Pattern]:
+def _patterns(value: Value, mods: tuple[str, ...], placeholders: Placeholders, index: int, budget: _Budget) -> list[ss.Pattern]:
     if isinstance(value, bool):
         patterns = [ss.literal("true" if value else "false")]
     elif isinstance(value, int | float):
@@ -338,7 +351,7 @@ def placeholder_names(item: FieldItem) -> list[str]:
     return [m for v in item.values if isinstance(v, str) for m in PLACEHOLDER.findall(v)]
 
 
-def _regex(field: str | None, value, mods: tuple[str, ...], index: int) -> Expr:
+def _regex(field: str | None, value: Value, mods: tuple[str, ...], index: int) -> Expr:
     if not isinstance(value, str):
         value = str(value)
     flags = "".join(f for f in REGEX_FLAGS if f in mods)
@@ -349,7 +362,7 @@ def _regex(field: str | None, value, mods: tuple[str, ...], index: int) -> Expr:
     return Regex(field, value, flags)
 
 
-def _cidr(field: str | None, value, index: int) -> Expr:
+def _cidr(field: str, value: Value, index: int) -> Expr:
     try:
         network = netaddr.IPNetwork(str(value))
     except (netaddr.AddrFormatError, ValueError, TypeError):
@@ -357,8 +370,8 @@ def _cidr(field: str | None, value, index: int) -> Expr:
     return Cidr(field, str(network.cidr))
 
 
-def _time_part(field: str, value, chain: Chain, index: int) -> Expr:
-    if isinstance(value, bool) or not isinstance(value, int):
+def _time_part(field: str, value: Value, chain: Chain, index: int) -> Expr:
+    if isinstance(value, bool) or not isinstance(value, int) or chain.time_part is None:
         raise ModifierError("E121", f"modifier '{chain.time_part}' needs a whole number", value_index=index)
     return TimePart(field, chain.time_part, chain.compare or "eq", value)
 

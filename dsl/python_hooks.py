@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import ModuleType
+from typing import Any
 
 from .ast import PyRef
 from .diagnostics import Diagnostic, did_you_mean, error
@@ -109,12 +110,14 @@ def hook_module_name(key: str) -> str:
 def _load(path: Path) -> ModuleType:
     name = "sigil_hook_" + "_".join(path.with_suffix("").parts[-3:]).replace("-", "_").replace(".", "_")
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def load_function(ref: PyRef, rule_path: str) -> Callable:
+def load_function(ref: PyRef, rule_path: str) -> Callable[..., Any]:
     path = Path(ref.resolved) if ref.resolved else resolve(ref.module_path, rule_path)
     if path is None:
         raise HookError("E080", f"Python module '{ref.module_path}' not found", "paths are relative to the working directory or to a folder above the rule file")
@@ -126,7 +129,8 @@ def load_function(ref: PyRef, rule_path: str) -> Callable:
     if not callable(function):
         names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
         raise HookError("E081", f"'{ref.module_path}' has no function '{ref.function}'", did_you_mean(ref.function, names))
-    return function
+    found: Callable[..., Any] = function
+    return found
 
 
 def check(ref: PyRef, rule_path: str, role: str) -> Diagnostic | None:

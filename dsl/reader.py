@@ -5,6 +5,7 @@ way, each at the line and column of the value it is about."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from runtime.outputs import ALIASES, OUTPUTS
 
@@ -22,11 +23,12 @@ class DocumentReader:
     def __init__(self, doc: YNode, diags: list[Diagnostic], lines: list[str] | None = None):
         self.doc, self.diags, self.lines = doc, diags, lines or []
 
-    def err(self, code: str, message: str, loc: Loc, hint: str | None = None) -> None:
-        self.diags.append(error(code, message, loc, hint))
+    def err(self, code: str, message: str, loc: Loc | None, hint: str | None = None) -> None:
+        """An error at `loc` (a key's location; None when the key is absent: the document's)."""
+        self.diags.append(error(code, message, loc or self.doc.loc, hint))
 
-    def warn(self, code: str, message: str, loc: Loc, hint: str | None = None) -> None:
-        self.diags.append(warning(code, message, loc, hint))
+    def warn(self, code: str, message: str, loc: Loc | None, hint: str | None = None) -> None:
+        self.diags.append(warning(code, message, loc or self.doc.loc, hint))
 
     def text(self, node: YNode | None, key: str, required: bool = False) -> str | None:
         if node is None:
@@ -58,7 +60,7 @@ class DocumentReader:
         value = self.text(node, key)
         if value is not None and value not in allowed:
             hint = did_you_mean(value, allowed) or "one of: " + ", ".join(allowed)
-            self.err("E012", f"unknown {key} '{value}'", node.loc, hint)
+            self.err("E012", f"unknown {key} '{value}'", node.loc if node is not None else None, hint)
         return value
 
     def boolean(self, node: YNode | None, key: str, default: bool) -> bool:
@@ -83,7 +85,7 @@ class DocumentReader:
                 self.err("E021", f"output '{output}' names no output service: '{service}' is unknown", loc, hint)
         return outputs
 
-    def condition_locator(self, cnode: YNode):
+    def condition_locator(self, cnode: YNode) -> Loc | Callable[[int], Loc]:
         """Where a column of the condition text sits in the file (block scalars start a line below)."""
         if cnode.style in ("'", '"'):
             return cnode.loc.shifted(1)

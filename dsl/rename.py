@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from .expr import And, Expr, FieldRef, Not, Or
+from .expr import And, Const, Expr, FieldRef, Not, Or, PyCall
 
 
 def rename_fields(expr: Expr, rename: Callable[[str], str]) -> Expr:
@@ -27,6 +27,8 @@ def rename_fields(expr: Expr, rename: Callable[[str], str]) -> Expr:
             return Not(rename_fields(item, rename))
         case FieldRef(field=f, other=o):
             return dataclasses.replace(expr, field=new(f), other=new(o))
-    if getattr(expr, "field", None) is None:
+        case Const() | PyCall():
+            return expr
+    if expr.field is None:  # a keyword search
         return expr
     return dataclasses.replace(expr, field=new(expr.field))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 
 STAR = "\x00*"  # a wildcard part; never produced by text since \x00 can't be escaped into a part
 QMARK = "\x00?"
@@ -74,7 +75,7 @@ def wrap(pattern: Pattern, before: bool, after: bool) -> Pattern:
     return _merge(parts)
 
 
-def map_text(pattern: Pattern, fn) -> Pattern:
+def map_text(pattern: Pattern, fn: Callable[[str], str]) -> Pattern:
     """Apply `fn` to each literal part."""
     return tuple(p if p in WILDCARDS else fn(p) for p in pattern)
 
@@ -104,6 +105,6 @@ def unparse(pattern: Pattern) -> str:
     return "".join("*" if p == STAR else "?" if p == QMARK else escape(p) for p in pattern)
 
 
-def parse_parts(parts) -> Pattern:
+def parse_parts(parts: Iterable[str]) -> Pattern:
     """Normalize a sequence of literal parts and wildcard markers (adjacent literals joined)."""
     return _merge(list(parts))

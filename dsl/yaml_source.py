@@ -40,12 +40,13 @@ class _Loader(yaml.SafeLoader):
         self.aliases: set[int] = set()  # ids of the alias copies (kept alive by the tree)
         self.depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
-        event = self.peek_event()
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # types-PyYAML leaves the parser's methods untyped
         if isinstance(event, yaml.AliasEvent):
             alias = copy.copy(super().compose_node(parent, index))
-            alias.start_mark = event.start_mark
-            self.aliases.add(id(alias))
+            if alias is not None:
+                alias.start_mark = event.start_mark
+                self.aliases.add(id(alias))
             return alias
         self.depth += 1
         if self.depth > MAX_DEPTH:
@@ -76,14 +77,23 @@ class YNode:
             return None
         for k, _, v in self.value:
             if k == key:
-                return v
+                found: YNode = v
+                return found
         return None
+
+    def child(self, key: str) -> YNode:
+        """The value of a key the caller knows the map has (KeyError otherwise)."""
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
 
     def key_loc(self, key: str) -> Loc | None:
         if self.kind == "map":
             for k, loc, _ in self.value:
                 if k == key:
-                    return loc
+                    key_loc: Loc = loc
+                    return key_loc
         return None
 
     def plain(self) -> Any:
@@ -168,7 +178,9 @@ def _convert_node(node: yaml.Node, path: str, loader: _Loader, diags: list[Diagn
     try:
         if isinstance(node, yaml.SequenceNode):
             return YNode([_convert(item, path, loader, diags, budget, depth + 1) for item in node.value], loc, "seq")
-        return _convert_map(node, loc, path, loader, diags, budget, depth)
+        if isinstance(node, yaml.MappingNode):
+            return _convert_map(node, loc, path, loader, diags, budget, depth)
+        raise TypeError(f"not a YAML node PyYAML composes: {node!r}")
     finally:
         budget.open = budget.open[:-1]
 
@@ -228,9 +240,9 @@ def load_documents(text: str, path: str) -> tuple[list[YNode], list[Diagnostic]]
 def _skip_document(loader: _Loader) -> None:
     """Drop the rest of the document being composed (cut short by _TooLarge), so the next one reads."""
     while not loader.check_event(yaml.DocumentEndEvent, yaml.StreamEndEvent):
-        loader.get_event()
+        loader.get_event()  # type: ignore[no-untyped-call]  # types-PyYAML leaves the parser's methods untyped
     if loader.check_event(yaml.DocumentEndEvent):
-        loader.get_event()
+        loader.get_event()  # type: ignore[no-untyped-call]  # as above
     loader.anchors = {}
     loader.aliases.clear()
     loader.depth = 0

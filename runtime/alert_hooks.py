@@ -64,4 +64,4 @@ def _run(
         wanted = "text" if expected is str else "a mapping"
         failures.append(HookFailure(rule_id, hook, f"{hook} hook {ref} returned {type(value).__name__}, not {wanted}"))
         return None
-    return dict(value) if expected is Mapping else value
+    return dict(value) if isinstance(value, Mapping) else value

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from runtime.contract import FOLDED, VALUE, WRAPPED_FOLDED, field_key
 from runtime.fields import END, MISSING, START, wrap
 
 try:  # the compiled wheel; the pure-Python tables below give the same answers
@@ -154,8 +155,10 @@ class AnchorIndex:
         return self._anchors
 
     def _build(self) -> dict[str, tuple]:
-        flat, nested = {}, []
+        flat: dict[str, tuple] = {}
+        nested: list[tuple[str, tuple]] = []
         for path, literals in self._anchors.items():
+            probe: tuple[int, Any]  # (kind, its table)
             if all(w[:1] == START and w[-1:] == END and len(w) > 1 for w in literals):
                 probe = (EQUALS, {w[1:-1]: rules for w, rules in literals.items()})
             elif len(literals) <= FEW:
@@ -164,9 +167,9 @@ class AnchorIndex:
                 probe = (AUTOMATON, _automaton(literals))
             else:
                 probe = (TABLES, ScanTables(literals))
-            entry = ("f:" + path, "w:" + path, *probe, {})  # the last: memo of recent values
+            entry: tuple = (field_key(FOLDED, path), field_key(WRAPPED_FOLDED, path), *probe, {})  # the last: memo of recent values
             if "." in path:
-                nested.append((path, entry))
+                nested.append((field_key(VALUE, path), entry))
             else:
                 flat[path] = entry
         self._nested = tuple(nested)
@@ -196,8 +199,8 @@ class AnchorIndex:
                 fields[entry[0]], fields[entry[1]], rules = seen
                 if rules:
                     found.update(rules)
-        for path, entry in self._nested:
-            value = fields["v:" + path]
+        for value_key, entry in self._nested:
+            value = fields[value_key]
             if value is not MISSING:
                 _probe(fields, value, entry, found)
         return found

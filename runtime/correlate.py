@@ -20,6 +20,7 @@ counts once per group (a retried batch changes nothing); an event without a usab
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import json
 import math
@@ -228,7 +229,7 @@ class Correlator:
                 key = _state_key(spec.key, group)
                 origins = {o.origin for o in observations if o.origin is not None}
                 try:
-                    fired, late = self.store.update(key, lambda doc, s=spec, o=observations: advance(s, doc, o))
+                    fired, late = self.store.update(key, functools.partial(advance, spec, observations=observations))
                 except StateError as exc:
                     result.failed_origins |= origins
                     result.errors.append(f"correlation {spec.key}: {exc}")
@@ -260,10 +261,15 @@ class Correlator:
         errors = []
         for key, ends in by_key.items():
             try:
-                self.store.update(key, lambda doc, e=ends: (_confirmed(doc, e), None))
+                self.store.update(key, functools.partial(_confirming, ends=ends))
             except StateError as exc:
                 errors.append(str(exc))
         return errors
+
+
+def _confirming(doc: dict[str, Any] | None, ends: set[float]) -> tuple[dict[str, Any] | None, None]:
+    """A state change (`runtime.state.Change`): `_confirmed`, with nothing to return."""
+    return _confirmed(doc, ends), None
 
 
 def _confirmed(doc: dict[str, Any] | None, ends: set[float]) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ follow-up of the window it closed (kept in the state for that), and outputs drop
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,7 +93,7 @@ class Deduper:
         decisions: dict[int, Admission] = {}  # by id() of the Pending: the alerts go out in the batch's order
         for key, items in by_key.items():
             try:
-                decided = self.store.update(key, lambda doc, items=items: _admit_each(doc, items))
+                decided = self.store.update(key, functools.partial(_admit_each, items=items))
             except StateError as exc:
                 result.failed_origins |= {item.origin for item, _ in items if item.origin is not None}
                 result.errors.append(f"dedup {items[0][0].alert['rule_id']}: {exc}")

@@ -8,6 +8,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal
 
+from runtime.contract import FOLDED, KEYWORD_TEXTS, NUMBERS, TEXTS, VALUE, WRAPPED_FOLDED, WRAPPED_TEXTS
 from runtime.values import all_texts, folded_texts, numbers, texts
 
 # Every text of a field reads as START + text + END in its wrapped form (`Fields` keys `w:`, `u:`),
@@ -103,6 +104,7 @@ class Wrapped(str):
     """
 
     __slots__ = ("texts",)
+    texts: list[str]
 
     def __new__(cls, texts: list[str]) -> Wrapped:
         self = super().__new__(cls, "".join(START + t + END for t in texts))
@@ -110,8 +112,8 @@ class Wrapped(str):
         return self
 
     def __contains__(self, needle: object) -> bool:
-        if not isinstance(needle, str):
-            return super().__contains__(needle)
+        if not isinstance(needle, str):  # as str's own `in`
+            raise TypeError(f"'in <string>' requires string as left operand, not {type(needle).__name__}")
         head = needle[:1] == START
         tail = needle[-1:] == END and len(needle) > head
         literal = needle[1 if head else 0 : -1 if tail else None]
@@ -141,9 +143,9 @@ def wrap(texts: Iterable[str]) -> str:
 class Fields(dict):
     """One record's field values, each read and converted once, on first use.
 
-    Keys are `kind:path`: `v:` the raw value (or MISSING), `t:` its texts, `f:` its case-folded
-    texts, `n:` its numbers, `w:` and `u:` the wrapped form of its folded and of its own texts;
-    `k:t` and `k:f` are every text of the record (keyword searches).
+    Keys are `kind:path`, the kinds named in runtime/contract.py: `v:` the raw value (or MISSING),
+    `t:` its texts, `f:` its case-folded texts, `n:` its numbers, `w:` and `u:` the wrapped form of
+    its folded and of its own texts; `k:t` and `k:f` are every text of the record (keyword searches).
     """
 
     __slots__ = ("record",)
@@ -155,25 +157,25 @@ class Fields(dict):
     def __missing__(self, key: str) -> Any:
         kind, _, path = key.partition(":")
         record = self.record
-        if kind == "v":
+        if kind == VALUE:
             value = record[path] if type(record) is dict and path in record else get_field(record, path)
-        elif kind == "f" or kind == "t":
-            raw = record[path] if type(record) is dict and path in record else self["v:" + path]
+        elif kind in (FOLDED, TEXTS):
+            raw = record[path] if type(record) is dict and path in record else self[VALUE + ":" + path]
             if type(raw) is str:
-                value = [raw.casefold() if kind == "f" else raw]
+                value = [raw.casefold() if kind == FOLDED else raw]
             elif type(raw) is int or type(raw) is float:
                 value = [str(raw)]
             else:
-                value = folded_texts(raw) if kind == "f" else texts(raw)
-        elif kind == "n":
-            value = numbers(self["v:" + path])
-        elif kind == "w":
-            value = wrap(self["f:" + path])
-        elif kind == "u":
-            value = wrap(self["t:" + path])
-        elif path == "t":
+                value = folded_texts(raw) if kind == FOLDED else texts(raw)
+        elif kind == NUMBERS:
+            value = numbers(self[VALUE + ":" + path])
+        elif kind == WRAPPED_FOLDED:
+            value = wrap(self[FOLDED + ":" + path])
+        elif kind == WRAPPED_TEXTS:
+            value = wrap(self[TEXTS + ":" + path])
+        elif path == TEXTS:  # KEYWORDS: every text of the record, `k:t`
             value = all_texts(record)
-        else:
-            value = [t.casefold() for t in self["k:t"]]
+        else:  # `k:f`, the same folded
+            value = [t.casefold() for t in self[KEYWORD_TEXTS]]
         self[key] = value
         return value

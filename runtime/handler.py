@@ -46,7 +46,7 @@ def handler(event: Any, context: object) -> dict[str, Any]:
     deadline = _deadline(context)
     runtime = build_runtime(rule_set(), dispatcher_deliver(deadline), deadline)
     if event == stateful.FLUSH_EVENT:
-        counts = stateful.flush_dedup(runtime.stateful, runtime.deliver) if runtime.stateful is not None else {}
+        counts: dict[str, Any] = stateful.flush_dedup(runtime.stateful, runtime.deliver) if runtime.stateful is not None else {}
         logs.emit("dedup_flush", **counts)
         return counts
     result = process_batch(event, runtime)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.anchor_index import AnchorIndex
+from runtime.contract import MatchTables
 from runtime.fields import MISSING, Fields, get_field
 from runtime.regex import Regex, compile_regex
 from runtime.values import all_texts, folded_texts, ip_in, numbers, texts, time_part
@@ -20,6 +21,7 @@ __all__ = [
     "Conditions",
     "Fields",
     "LazyRegex",
+    "MatchTables",
     "all_texts",
     "field_ref",
     "folded_texts",
@@ -55,12 +57,14 @@ class LazyRegex:
     __slots__ = ("_flags", "_pattern", "_regex")
 
     def __init__(self, pattern: str, flags: str = "") -> None:
-        self._pattern, self._flags, self._regex = pattern, flags, None
+        self._pattern, self._flags = pattern, flags
+        self._regex: Regex | None = None
 
     def _compiled(self) -> Regex:
-        if self._regex is None:
-            self._regex = compile_regex(self._pattern, self._flags)
-        return self._regex
+        regex = self._regex
+        if regex is None:
+            regex = self._regex = compile_regex(self._pattern, self._flags)
+        return regex
 
     def search(self, text: str) -> bool:
         return (self._regex or self._compiled()).search(text)
@@ -88,7 +92,7 @@ class Conditions:
     def __init__(self, tests: tuple, paths: tuple[tuple[str, ...] | None, ...]) -> None:
         self.tests = tests
         memoizable = all(p is not None for p in paths)
-        self._paths = tuple(sorted({f for p in paths for f in p})) if memoizable else None
+        self._paths = tuple(sorted({f for p in paths if p is not None for f in p})) if memoizable else None
         self._defaults = (MISSING,) * len(self._paths or ())
         self._memo: dict[tuple, tuple[bool, ...]] = {}
 
@@ -122,7 +126,7 @@ class _Verdicts(dict):
         return verdict
 
 
-def number_rules(rules: tuple, whens: tuple, anchors: dict, always: tuple) -> tuple:
+def number_rules(rules: tuple, whens: tuple, anchors: dict, always: tuple) -> MatchTables:
     """The tables `run_rules` takes, numbered at import from a module's tables, which name rules and
     conditions by their functions (so a change to one rule changes only its own lines of them).
 
@@ -139,14 +143,13 @@ def number_rules(rules: tuple, whens: tuple, anchors: dict, always: tuple) -> tu
     )
     conditions = Conditions(tests, tuple(paths for _, paths in whens))
     rule_whens = tuple(when_number[when] for _, when, _ in rules)
-    return (index, conditions, rule_whens, tuple(check for *_, check in rules), tuple(key for key, *_ in rules))
+    return MatchTables(index, conditions, rule_whens, tuple(check for *_, check in rules), tuple(key for key, *_ in rules))
 
 
-def run_rules(fields: Fields, tables: tuple, errors: list | None = None) -> list[str]:
+def run_rules(fields: Fields, tables: MatchTables, errors: list | None = None) -> list[str]:
     """The ids of the rules that match, in rule order: the body of every generated `match`.
 
-    `tables` is `(index, whens, rule_whens, checks, rule_ids)` as a generated module lays it out
-    (`whens` a `Conditions`).
+    `tables` is the module's `TABLES` (`runtime.contract.MatchTables`).
     The anchor index gives the candidate rules; a candidate counts when its logsource condition
     holds (each condition tested at most once per record) and its check passes. With an `errors`
     list, a check that raises is recorded there as `(rule id, exception)` and the other rules still
@@ -157,13 +160,14 @@ def run_rules(fields: Fields, tables: tuple, errors: list | None = None) -> list
     if not candidates:
         return []
     verdicts = whens.verdicts(fields)
-    matched = []
     if errors is None:
+        hits = []
         for i in candidates:
             if verdicts[rule_whens[i]] and checks[i](fields):
-                matched.append(i)
-        matched.sort()
-        return [rule_ids[i] for i in matched]
+                hits.append(i)
+        hits.sort()
+        return [rule_ids[i] for i in hits]
+    matched = []
     for i in sorted(candidates):  # in rule order, so errors are too
         if not verdicts[rule_whens[i]]:
             continue

@@ -42,9 +42,12 @@ LOGGED_RULE_ERRORS = 10  # per rule (or failing module) per batch; the metrics c
 class Report(Protocol):
     """What a deliver function returns: the alert ids by outcome (each alert in exactly one)."""
 
-    delivered: Collection[str]
-    dead_lettered: Collection[str]
-    failed: Collection[str]
+    @property
+    def delivered(self) -> Collection[str]: ...
+    @property
+    def dead_lettered(self) -> Collection[str]: ...
+    @property
+    def failed(self) -> Collection[str]: ...
 
 
 Deliver = Callable[[list[dict[str, Any]]], Report]

@@ -19,8 +19,8 @@ error) instead of running in unbounded time or with another meaning, and `sigil 
 from __future__ import annotations
 
 import re
-import re._constants as sre_constants
-import re._parser as sre_parse
+import re._constants as sre_constants  # type: ignore[import-not-found]  # private (3.11+): typeshed has no stub
+import re._parser as sre_parse  # type: ignore[import-not-found]  # as above
 from typing import Any
 
 try:

@@ -1,15 +1,15 @@
 """Load the generated ``sigil_rules`` package once per cold start, and evaluate its matchers safely.
 
 ``match(record, errors)`` of a log type's module runs every rule at once and records a rule that raises
-in ``errors`` while the others still run (as ``sigil compile`` writes it). A module whose ``match``
-takes no ``errors`` list, or that raises anyway, leaves the record unevaluated, with one error.
+in ``errors`` while the others still run. A module that raises anyway leaves the record unevaluated, with
+one error. The package must follow `runtime.contract` (its names, files and version): one that does not
+is refused at load with a ContractError.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-import inspect
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,10 +18,16 @@ from types import ModuleType
 from typing import Any
 
 from runtime.classifier import Classifier
-
-PACKAGE = "sigil_rules"
-SOURCES_FILE = "sources.json"
-CORRELATIONS_FILE = "correlations.json"
+from runtime.contract import (
+    CORRELATIONS_FILE,
+    HOOKS_PACKAGE,
+    PACKAGE,
+    SCHEMAS_FILE,
+    SOURCES_FILE,
+    ContractError,
+    RuleMeta,
+    check_version,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +64,12 @@ class RuleSet:
         return module.match if module is not None else None
 
     def rule(self, log_type: str, rule_id: str) -> Mapping[str, Any]:
-        """Return the metadata of a rule (``title``, ``level``...), or an empty mapping if unknown."""
+        """Return the metadata of a rule (a `runtime.contract.RuleMeta`), or an empty mapping if unknown."""
         module = self.modules.get(log_type)
-        return module.RULES.get(rule_id, {}) if module is not None else {}
+        if module is None or rule_id not in module.RULES:
+            return {}
+        meta: RuleMeta = module.RULES[rule_id]
+        return meta
 
     def hook(self, log_type: str, ref: str) -> Callable[[Any], Any]:
         """Return the title or context hook ``module:function`` of a rule of ``log_type`` (``sigil_rules._hooks``).
@@ -75,53 +84,53 @@ class RuleSet:
         module = self.modules.get(log_type)
         if module is None:
             return Evaluation([])
+        raised: list[tuple[str, BaseException]] = []
         try:
-            if _collects_errors(module):
-                raised: list = []
-                matched = list(module.match(record, raised))
-                return Evaluation(matched, [RuleError(log_type, rule_id, repr(exc)) for rule_id, exc in raised])
-            return Evaluation(list(module.match(record)))
+            matched = list(module.match(record, raised))
         except Exception as exc:  # generated code must not take the batch down
             return Evaluation([], [RuleError(log_type, None, repr(exc))], evaluated=False)
-
-
-@functools.cache
-def _collects_errors(module: Any) -> bool:
-    """Does the module's `match` take an `errors` list (per-rule isolation, as `sigil compile` writes it)?"""
-    try:
-        return "errors" in inspect.signature(module.match).parameters
-    except (TypeError, ValueError):
-        return False
+        return Evaluation(matched, [RuleError(log_type, rule_id, repr(exc)) for rule_id, exc in raised])
 
 
 @functools.cache
 def _hook(package: str, ref: str) -> Callable[[Any], Any]:
     """Import ``package._hooks.<module>`` once and return its function (``ref`` is ``module:function``)."""
     module_name, _, function = ref.partition(":")
-    found = getattr(importlib.import_module(f"{package}._hooks.{module_name}"), function)
+    found = getattr(importlib.import_module(f"{package}.{HOOKS_PACKAGE}.{module_name}"), function)
     if not callable(found):
         raise TypeError(f"{ref} is not a function")
     return found
 
 
 def load_rules(package: str = PACKAGE) -> RuleSet:
-    """Import ``package``, its ``LOG_TYPES`` modules and its schemas file; raise ValueError if inconsistent."""
+    """Import ``package``, its ``LOG_TYPES`` modules and its schemas file.
+
+    Raises ContractError when the package was generated for another contract version or lacks a part
+    the contract names (``LOG_TYPES``; per module ``LOG_TYPE``, ``RULES``, ``match``; schemas.json).
+    """
     root = importlib.import_module(package)
-    schemas_file = getattr(root, "SCHEMAS_FILE", "schemas.json")
+    check_version(vars(root).get("CONTRACT"), package)
+    log_types = vars(root).get("LOG_TYPES")
+    if not isinstance(log_types, dict):
+        raise ContractError(f"{package} lacks LOG_TYPES")
     files = resources.files(package)
-    schemas = json.loads(files.joinpath(schemas_file).read_text(encoding="utf-8"))
+    schemas_path = files.joinpath(SCHEMAS_FILE)
+    if not schemas_path.is_file():
+        raise ContractError(f"{package} lacks {SCHEMAS_FILE}")
+    schemas = json.loads(schemas_path.read_text(encoding="utf-8"))
     known = schemas.get("log_types", {})
     modules: dict[str, ModuleType] = {}
-    for log_type, module_name in root.LOG_TYPES.items():
+    for log_type, module_name in log_types.items():
         module = importlib.import_module(f"{package}.{module_name}")
-        if getattr(module, "LOG_TYPE", None) != log_type:
-            raise ValueError(f"{package}.{module_name}.LOG_TYPE is not {log_type!r}")
+        names = vars(module)
+        if names.get("LOG_TYPE") != log_type:
+            raise ContractError(f"{package}.{module_name}.LOG_TYPE is not {log_type!r}")
         if log_type not in known:
-            raise ValueError(f"log type {log_type!r} has rules but no entry in {schemas_file}")
-        if not callable(getattr(module, "match", None)) or not isinstance(getattr(module, "RULES", None), dict):
-            raise ValueError(f"{package}.{module_name} lacks match() or RULES")
+            raise ContractError(f"log type {log_type!r} has rules but no entry in {SCHEMAS_FILE}")
+        if not callable(names.get("match")) or not isinstance(names.get("RULES"), dict):
+            raise ContractError(f"{package}.{module_name} lacks match() or RULES")
         modules[log_type] = module
-    sources_file = files.joinpath(getattr(root, "SOURCES_FILE", SOURCES_FILE))
+    sources_file = files.joinpath(SOURCES_FILE)
     sources = json.loads(sources_file.read_text(encoding="utf-8")) if sources_file.is_file() else None
     correlations_file = files.joinpath(CORRELATIONS_FILE)
     correlations = json.loads(correlations_file.read_text(encoding="utf-8")) if correlations_file.is_file() else None

@@ -6,7 +6,6 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from compiler.ir import AnyAffix, InSet
 from dsl import expr as E
 from dsl.sigma_string import QMARK, STAR
 
@@ -27,7 +26,7 @@ def leaf_literals(node: E.Expr) -> dict[str | None, list[Any]]:
                 walk(item)
             case E.StrMatch(field, _, value, _):
                 add(field, value)
-            case InSet(field, values, _) | AnyAffix(field, _, values, _):
+            case E.InSet(field, values, _) | E.AnyAffix(field, _, values, _):
                 for value in values:
                     add(field, value)
             case E.Wildcard(field, regex, _):
@@ -144,9 +143,9 @@ def witness(draw, node: Any) -> dict:
                 satisfy(draw(st.sampled_from(items)))
             case E.StrMatch(field, op, value, _):
                 put(field, _affixed(draw, op, value))
-            case InSet(field, values, _):
+            case E.InSet(field, values, _):
                 put(field, draw(st.sampled_from(values)))
-            case AnyAffix(field, op, values, _):
+            case E.AnyAffix(field, op, values, _):
                 put(field, _affixed(draw, op, draw(st.sampled_from(values))))
             case E.NumCompare(field, op, number):
                 put(field, {"lt": number - 1, "lte": number, "gt": number + 1, "gte": number}[op])

@@ -88,7 +88,7 @@ def check_init_ast(source: str) -> None:
     tree = ast.parse(source)
     assert isinstance(tree.body[0], ast.Expr)
     for node in tree.body[1:]:
-        assert isinstance(node, ast.Assign) and [t.id for t in node.targets] in (["LOG_TYPES"], ["SCHEMAS_FILE"])
+        assert isinstance(node, ast.Assign) and [t.id for t in node.targets] in (["LOG_TYPES"], ["CONTRACT"])
         assert all(isinstance(n, ast.Dict | ast.Constant | ast.Name | ast.Load) for n in ast.walk(node.value))
 
 

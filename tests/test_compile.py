@@ -12,6 +12,8 @@ import runtime.helpers
 from cli.main import main
 from compiler.build import compile_rules
 from compiler.codegen import HELPERS
+from runtime.contract import CONTRACT, MANIFEST_FILE, PACKAGE, SCHEMAS_FILE, MatchTables, RuleMeta
+from runtime.rules import load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = str(ROOT / "schemas")
@@ -124,6 +126,25 @@ class TestGeneratedPackage:
             capture_output=True, text=True,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    def test_the_runtime_loads_it_under_the_contract(self, two_builds, monkeypatch):
+        """The package carries this contract's version and the runtime loads it: every module's tables are
+        a MatchTables, every rule's metadata has exactly RuleMeta's keys, each file named by the contract."""
+        package = two_builds[0] / PACKAGE
+        assert {p.name for p in package.glob("*.json")} == {SCHEMAS_FILE, MANIFEST_FILE}
+        monkeypatch.syspath_prepend(str(two_builds[0]))
+        for name in [n for n in sys.modules if n == PACKAGE or n.startswith(PACKAGE + ".")]:
+            monkeypatch.delitem(sys.modules, name)
+        rules = load_rules()
+        assert sys.modules[PACKAGE].CONTRACT == CONTRACT
+        assert rules.modules
+        for module in rules.modules.values():
+            assert isinstance(module.TABLES, MatchTables)
+            assert len(module.TABLES.checks) == len(module.TABLES.rule_ids) == len(module.TABLES.rule_whens)
+            for meta in module.RULES.values():
+                assert set(meta) == set(RuleMeta.__annotations__)
+        for name in [n for n in sys.modules if n == PACKAGE or n.startswith(PACKAGE + ".")]:
+            del sys.modules[name]
 
     def test_each_rule_is_preceded_by_its_source_location(self, two_builds):
         """A comment with the rule id, path:line and title, logsource mapping and condition comes right

@@ -21,6 +21,7 @@ from test_runtime_sources import console_login
 
 from runtime import handler as handler_module
 from runtime import metrics
+from runtime.contract import CONTRACT
 from runtime.outputs import dispatch
 from runtime.outputs.sns import SnsOutput
 from runtime.pipeline import DeliveryReport, Runtime, deliver_each, process_batch
@@ -225,7 +226,7 @@ def isolated_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     """A package whose cloudtrail module has a rule that raises on records without ``userIdentity.arn``."""
     package = tmp_path / "sigil_rules"
     package.mkdir()
-    (package / "__init__.py").write_text('LOG_TYPES = {"cloudtrail": "cloudtrail"}\nSCHEMAS_FILE = "schemas.json"\n')
+    (package / "__init__.py").write_text(f'LOG_TYPES = {{"cloudtrail": "cloudtrail"}}\nCONTRACT = {CONTRACT}\n')
     (package / "cloudtrail.py").write_text(textwrap.dedent(MODULE_WITH_FRAGILE_RULE))
     (package / "schemas.json").write_text(json.dumps(fake_rules.SCHEMAS))
     _forget()

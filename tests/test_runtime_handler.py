@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from support import fake_rules
 from runtime import handler as handler_module
 from runtime.alerts import alert_id, build_alert
 from runtime.classifier import Classifier
+from runtime.contract import CONTRACT, ContractError
 from runtime.outputs import OutputConfigError, dispatch
 from runtime.outputs.sns import SnsOutput
 from runtime.parsers import ParseError, json_parser, parse
@@ -209,6 +211,38 @@ class TestRules:
         """``rule_set`` loads once."""
         assert rule_set() is rule_set()
 
+    @pytest.mark.parametrize(
+        ("init", "message"),
+        [
+            ("LOG_TYPES = {}\nCONTRACT = 0\n", "generated for contract version 0, this runtime reads version"),
+            ('LOG_TYPES = {}\nSCHEMAS_FILE = "schemas.json"\n', "generated for contract version none"),
+            (f"CONTRACT = {CONTRACT}\n", "lacks LOG_TYPES"),
+        ],
+        ids=["another version", "before versions", "no log types"],
+    )
+    def test_a_package_of_another_contract_is_refused(
+        self, init: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A package generated for another contract version (or none) is refused at load, naming both versions."""
+        name = "sigil_rules_" + hashlib.sha256(init.encode()).hexdigest()[:12]
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(init)
+        (tmp_path / name / "schemas.json").write_text(json.dumps(fake_rules.SCHEMAS))
+        monkeypatch.syspath_prepend(str(tmp_path))
+        with pytest.raises(ContractError, match=message):
+            load_rules(name)
+
+    def test_a_module_without_its_parts_is_refused(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A log type's module must have LOG_TYPE, RULES and match, and its log type an entry in schemas.json."""
+        package = tmp_path / "sigil_rules_parts"
+        package.mkdir()
+        (package / "__init__.py").write_text(f"LOG_TYPES = {{'cloudtrail': 'cloudtrail'}}\nCONTRACT = {CONTRACT}\n")
+        (package / "cloudtrail.py").write_text("LOG_TYPE = 'cloudtrail'\nRULES = {}\n")
+        (package / "schemas.json").write_text(json.dumps(fake_rules.SCHEMAS))
+        monkeypatch.syspath_prepend(str(tmp_path))
+        with pytest.raises(ContractError, match="lacks match"):
+            load_rules("sigil_rules_parts")
+
 
 class TestProcessBatch:
     @pytest.fixture
@@ -264,7 +298,7 @@ class TestProcessBatch:
     ) -> None:
         """A matcher that raises quarantines the record and counts the error instead of failing the batch."""
         rules = rule_set()
-        monkeypatch.setattr(rules.modules["cloudtrail"], "match", lambda record: 1 / 0)
+        monkeypatch.setattr(rules.modules["cloudtrail"], "match", lambda record, errors: 1 / 0)
         result = process_batch(
             kinesis_event([cloudtrail_payload(CONSOLE_LOGIN)]), Runtime(rules, deliver_each(published.append))
         )

@@ -41,7 +41,7 @@ def _schema_view() -> dict[str, Any]:
     from compiler.schemas import load_schemas
 
     loaded = load_schemas(str(Path(__file__).resolve().parents[1] / "schemas"))
-    return {"log_types": {name: schema.runtime_view() for name, schema in loaded.schemas.items()}}
+    return loaded.runtime_view()
 
 
 class TestJson:

@@ -678,7 +678,7 @@ def test_worked_example_of_the_docs_holds(tmp_path, monkeypatch):
     (schemas_dir / "github_audit.yml").write_text(schema_text)
     loaded = load_schemas(schemas_dir)
     assert loaded.diagnostics == []
-    view = Classifier({"log_types": {name: s.runtime_view() for name, s in loaded.schemas.items()}})
+    view = Classifier(loaded.runtime_view())
     assert [c.log_type for _, c in view.classify_payload(event_text.encode()).records] == ["github_audit"]
     (tmp_path / "rule.yml").write_text(rule_text)
     (tmp_path / "event.json").write_text(event_text)

@@ -10,11 +10,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
+from runtime.contract import PACKAGE
+
 from .errors import BundleError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_DIR = REPO_ROOT / "runtime"
-PACKAGE = "sigil_rules"
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 # Every entry, compiled extensions included: Lambda loads a .so with dlopen, which needs read, not execute.
 ZIP_FILE_MODE = 0o644 << 16

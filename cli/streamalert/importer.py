@@ -21,12 +21,12 @@ import yaml
 from compiler.codegen import module_name
 from compiler.literals import comment_text
 from dsl.diagnostics import Diagnostic, Loc, error, warning
+from runtime.contract import SOURCES_FILE
 
 HEADER = "# Imported from StreamAlert"
 SA_ENVELOPE = "streamalert:envelope_keys"  # where StreamAlert puts envelope keys (and log_patterns name them)
 ENVELOPE_FIELD = "envelope"  # where our json parser puts them (runtime.parsers.json_parser default)
 DEFAULT_PRIORITY = 100  # compiler.schemas gives this to log types without one
-SOURCES_FILE = "sources.json"
 SCALAR_TYPES = ("string", "integer", "float", "boolean")
 KNOWN_KEYS = frozenset({"parser", "schema", "configuration"})
 KNOWN_OPTIONS = frozenset(

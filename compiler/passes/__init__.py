@@ -1,7 +1,9 @@
 """Optimization passes: pure functions over the IR, run in the order of `PASSES`.
 
-Each pass keeps the meaning of the tree (tests/test_passes.py checks that on sample events) and has
-golden before/after fixtures in tests/fixtures/passes/<pass>.txt.
+Each pass keeps the meaning of the tree: tests/test_pass_keeps_meaning.py checks each against the reference
+interpreter on random rules (the IR is dsl.expr's closed set, which the interpreter evaluates whole), and
+tests/test_passes.py checks the generated code on sample events and has golden before/after fixtures
+(tests/fixtures/passes/<pass>.txt).
 """
 
 from __future__ import annotations

@@ -25,10 +25,10 @@ def group_affixes(node: Node) -> Node:
     return node
 
 
-def _key(test: Node):
+def _key(test: Node) -> tuple[str | None, str, bool] | None:
     return (test.field, test.op, test.cased) if isinstance(test, StrMatch) and test.op in AFFIXES else None
 
 
-def _merge(key, tests: list[StrMatch]) -> Node:
+def _merge(key: tuple[str | None, str, bool], tests: list[Node]) -> Node:
     field, op, cased = key
-    return AnyAffix(field, op, tuple(sorted({t.value for t in tests})), cased)
+    return AnyAffix(field, op, tuple(sorted({t.value for t in tests if isinstance(t, StrMatch)})), cased)

@@ -23,10 +23,10 @@ def merge_equalities(node: Node) -> Node:
     return node
 
 
-def _key(test: Node):
+def _key(test: Node) -> tuple[str | None, bool] | None:
     return (test.field, test.cased) if isinstance(test, StrMatch) and test.op == "eq" else None
 
 
-def _merge(key, tests: list[StrMatch]) -> Node:
+def _merge(key: tuple[str | None, bool], tests: list[Node]) -> Node:
     field, cased = key
-    return InSet(field, tuple(sorted({t.value for t in tests})), cased)
+    return InSet(field, tuple(sorted({t.value for t in tests if isinstance(t, StrMatch)})), cased)

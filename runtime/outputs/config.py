@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from runtime.contract import OUTPUTS_FILE, PACKAGE
 from runtime.outputs import OUTPUTS, OutputConfigError, normalize
 from runtime.retry import RetryPolicy
 from runtime.secrets import BACKENDS
@@ -24,8 +25,6 @@ DLQ_ENV = "SIGIL_DLQ_URL"
 TOPIC_ENV = "SIGIL_ALERTS_TOPIC_ARN"
 PREFIX_ENV = "SIGIL_SECRETS_PREFIX"
 BACKEND_ENV = "SIGIL_SECRETS_BACKEND"
-PACKAGE = "sigil_rules"
-PACKAGE_FILE = "outputs.json"
 TOPIC_OUTPUT = "aws-sns:alerts"
 TOP_LEVEL_KEYS = frozenset(
     {"version", "outputs", "default_outputs", "required_outputs", "dead_letter", "secrets", "retry"}
@@ -142,7 +141,7 @@ def _read_document(path: str | Path | None) -> dict[str, Any]:
     if path:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     try:
-        shipped = resources.files(PACKAGE).joinpath(PACKAGE_FILE)
+        shipped = resources.files(PACKAGE).joinpath(OUTPUTS_FILE)
     except ModuleNotFoundError:
         return {}
     return json.loads(shipped.read_text(encoding="utf-8")) if shipped.is_file() else {}

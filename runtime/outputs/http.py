@@ -317,7 +317,7 @@ class _DeadlineHttpsConnection(_DeadlineConnection):
         super().connect()  # TCP, and the proxy tunnel if any
         assert self.sock is not None
         self.sock.settimeout(_time_left(self.expires))  # CPython bounds the whole handshake by this timeout
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._tunnel_host or self.host)
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=getattr(self, "_tunnel_host", None) or self.host)
 
 
 class _HttpHandler(urllib.request.HTTPHandler):

@@ -99,7 +99,7 @@ class PartLedger:
     def __init__(self) -> None:
         self._sent: dict[tuple[str, str], set[int]] = {}
 
-    def send_all(self, key: str, messages: list[str], send_one: Callable[[int, str], None]) -> None:
+    def send_all(self, key: str, messages: list[str], send_one: Callable[[int, str], object]) -> None:
         """Call ``send_one(index, message)`` for each part not sent yet; forget the document once all went out."""
         document = (key, hashlib.sha256("\n".join(messages).encode()).hexdigest())
         for stale in [d for d in self._sent if d[0] == key and d != document]:

@@ -367,13 +367,12 @@ class _Redrive:
         ok = True
         for chunk in _chunks(messages):
             entries = [{"Id": str(i), "ReceiptHandle": m.receipt} for i, m in enumerate(chunk)]
+
+            def delete(entries: list[dict[str, str]] = entries) -> Any:
+                return self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+
             try:
-                response = self._call(
-                    "delete from",
-                    lambda entries=entries: self.sqs.delete_message_batch(
-                        QueueUrl=self.queue_url, Entries=entries
-                    ),
-                )
+                response = self._call("delete from", delete)
             except QueueError:
                 ok = False
                 continue

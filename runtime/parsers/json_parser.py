@@ -135,7 +135,9 @@ def _json_in_text(record: dict[str, Any], key: str) -> dict[str, Any]:
     text = record.get(key)
     # What StreamAlert's `{.*}` search finds, without a regex: Python's re would retry `.*` from every `{`
     # of a text without `}` (quadratic: seconds for 100 KB of them); the first `{` and the last `}` are it.
-    start, end = (text.find("{"), text.rfind("}")) if isinstance(text, str) else (-1, -1)
+    if not isinstance(text, str):
+        raise ParseError(f"{key!r} holds no JSON object")
+    start, end = text.find("{"), text.rfind("}")
     if start < 0 or end < start:
         raise ParseError(f"{key!r} holds no JSON object")
     value = loads(text[start : end + 1])

@@ -38,7 +38,9 @@ def problems(config: Mapping[str, Any]) -> list[tuple[str | None, str]]:
     known = OPTIONS.get(kind)  # type: ignore[arg-type]
     if known is None:
         return [(None, f"unknown parser type {kind!r}")]
-    found = [(name, f"unknown option {name!r} of the {kind} parser") for name in config if name != "type" and name not in known]
+    found: list[tuple[str | None, str]] = [
+        (name, f"unknown option {name!r} of the {kind} parser") for name in config if name != "type" and name not in known
+    ]
     for check in CHECKS.get(kind, ()):  # type: ignore[arg-type]
         try:
             check(config)

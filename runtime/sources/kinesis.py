@@ -60,7 +60,7 @@ def _reader(record: Mapping[str, Any], limits: Limits) -> Any:
     def read() -> Iterator[Payload]:
         arn = str(record.get("eventSourceARN") or "kinesis")
         source = f"kinesis:{stream_name(arn)}"
-        origin = {"sequence_number": sequence_number(record)}
+        origin: dict[str, Any] = {"sequence_number": sequence_number(record)}
         try:
             _, raw = decode_record(record, limits.max_inflated_bytes)
         except DecodeError as exc:

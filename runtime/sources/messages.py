@@ -30,9 +30,9 @@ def payloads(
         for ref in s3.notification_refs(doc):
             yield from s3.stream(ref, limits)
     elif s3.is_eventbridge_object(doc):
-        ref = s3.eventbridge_ref(doc)
-        if ref is not None:
-            yield from s3.stream(ref, limits)
+        named = s3.eventbridge_ref(doc)
+        if named is not None:
+            yield from s3.stream(named, limits)
     elif _is_sns_envelope(doc):
         topic = str(doc["TopicArn"])
         inner = {**origin, "sns_message_id": doc.get("MessageId")}

@@ -27,7 +27,7 @@ def _reader(record: Mapping[str, Any], limits: Limits) -> Any:
     def read() -> Iterator[Payload]:
         arn = str(record.get("eventSourceARN") or "sqs")
         source = f"sqs:{queue_name(arn)}"
-        origin = {"message_id": record.get("messageId")}
+        origin: dict[str, Any] = {"message_id": record.get("messageId")}
         body = record.get("body")
         if not isinstance(body, str):
             yield failed(b"", source, arn, "SQS message without a body", **origin)

@@ -23,7 +23,7 @@ def line_payloads(
     payloads; ``where`` (plus ``line``) is their origin. Read errors of ``body`` propagate.
     """
     compressed = CountingReader(body)
-    reader = io.BufferedReader(compressed, BUFFER_BYTES)
+    reader: io.BufferedReader[Any] = io.BufferedReader(compressed, BUFFER_BYTES)
     if reader.peek(2)[:2] == GZIP_MAGIC:
         inflated = GzipStream(reader, compressed, limits.max_gzip_ratio, limits.ratio_grace_bytes)
         reader = io.BufferedReader(inflated, BUFFER_BYTES)

@@ -43,7 +43,7 @@ class DynamoStore:
         for _ in range(self._attempts):
             item = self._call(lambda: self._client.get_item(TableName=self.table_name, Key={"key": {"S": key}}, ConsistentRead=True)).get("Item")
             live = item is not None and float(item.get("expires_at", {}).get("N", "inf")) > self._clock()
-            doc = json.loads(item["doc"]["S"]) if live else None
+            doc = json.loads(item["doc"]["S"]) if item is not None and live else None
             version = int(item["version"]["N"]) if item is not None else 0
             new, result = change(doc)
             if new == doc:
@@ -88,7 +88,11 @@ class DynamoStore:
                 "ExpressionAttributeValues": {":prefix": {"S": prefix}},
                 **({"ExclusiveStartKey": start} if start else {}),
             }
-            page = self._call(lambda arguments=arguments: self._client.scan(**arguments))
+
+            def scan(arguments: dict[str, Any] = arguments) -> dict[str, Any]:
+                return self._client.scan(**arguments)
+
+            page = self._call(scan)
             keys += [item["key"]["S"] for item in page.get("Items", ())]
             start = page.get("LastEvaluatedKey")
             if not start:
