@@ -14,12 +14,7 @@ compiler with a ContractError naming both versions, instead of misreading it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
-
-if TYPE_CHECKING:
-    from runtime.anchor_index import AnchorIndex
-    from runtime.fields import Fields
-    from runtime.helpers import Conditions
+from typing import Any, NamedTuple, TypedDict
 
 # The version of this contract, written by the compiler as `CONTRACT` in the package's __init__.py.
 CONTRACT = 1
@@ -65,10 +60,10 @@ class MatchTables(NamedTuple):
     `rule_whens[i]` of `whens`; `anchor_index` gives the candidate rules of a record.
     """
 
-    anchor_index: AnchorIndex
-    whens: Conditions
+    anchor_index: Any  # a runtime.anchor_index.AnchorIndex (named, not imported: that module imports this one)
+    whens: Any  # a runtime.helpers.Conditions
     rule_whens: tuple[int, ...]
-    checks: tuple[Callable[[Fields], Any], ...]
+    checks: tuple[Callable[[Any], Any], ...]  # each takes a runtime.fields.Fields
     rule_ids: tuple[str, ...]
 
 
