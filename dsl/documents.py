@@ -37,7 +37,7 @@ COMPARISONS = ("gt", "gte", "lt", "lte", "eq", "neq")
 # the others have an effect on it (dsl/key_effects.py) or are metadata.
 NO_EFFECT = {
     "correlation": ("logsource", "detection", "filter", "context", "dedup", "enabled", "tests", "python"),
-    "filter": ("detection", "level", "severity", "outputs", "context", "dedup", "enabled", "tests", "python", "generate"),
+    "filter": ("detection", "level", "severity", "outputs", "context", "dedup", "enabled", "tests", "python", "generate", "templates"),
 }
 TIMESPAN_RE = re.compile(r"^(\d+)([smhdwMy])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000, "y": 31536000}

@@ -90,7 +90,7 @@ def test_run_correlations_and_dedup_get_no_warning():
 # the top-level keys each special document reads (dsl/documents.py), or keeps as metadata as rules keep the
 # METADATA keys (a filter's name, description and tags); a filter with `correlation` is a correlation
 READS = {
-    "correlation": {"title", "id", "name", "correlation", "generate", "level", "severity", "description", "tags", "outputs"},
+    "correlation": {"title", "id", "name", "correlation", "generate", "level", "severity", "description", "tags", "outputs", "templates"},
     "filter": {"title", "id", "logsource", "filter", "name", "description", "tags", "correlation"},
 }
 DOCUMENTS = {
