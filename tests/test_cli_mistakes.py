@@ -52,6 +52,15 @@ def test_a_mistake_is_a_message(argv, status, message, files, capsys, monkeypatc
     assert "Traceback" not in err
 
 
+def _command_argv(command: str, rule: Path, events: Path, tmp_path: Path) -> list[str]:
+    """`sigil compile`, `lint` or `replay` of one rule file against the shipped schemas."""
+    return {
+        "compile": ["compile", str(rule), "--schemas", str(ROOT / "schemas"), "--out", str(tmp_path / "out")],
+        "lint": ["lint", str(rule), "--schemas", str(ROOT / "schemas")],
+        "replay": ["replay", "--schemas", str(ROOT / "schemas"), "--rules", str(rule), str(events)],
+    }[command]
+
+
 @pytest.mark.parametrize("command", ["compile", "lint", "replay"])
 def test_a_condition_hook_that_cannot_load_is_a_diagnostic(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """A missing hook module was E080 and then a LowerError traceback (the rule was still lowered)."""
@@ -63,11 +72,7 @@ def test_a_condition_hook_that_cannot_load_is_a_diagnostic(command: str, tmp_pat
     events = tmp_path / "events.json"
     events.write_text('{"eventVersion": "1.08", "eventSource": "s3.amazonaws.com", "eventName": "A"}\n')
     monkeypatch.chdir(tmp_path)
-    argv = {
-        "compile": ["compile", str(rule), "--schemas", str(ROOT / "schemas"), "--out", str(tmp_path / "out")],
-        "lint": ["lint", str(rule), "--schemas", str(ROOT / "schemas")],
-        "replay": ["replay", "--schemas", str(ROOT / "schemas"), "--rules", str(rule), str(events)],
-    }[command]
+    argv = _command_argv(command, rule, events, tmp_path)
     status = main(argv)
     captured = capsys.readouterr()
     assert "error[E080]: Python module 'hooks/missing.py' not found" in captured.out + captured.err
@@ -89,11 +94,7 @@ def test_a_typo_in_a_hook_function_name_is_a_diagnostic(command: str, role: str,
     events = tmp_path / "events.json"
     events.write_text('{"eventVersion": "1.08", "eventSource": "s3.amazonaws.com", "eventName": "A"}\n')
     monkeypatch.chdir(tmp_path)
-    argv = {
-        "compile": ["compile", str(rule), "--schemas", str(ROOT / "schemas"), "--out", str(tmp_path / "out")],
-        "lint": ["lint", str(rule), "--schemas", str(ROOT / "schemas")],
-        "replay": ["replay", "--schemas", str(ROOT / "schemas"), "--rules", str(rule), str(events)],
-    }[command]
+    argv = _command_argv(command, rule, events, tmp_path)
     status = main(argv)
     shown = "".join(capsys.readouterr())
     assert "error[E081]: 'hooks/auth.py' has no function 'is_admn'" in shown
